@@ -1,0 +1,13 @@
+//! Prints each finished trace as an indented tree (stub: being written).
+
+use super::{ExportError, SpanExporter};
+use crate::record::ObservationRecord;
+
+/// Prints finished traces as indented trees.
+pub struct ConsoleExporter;
+
+impl SpanExporter for ConsoleExporter {
+    fn export(&mut self, _batch: &[ObservationRecord]) -> Result<(), ExportError> {
+        Ok(())
+    }
+}

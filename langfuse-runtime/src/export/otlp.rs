@@ -1,0 +1,1 @@
+//! Protobuf encoding of `ExportTraceServiceRequest` (stub: being written).

@@ -1,0 +1,166 @@
+//! Trace and observation ids: random, non-zero, printed as lower-case hex like every Langfuse SDK.
+
+use std::cell::Cell;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+
+/// A 16-byte trace id, shown as 32 lower-case hex characters.
+///
+/// ```
+/// use langfuse_runtime::TraceId;
+/// let id: TraceId = "656f344917362c3f5f8cd92a351d471d".parse().unwrap();
+/// assert_eq!(id.to_string(), "656f344917362c3f5f8cd92a351d471d");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TraceId(u128);
+
+/// An 8-byte observation id (the OpenTelemetry span id), shown as 16 lower-case hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObservationId(u64);
+
+/// Error returned when an id string is not hex of the right length, or is all zeros.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseIdError {
+    expected_len: usize,
+    value: String,
+}
+
+impl fmt::Display for ParseIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` is not a valid id: expected {} hex characters, not all zero",
+            self.value, self.expected_len
+        )
+    }
+}
+
+impl std::error::Error for ParseIdError {}
+
+macro_rules! id_impl {
+    ($name:ident, $int:ty, $bytes:literal) => {
+        impl $name {
+            /// Builds an id from its integer form; `None` for the invalid all-zero id.
+            pub const fn from_u_int(value: $int) -> Option<Self> {
+                if value == 0 { None } else { Some(Self(value)) }
+            }
+
+            /// The id as a big-endian integer.
+            pub const fn to_u_int(self) -> $int {
+                self.0
+            }
+
+            /// The id as big-endian bytes, as it goes into OTLP.
+            pub const fn to_bytes(self) -> [u8; $bytes] {
+                self.0.to_be_bytes()
+            }
+
+            /// Builds an id from big-endian bytes; `None` for all zeros.
+            pub const fn from_bytes(bytes: [u8; $bytes]) -> Option<Self> {
+                Self::from_u_int(<$int>::from_be_bytes(bytes))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:0width$x}", self.0, width = $bytes * 2)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = ParseIdError;
+            /// Accepts exactly the hex digits (either case), like Python's `int(x, 16)`
+            /// on a well-formed id.
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let error = || ParseIdError { expected_len: $bytes * 2, value: s.to_owned() };
+                if s.len() != $bytes * 2 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(error());
+                }
+                <$int>::from_str_radix(s, 16).ok().and_then(Self::from_u_int).ok_or_else(error)
+            }
+        }
+    };
+}
+
+id_impl!(TraceId, u128, 16);
+id_impl!(ObservationId, u64, 8);
+
+impl TraceId {
+    /// A fresh random trace id.
+    pub fn random() -> Self {
+        let high = u128::from(next_random_u64());
+        let low = u128::from(next_random_u64());
+        Self::from_u_int((high << 64) | low).unwrap_or(Self(1))
+    }
+}
+
+impl ObservationId {
+    /// A fresh random observation id.
+    pub fn random() -> Self {
+        Self::from_u_int(next_random_u64()).unwrap_or(Self(1))
+    }
+}
+
+thread_local! {
+    // Per-thread generator: no lock and no syscall per id. Seeded from the OS-random keys
+    // that std's `RandomState` already fetched, mixed with the thread's address.
+    static RNG: Cell<u64> = Cell::new(seed());
+}
+
+fn seed() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_usize(&hasher as *const _ as usize);
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish() | 1
+}
+
+/// wyrand: fast, passes BigCrush, and good enough for ids (not for secrets).
+fn next_random_u64() -> u64 {
+    RNG.with(|state| {
+        let s = state.get().wrapping_add(0xa076_1d64_78bd_642f);
+        state.set(s);
+        let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+        ((t >> 64) as u64) ^ (t as u64)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_and_width() {
+        let id = TraceId::from_u_int(0xabc).unwrap();
+        assert_eq!(id.to_string(), "00000000000000000000000000000abc");
+        assert_eq!(id.to_string().parse::<TraceId>().unwrap(), id);
+        let obs = ObservationId::from_u_int(0x1f).unwrap();
+        assert_eq!(obs.to_string(), "000000000000001f");
+        assert_eq!("000000000000001F".parse::<ObservationId>().unwrap(), obs);
+    }
+
+    #[test]
+    fn rejects_bad_ids() {
+        assert!("".parse::<TraceId>().is_err());
+        assert!("00000000000000000000000000000000".parse::<TraceId>().is_err());
+        assert!("zz000000000000000000000000000001".parse::<TraceId>().is_err());
+        assert!("+0000000000000001".parse::<ObservationId>().is_err());
+    }
+
+    #[test]
+    fn random_ids_differ() {
+        let a = TraceId::random();
+        let b = TraceId::random();
+        assert_ne!(a, b);
+        assert_ne!(ObservationId::random(), ObservationId::random());
+    }
+}

@@ -1,0 +1,3 @@
+//! Observations: types, levels and the handle API.
+
+pub mod kind;

@@ -1,0 +1,183 @@
+//! What a finished observation looks like on its way to an exporter.
+//!
+//! Every value is already in its wire encoding (raw string or compact JSON), so exporters only
+//! copy bytes; [`crate::attributes`] decides which keys they go under.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::ids::{ObservationId, TraceId};
+use crate::observation::kind::{Level, ObservationType};
+
+/// A finished observation, as handed to a [`SpanExporter`](crate::export::SpanExporter).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ObservationRecord {
+    /// Trace the observation belongs to.
+    pub trace_id: TraceId,
+    /// The observation's own id (OTel span id).
+    pub id: ObservationId,
+    /// Parent observation, `None` for a trace root.
+    pub parent_id: Option<ObservationId>,
+    /// The parent came from another process (traceparent) or an explicit trace context.
+    pub parent_is_remote: bool,
+    /// Display name.
+    pub name: Cow<'static, str>,
+    /// Start, nanoseconds since the Unix epoch.
+    pub start_unix_nanos: u64,
+    /// End, nanoseconds since the Unix epoch (equal to the start for events).
+    pub end_unix_nanos: u64,
+    /// `langfuse.observation.type`.
+    pub observation_type: ObservationType,
+    /// `langfuse.observation.level`, omitted when `None`.
+    pub level: Option<Level>,
+    /// `langfuse.observation.status_message`.
+    pub status_message: Option<String>,
+    /// `langfuse.observation.input`: raw text for strings, compact JSON otherwise.
+    pub input: Option<String>,
+    /// `langfuse.observation.output`, encoded like the input.
+    pub output: Option<String>,
+    /// `langfuse.version`.
+    pub version: Option<String>,
+    /// `langfuse.observation.metadata.<key>`: one entry per top-level key, JSON-encoded value.
+    pub metadata: Metadata,
+    /// Non-object metadata, JSON-encoded, under the bare `langfuse.observation.metadata` key.
+    pub metadata_value: Option<String>,
+    /// Model, usage, cost, … (generation-like types).
+    pub generation: Option<Box<GenerationFields>>,
+    /// Trace-level attributes propagated from the context this observation started in.
+    pub trace: Option<Arc<TraceAttributes>>,
+    /// `langfuse.trace.public = true` was requested on this observation.
+    pub trace_public: bool,
+    /// `langfuse.internal.as_root`: started under an explicit trace context.
+    pub as_root: bool,
+}
+
+impl ObservationRecord {
+    /// A record with only the identity, name, type and times filled in.
+    pub fn new(
+        trace_id: TraceId,
+        id: ObservationId,
+        parent_id: Option<ObservationId>,
+        name: impl Into<Cow<'static, str>>,
+        observation_type: ObservationType,
+        start_unix_nanos: u64,
+    ) -> Self {
+        Self {
+            trace_id,
+            id,
+            parent_id,
+            parent_is_remote: false,
+            name: name.into(),
+            start_unix_nanos,
+            end_unix_nanos: start_unix_nanos,
+            observation_type,
+            level: None,
+            status_message: None,
+            input: None,
+            output: None,
+            version: None,
+            metadata: Metadata::default(),
+            metadata_value: None,
+            generation: None,
+            trace: None,
+            trace_public: false,
+            as_root: false,
+        }
+    }
+
+    /// Whether the OTel span status is ERROR (level ERROR).
+    pub fn is_error(&self) -> bool {
+        self.level == Some(Level::Error)
+    }
+
+    pub(crate) fn generation_mut(&mut self) -> &mut GenerationFields {
+        self.generation.get_or_insert_with(Default::default)
+    }
+}
+
+/// Generation-only fields (`generation` and `embedding`), already encoded.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct GenerationFields {
+    /// `langfuse.observation.model.name`.
+    pub model: Option<String>,
+    /// `langfuse.observation.model.parameters`: a JSON object.
+    pub model_parameters: Option<String>,
+    /// `langfuse.observation.usage_details`: a JSON object of integers.
+    pub usage_details: Option<String>,
+    /// `langfuse.observation.cost_details`: a JSON object of numbers.
+    pub cost_details: Option<String>,
+    /// `langfuse.observation.completion_start_time`: a JSON string literal, quotes included.
+    pub completion_start_time: Option<String>,
+    /// `langfuse.observation.prompt.name`.
+    pub prompt_name: Option<String>,
+    /// `langfuse.observation.prompt.version` (an OTLP int).
+    pub prompt_version: Option<i64>,
+}
+
+/// Trace-level attributes carried by the context and stamped on every observation started in it.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct TraceAttributes {
+    /// `langfuse.trace.name`.
+    pub name: Option<String>,
+    /// `user.id`.
+    pub user_id: Option<String>,
+    /// `session.id`.
+    pub session_id: Option<String>,
+    /// `langfuse.version` (an observation's own version wins).
+    pub version: Option<String>,
+    /// `langfuse.trace.tags`, an OTLP array of strings.
+    pub tags: Vec<String>,
+    /// `langfuse.trace.metadata.<key>`, JSON-encoded values.
+    pub metadata: Metadata,
+    /// `langfuse.environment`, overriding the client's environment.
+    pub environment: Option<String>,
+    /// Prompt linked to generations that do not set their own.
+    pub prompt_name: Option<String>,
+    /// Version of [`TraceAttributes::prompt_name`].
+    pub prompt_version: Option<i64>,
+}
+
+/// Ordered metadata with unique keys; values are compact JSON text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metadata(Vec<(String, String)>);
+
+impl Metadata {
+    /// Sets `key` to an already JSON-encoded value, replacing an earlier value in place.
+    pub fn insert(&mut self, key: impl Into<String>, json_value: String) {
+        let key = key.into();
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = json_value,
+            None => self.0.push((key, json_value)),
+        }
+    }
+
+    /// Merges `other` over `self` (keys of `other` win, new keys are appended).
+    pub fn merge_from(&mut self, other: &Metadata) {
+        for (k, v) in &other.0 {
+            self.insert(k.clone(), v.clone());
+        }
+    }
+
+    /// The JSON-encoded value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Entries in insertion order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
