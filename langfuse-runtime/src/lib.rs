@@ -2,14 +2,28 @@
 #![warn(missing_docs)]
 
 pub mod attributes;
+mod client;
 mod clock;
+pub mod config;
+mod context;
+mod diag;
+mod encode;
 pub mod export;
 mod ids;
 pub mod observation;
 mod record;
+mod sampling;
 
+pub use client::{Langfuse, init};
+pub use config::{Config, ConfigBuilder, ConfigError};
+pub use context::{Context, ContextGuard, FutureExt, WithContext, bind, spawn_thread};
 pub use ids::{ObservationId, ParseIdError, TraceId};
 pub use observation::kind::{Level, ObservationType, ParseKindError};
+pub use observation::{
+    Observation, ObservationBuilder, ObservationRef, Usage, current_generation,
+    current_observation, current_observation_id, current_trace_id, event, generation, observation,
+    span,
+};
 pub use record::{GenerationFields, Metadata, ObservationRecord, TraceAttributes};
 
 /// This crate's version: the instrumentation scope version and `x-langfuse-sdk-version`.

@@ -1,12 +1,388 @@
-//! Batching pipeline (being written).
+//! Moves finished observations from instrumented threads to the exporters without a per-span
+//! cross-thread hand-off.
+//!
+//! Each thread appends to its own buffer (an uncontended lock: no syscall, no allocation) and
+//! hands a whole buffer to the export thread when it fills. The export thread also sweeps the
+//! buffers of idle threads on every tick and on `flush()`, so nothing waits on a thread that
+//! stopped producing. Memory is bounded: at most `max_queue_size` observations wait for export
+//! (plus one partial buffer per thread); beyond that whole hand-offs are dropped and counted.
 
-/// Counters of the export pipeline.
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::SpanExporter;
+use crate::diag;
+use crate::record::ObservationRecord;
+
+/// Observations a thread collects before handing them over.
+const LOCAL_BATCH: usize = 128;
+
+/// Counters of the export pipeline, read with [`Langfuse::stats`](crate::Langfuse::stats).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExportStats {
-    /// Observations handed to the exporter successfully.
+    /// Observations every exporter accepted.
     pub exported: u64,
-    /// Observations dropped because the queue was full.
-    pub dropped_queue_full: u64,
-    /// Observations lost in failed exports.
+    /// Observations dropped because the queue was full (raise `max_queue_size`).
+    pub dropped: u64,
+    /// Observations in batches an exporter rejected or could not deliver.
     pub failed: u64,
+    /// Observations handed over and not yet exported.
+    pub queued: u64,
+}
+
+pub(crate) struct PipelineSettings {
+    pub(crate) flush_at: usize,
+    pub(crate) flush_interval: Duration,
+    pub(crate) max_queue_size: usize,
+}
+
+enum Message {
+    Batch(Vec<ObservationRecord>),
+    Flush(mpsc::Sender<()>),
+    Shutdown(mpsc::Sender<()>),
+}
+
+struct ThreadBuffer {
+    records: Mutex<Vec<ObservationRecord>>,
+}
+
+impl ThreadBuffer {
+    fn lock(&self) -> MutexGuard<'_, Vec<ObservationRecord>> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+struct Shared {
+    id: u64,
+    sender: Mutex<Option<mpsc::Sender<Message>>>,
+    buffers: Mutex<Vec<Arc<ThreadBuffer>>>,
+    queued: AtomicUsize,
+    max_queue_size: usize,
+    exported: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    fn send(&self, message: Message) -> bool {
+        match &*self.sender.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(sender) => sender.send(message).is_ok(),
+            None => false,
+        }
+    }
+
+    fn hand_off(&self, batch: Vec<ObservationRecord>) {
+        let n = batch.len();
+        if n == 0 {
+            return;
+        }
+        let before = self.queued.fetch_add(n, Ordering::Relaxed);
+        if before + n > self.max_queue_size {
+            self.queued.fetch_sub(n, Ordering::Relaxed);
+            self.count_dropped(n);
+            return;
+        }
+        if !self.send(Message::Batch(batch)) {
+            self.queued.fetch_sub(n, Ordering::Relaxed);
+            self.count_dropped(n);
+        }
+    }
+
+    fn count_dropped(&self, n: usize) {
+        if self.dropped.fetch_add(n as u64, Ordering::Relaxed) == 0 {
+            diag::warn(format_args!(
+                "export queue full ({} observations): dropping observations; \
+                 raise max_queue_size (OTEL_BSP_MAX_QUEUE_SIZE) or flush more often",
+                self.max_queue_size
+            ));
+        }
+    }
+}
+
+/// One registration per (thread, pipeline).
+struct LocalEntry {
+    pipeline: Weak<Shared>,
+    id: u64,
+    buffer: Arc<ThreadBuffer>,
+}
+
+#[derive(Default)]
+struct LocalBuffers(Vec<LocalEntry>);
+
+impl Drop for LocalBuffers {
+    fn drop(&mut self) {
+        // The thread is ending: hand over what it collected instead of waiting for a sweep.
+        for entry in self.0.drain(..) {
+            if let Some(shared) = entry.pipeline.upgrade() {
+                let batch = std::mem::take(&mut *entry.buffer.lock());
+                shared.hand_off(batch);
+            }
+        }
+    }
+}
+
+thread_local! {
+    static LOCAL: RefCell<LocalBuffers> = RefCell::new(LocalBuffers::default());
+}
+
+/// The producer side of one client's export pipeline.
+pub(crate) struct Pipeline {
+    shared: Arc<Shared>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+static NEXT_PIPELINE_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Pipeline {
+    pub(crate) fn start(settings: PipelineSettings, exporters: Vec<Box<dyn SpanExporter>>) -> Self {
+        let (sender, receiver) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            id: NEXT_PIPELINE_ID.fetch_add(1, Ordering::Relaxed),
+            sender: Mutex::new(Some(sender)),
+            buffers: Mutex::new(Vec::new()),
+            queued: AtomicUsize::new(0),
+            max_queue_size: settings.max_queue_size,
+            exported: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        });
+        let worker = Worker {
+            shared: shared.clone(),
+            receiver,
+            exporters,
+            pending: Vec::new(),
+            deferred: Default::default(),
+            flush_at: settings.flush_at.max(1),
+            flush_interval: settings.flush_interval.max(Duration::from_millis(1)),
+        };
+        let handle = std::thread::Builder::new()
+            .name("langfuse-export".into())
+            .spawn(move || worker.run())
+            .map_err(|e| diag::error(format_args!("could not start the export thread: {e}")))
+            .ok();
+        if handle.is_none() {
+            shared.closed.store(true, Ordering::Relaxed);
+        }
+        Self { shared, worker: Mutex::new(handle) }
+    }
+
+    /// Queues a finished observation. Never blocks on the network, never panics.
+    pub(crate) fn submit(&self, record: ObservationRecord) {
+        if self.shared.closed.load(Ordering::Relaxed) {
+            self.shared.count_dropped(1);
+            return;
+        }
+        let mut record = Some(record);
+        let _ = LOCAL.try_with(|local| {
+            let Ok(mut local) = local.try_borrow_mut() else { return };
+            let buffer = match local.0.iter().find(|e| e.id == self.shared.id) {
+                Some(entry) => &entry.buffer,
+                None => {
+                    local.0.retain(|e| e.pipeline.strong_count() > 0);
+                    let buffer = Arc::new(ThreadBuffer {
+                        records: Mutex::new(Vec::with_capacity(LOCAL_BATCH)),
+                    });
+                    self.shared
+                        .buffers
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(buffer.clone());
+                    local.0.push(LocalEntry {
+                        pipeline: Arc::downgrade(&self.shared),
+                        id: self.shared.id,
+                        buffer,
+                    });
+                    &local.0.last().expect("just pushed").buffer
+                }
+            };
+            let mut records = buffer.lock();
+            records.extend(record.take());
+            if records.len() >= LOCAL_BATCH {
+                let full = std::mem::replace(&mut *records, Vec::with_capacity(LOCAL_BATCH));
+                drop(records);
+                self.shared.hand_off(full);
+            }
+        });
+        // Thread-local storage is gone (thread teardown) or re-entered: hand it over directly.
+        if let Some(record) = record {
+            self.shared.hand_off(vec![record]);
+        }
+    }
+
+    /// Exports everything finished so far; waits at most `timeout`. True when done in time.
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        let (ack, done) = mpsc::channel();
+        self.shared.send(Message::Flush(ack)) && done.recv_timeout(timeout).is_ok()
+    }
+
+    /// Flushes, shuts the exporters down and stops the thread; waits at most `timeout`.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return true;
+        }
+        let (ack, done) = mpsc::channel();
+        let sent = self.shared.send(Message::Shutdown(ack));
+        let finished = sent && done.recv_timeout(timeout).is_ok();
+        *self.shared.sender.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if finished {
+            if let Some(worker) = worker {
+                let _ = worker.join();
+            }
+        }
+        let stats = self.stats();
+        if stats.dropped > 0 || stats.failed > 0 || !finished {
+            diag::warn(format_args!(
+                "shutdown: {} observations exported, {} dropped (queue full), {} failed to export{}",
+                stats.exported,
+                stats.dropped,
+                stats.failed,
+                if finished { "" } else { ", and the export did not finish in time" }
+            ));
+        }
+        finished
+    }
+
+    pub(crate) fn stats(&self) -> ExportStats {
+        let s = &self.shared;
+        ExportStats {
+            exported: s.exported.load(Ordering::Relaxed),
+            dropped: s.dropped.load(Ordering::Relaxed),
+            failed: s.failed.load(Ordering::Relaxed),
+            queued: s.queued.load(Ordering::Relaxed) as u64,
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Relaxed)
+    }
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    receiver: mpsc::Receiver<Message>,
+    exporters: Vec<Box<dyn SpanExporter>>,
+    /// Observations received through the channel and not yet exported.
+    pending: Vec<ObservationRecord>,
+    /// A flush or shutdown met while draining the channel, answered next.
+    deferred: std::collections::VecDeque<Message>,
+    flush_at: usize,
+    flush_interval: Duration,
+}
+
+impl Worker {
+    fn run(mut self) {
+        let mut next_tick = Instant::now() + self.flush_interval;
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            let message = match self.deferred.pop_front() {
+                Some(message) => Ok(message),
+                None => self.receiver.recv_timeout(wait),
+            };
+            match message {
+                Ok(Message::Batch(batch)) => {
+                    self.pending.extend(batch);
+                    while self.pending.len() >= self.flush_at {
+                        self.export_front(self.flush_at, true);
+                    }
+                }
+                Ok(Message::Flush(ack)) => {
+                    self.export_everything();
+                    self.for_each_exporter(|e| e.force_flush());
+                    let _ = ack.send(());
+                }
+                Ok(Message::Shutdown(ack)) => {
+                    self.export_everything();
+                    self.for_each_exporter(|e| e.force_flush());
+                    self.for_each_exporter(|e| e.shutdown());
+                    let _ = ack.send(());
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.export_everything();
+                    next_tick = Instant::now() + self.flush_interval;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.export_everything();
+                    self.for_each_exporter(|e| e.shutdown());
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Everything queued in the channel and in every thread's buffer, in batches of `flush_at`.
+    fn export_everything(&mut self) {
+        while let Ok(message) = self.receiver.try_recv() {
+            match message {
+                Message::Batch(batch) => self.pending.extend(batch),
+                other => self.deferred.push_back(other),
+            }
+        }
+        self.export_all_pending();
+        let swept = self.sweep_thread_buffers();
+        for chunk in swept.chunks(self.flush_at) {
+            self.export(chunk, false);
+        }
+    }
+
+    fn export_all_pending(&mut self) {
+        while !self.pending.is_empty() {
+            let n = self.pending.len().min(self.flush_at);
+            self.export_front(n, true);
+        }
+    }
+
+    fn export_front(&mut self, n: usize, counted: bool) {
+        let chunk: Vec<ObservationRecord> = self.pending.drain(..n).collect();
+        self.export(&chunk, counted);
+    }
+
+    fn sweep_thread_buffers(&self) -> Vec<ObservationRecord> {
+        let mut buffers = self.shared.buffers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut swept = Vec::new();
+        for buffer in buffers.iter() {
+            swept.append(&mut buffer.lock());
+        }
+        // A buffer only the registry still holds belongs to a thread that has exited.
+        buffers.retain(|b| Arc::strong_count(b) > 1);
+        swept
+    }
+
+    fn export(&mut self, chunk: &[ObservationRecord], counted: bool) {
+        if chunk.is_empty() {
+            return;
+        }
+        let mut ok = true;
+        for exporter in &mut self.exporters {
+            if let Err(e) = exporter.export(chunk) {
+                ok = false;
+                diag::error(format_args!("export of {} observations failed: {e}", chunk.len()));
+            }
+        }
+        let n = chunk.len() as u64;
+        let counter = if ok { &self.shared.exported } else { &self.shared.failed };
+        counter.fetch_add(n, Ordering::Relaxed);
+        if counted {
+            self.shared.queued.fetch_sub(chunk.len(), Ordering::Relaxed);
+        }
+    }
+
+    fn for_each_exporter(
+        &mut self,
+        mut f: impl FnMut(&mut Box<dyn SpanExporter>) -> Result<(), super::ExportError>,
+    ) {
+        for exporter in &mut self.exporters {
+            if let Err(e) = f(exporter) {
+                diag::error(format_args!("exporter error: {e}"));
+            }
+        }
+    }
 }

@@ -1,3 +1,385 @@
-//! Observations: types, levels and the handle API.
+//! Observations: start, update, end, make current.
+//!
+//! An [`Observation`] owns an open observation and ends it when dropped; an [`ObservationRef`]
+//! is a cheap, clonable, non-owning handle (what [`current_observation`] returns). Both are
+//! no-ops when tracing is disabled or the trace is not sampled, so instrumented code never has
+//! to check.
 
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::client::ClientInner;
+use crate::clock;
+use crate::context::{Context, Parent};
+use crate::ids::{ObservationId, TraceId};
+use crate::record::ObservationRecord;
+use fields::Field;
+
+mod builder;
+mod fields;
+mod future;
 pub mod kind;
+
+pub use builder::{ObservationBuilder, event, generation, observation, span};
+pub use future::{CANCELLED_MESSAGE, Finish, NoFinish, Observed, panic_message};
+use kind::{Level, ObservationType};
+
+/// A live observation shared by its handle, the context of its children and its futures.
+pub(crate) struct Frame {
+    pub(crate) trace_id: TraceId,
+    pub(crate) id: ObservationId,
+    pub(crate) client: Arc<ClientInner>,
+    /// `None` once ended: later updates are ignored, a second end is a no-op.
+    record: Mutex<Option<ObservationRecord>>,
+}
+
+impl Frame {
+    pub(crate) fn new(client: Arc<ClientInner>, record: ObservationRecord) -> Arc<Self> {
+        Arc::new(Self {
+            trace_id: record.trace_id,
+            id: record.id,
+            client,
+            record: Mutex::new(Some(record)),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<ObservationRecord>> {
+        // A panic while holding the lock cannot leave the record half-written in a way that
+        // matters more than losing it, so keep going with whatever is there.
+        self.record.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn update(&self, f: impl FnOnce(&mut ObservationRecord)) {
+        if let Some(record) = self.lock().as_mut() {
+            f(record);
+        }
+    }
+
+    pub(crate) fn end_at(&self, end_unix_nanos: u64, f: impl FnOnce(&mut ObservationRecord)) {
+        let taken = self.lock().take();
+        if let Some(mut record) = taken {
+            f(&mut record);
+            record.end_unix_nanos = end_unix_nanos.max(record.start_unix_nanos);
+            self.client.submit(record);
+        }
+    }
+
+    pub(crate) fn end(&self) {
+        self.end_at(clock::now_unix_nanos(), |_| {});
+    }
+}
+
+/// What a start produced.
+#[derive(Clone, Default)]
+pub(crate) enum Handle {
+    /// Tracing off: nothing recorded, no ids.
+    #[default]
+    Disabled,
+    /// In a trace that is not sampled: ids for propagation, nothing recorded.
+    Unsampled { trace_id: TraceId, id: ObservationId },
+    /// Recorded.
+    Live(Arc<Frame>),
+}
+
+/// Starts an observation under `parent` with a prepared record (ids and times are filled in here).
+pub(crate) fn start_with(
+    parent: &Context,
+    client: Option<Arc<ClientInner>>,
+    mut record: ObservationRecord,
+) -> Handle {
+    let (trace_id, parent_id, client, remote_root) = match &parent.parent {
+        Parent::Local(frame) => (frame.trace_id, Some(frame.id), Some(frame.client.clone()), None),
+        Parent::Unsampled { trace_id, .. } => {
+            return Handle::Unsampled { trace_id: *trace_id, id: ObservationId::random() };
+        }
+        Parent::Remote { trace_id, id, sampled, as_root } => {
+            if !*sampled {
+                return Handle::Unsampled { trace_id: *trace_id, id: ObservationId::random() };
+            }
+            (*trace_id, Some(*id), client.or_else(crate::client::global), Some(*as_root))
+        }
+        Parent::None => (TraceId::random(), None, client.or_else(crate::client::global), None),
+    };
+    let Some(client) = client.filter(|c| c.is_recording()) else {
+        return Handle::Disabled;
+    };
+    let id = ObservationId::random();
+    // Local children inherit their root's decision; every other start decides from the trace id.
+    if !matches!(parent.parent, Parent::Local(_)) && !client.sampler.should_sample(trace_id) {
+        return Handle::Unsampled { trace_id, id };
+    }
+    record.trace_id = trace_id;
+    record.id = id;
+    record.parent_id = parent_id;
+    if let Some(as_root) = remote_root {
+        record.parent_is_remote = true;
+        record.as_root = as_root;
+    }
+    if record.trace.is_none() {
+        record.trace = parent.trace_attributes.clone();
+    }
+    Handle::Live(Frame::new(client, record))
+}
+
+impl Handle {
+    pub(crate) fn context(&self, trace_attributes: Option<Arc<crate::TraceAttributes>>) -> Context {
+        let parent = match self {
+            Handle::Disabled => Parent::None,
+            Handle::Unsampled { trace_id, id } => {
+                Parent::Unsampled { trace_id: *trace_id, id: *id }
+            }
+            Handle::Live(frame) => Parent::Local(frame.clone()),
+        };
+        Context { parent, trace_attributes }
+    }
+}
+
+/// A non-owning handle to an observation: update it from anywhere, it never ends on drop.
+///
+/// ```
+/// use langfuse_runtime::{current_observation, span};
+/// let root = span("handle_request").start();
+/// root.run(|| {
+///     current_observation().set_output(&"done");
+/// });
+/// root.end();
+/// ```
+#[derive(Clone, Default)]
+pub struct ObservationRef {
+    pub(crate) handle: Handle,
+    /// Trace attributes children of this observation inherit.
+    pub(crate) trace_attributes: Option<Arc<crate::TraceAttributes>>,
+}
+
+impl std::fmt::Debug for ObservationRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObservationRef")
+            .field("trace_id", &self.trace_id())
+            .field("id", &self.id())
+            .field("recording", &self.is_recording())
+            .finish()
+    }
+}
+
+macro_rules! handle_setters {
+    ($( $(#[$doc:meta])* $set:ident / $_b:ident $(<$g:ident>)? ( $($arg:ident : $ty:ty),* ) => $field:expr; )*) => {
+        $(
+            $(#[$doc])*
+            pub fn $set $(<$g: Serialize + ?Sized>)? (&self, $($arg: $ty),*) -> &Self {
+                self.apply(|| $field)
+            }
+        )*
+    };
+}
+
+impl ObservationRef {
+    pub(crate) fn update(&self, f: impl FnOnce(&mut ObservationRecord)) -> &Self {
+        if let Handle::Live(frame) = &self.handle {
+            frame.update(f);
+        }
+        self
+    }
+
+    /// Whether anything set on this observation will be exported.
+    pub fn is_recording(&self) -> bool {
+        matches!(self.handle, Handle::Live(_))
+    }
+
+    /// The trace id (also for unsampled traces); `None` when tracing is off.
+    pub fn trace_id(&self) -> Option<TraceId> {
+        match &self.handle {
+            Handle::Disabled => None,
+            Handle::Unsampled { trace_id, .. } => Some(*trace_id),
+            Handle::Live(frame) => Some(frame.trace_id),
+        }
+    }
+
+    /// The observation id; `None` when tracing is off.
+    pub fn id(&self) -> Option<ObservationId> {
+        match &self.handle {
+            Handle::Disabled => None,
+            Handle::Unsampled { id, .. } => Some(*id),
+            Handle::Live(frame) => Some(frame.id),
+        }
+    }
+
+    /// The context in which this observation is the parent of new observations.
+    pub fn context(&self) -> Context {
+        self.handle.context(self.trace_attributes.clone())
+    }
+
+    /// Runs `f` with this observation current: observations started inside become its children.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.context().run(f)
+    }
+
+    /// Builder for a child of this observation (it need not be current).
+    pub fn start_child(&self, name: impl Into<Cow<'static, str>>) -> ObservationBuilder {
+        span(name).parent(self.context())
+    }
+
+    fn apply(&self, field: impl FnOnce() -> Field) -> &Self {
+        // Encoding happens only for recorded observations, and outside the lock.
+        if let Handle::Live(frame) = &self.handle {
+            let field = field();
+            frame.update(|r| field.apply(r));
+        }
+        self
+    }
+
+    /// Renames the observation.
+    pub fn set_name(&self, name: impl Into<Cow<'static, str>>) -> &Self {
+        self.apply(|| Field::Name(name.into()))
+    }
+
+    /// Sets one metadata key (JSON-encoded value).
+    pub fn add_metadata<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> &Self {
+        self.apply(|| Field::metadata_key(key, value))
+    }
+
+    /// Marks the observation as failed: level ERROR with `message` as status.
+    pub fn set_error(&self, message: impl Into<String>) -> &Self {
+        self.apply(|| Field::Error(message.into()))
+    }
+
+    /// Records now as the completion start time (time to first token).
+    pub fn mark_completion_start(&self) -> &Self {
+        self.set_completion_start_time(SystemTime::now())
+    }
+
+    /// Makes the whole trace public (`langfuse.trace.public`).
+    pub fn set_trace_public(&self) -> &Self {
+        self.apply(|| Field::TracePublic)
+    }
+
+    fields::field_setters!(handle_setters);
+
+    /// Ends the observation now. Later updates and ends are ignored.
+    pub fn end(&self) {
+        if let Handle::Live(frame) = &self.handle {
+            frame.end();
+        }
+    }
+}
+
+/// An open observation that ends when dropped (or at [`Observation::end`]).
+///
+/// ```
+/// use langfuse_runtime::{generation, Usage};
+/// let g = generation("chat").model("gpt-4o").input(&"What is Langfuse?").start();
+/// g.set_output(&"An observability tool").set_usage_details(&Usage::new(15, 60));
+/// g.end();
+/// ```
+#[derive(Default)]
+pub struct Observation {
+    inner: ObservationRef,
+}
+
+impl std::fmt::Debug for Observation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl std::ops::Deref for Observation {
+    type Target = ObservationRef;
+    fn deref(&self) -> &ObservationRef {
+        &self.inner
+    }
+}
+
+impl Observation {
+    pub(crate) fn from_ref(inner: ObservationRef) -> Self {
+        Self { inner }
+    }
+
+    /// A non-owning handle to this observation.
+    pub fn as_ref(&self) -> ObservationRef {
+        self.inner.clone()
+    }
+
+    /// Ends the observation now.
+    pub fn end(self) {
+        // Drop does it.
+    }
+
+    /// Runs `future` with this observation current on every poll and ends the observation
+    /// when it completes — or marks it cancelled if the future is dropped first.
+    pub fn instrument<F: std::future::Future>(self, future: F) -> Observed<F> {
+        Observed::new(self, future)
+    }
+}
+
+impl Drop for Observation {
+    fn drop(&mut self) {
+        self.inner.end();
+    }
+}
+
+/// The observation current on this thread (a no-op handle outside any observation).
+///
+/// ```
+/// langfuse_runtime::current_observation().add_metadata("cache", &"hit");
+/// ```
+pub fn current_observation() -> ObservationRef {
+    crate::context::with_current(|cx| ObservationRef {
+        handle: match &cx.parent {
+            Parent::Local(frame) => Handle::Live(frame.clone()),
+            Parent::Unsampled { trace_id, id } => {
+                Handle::Unsampled { trace_id: *trace_id, id: *id }
+            }
+            Parent::None | Parent::Remote { .. } => Handle::Disabled,
+        },
+        trace_attributes: cx.trace_attributes.clone(),
+    })
+}
+
+/// The current observation as a generation: like [`current_observation`], but a span-like
+/// observation is turned into a `generation`, as Python's `update_current_generation` does.
+pub fn current_generation() -> ObservationRef {
+    let current = current_observation();
+    current.update(|r| {
+        if !r.observation_type.is_generation_like() {
+            r.observation_type = ObservationType::Generation;
+        }
+    });
+    current
+}
+
+/// The current trace id as 32 hex characters, if inside a trace.
+pub fn current_trace_id() -> Option<TraceId> {
+    crate::context::with_current(|cx| cx.trace_id())
+}
+
+/// The current observation id as 16 hex characters, if inside a trace.
+pub fn current_observation_id() -> Option<ObservationId> {
+    crate::context::with_current(|cx| cx.observation_id())
+}
+
+/// Token usage of a generation, serialized as OpenAI's
+/// `{"prompt_tokens", "completion_tokens", "total_tokens"}` (Langfuse maps these to
+/// input/output/total).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// Prompt (input) tokens.
+    pub prompt_tokens: u64,
+    /// Completion (output) tokens.
+    pub completion_tokens: u64,
+    /// Total tokens (sent only when set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_tokens: Option<u64>,
+}
+
+impl Usage {
+    /// Usage with prompt and completion tokens; the total is their sum.
+    pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
+        Self {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: Some(prompt_tokens + completion_tokens),
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Setup in one line, the handle that flushes on drop, and the global client that root
+//! observations attach to.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::attributes::SpanDefaults;
+use crate::config::{Config, ConfigBuilder, ConfigError};
+use crate::diag;
+use crate::export::pipeline::{Pipeline, PipelineSettings};
+use crate::export::{
+    ConsoleExporter, ExportResource, ExportStats, OtlpHttpExporter, OtlpHttpSettings, SpanExporter,
+};
+use crate::record::ObservationRecord;
+use crate::sampling::Sampler;
+
+/// What observations of one client share.
+pub(crate) struct ClientInner {
+    pub(crate) sampler: Sampler,
+    pub(crate) io_capture_enabled: bool,
+    pipeline: Option<Pipeline>,
+    timeout: Duration,
+}
+
+impl ClientInner {
+    pub(crate) fn is_recording(&self) -> bool {
+        self.pipeline.as_ref().is_some_and(|p| !p.is_closed())
+    }
+
+    pub(crate) fn submit(&self, record: ObservationRecord) {
+        if let Some(pipeline) = &self.pipeline {
+            pipeline.submit(record);
+        }
+    }
+}
+
+static GLOBAL: RwLock<Option<Arc<ClientInner>>> = RwLock::new(None);
+/// Recording clients alive: zero means every observation start can return at once.
+static RECORDING_CLIENTS: AtomicUsize = AtomicUsize::new(0);
+
+/// The client new traces attach to.
+pub(crate) fn global() -> Option<Arc<ClientInner>> {
+    GLOBAL.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// True when no client records: the one-load fast path of `#[observe]`.
+#[inline(always)]
+pub(crate) fn nothing_records() -> bool {
+    RECORDING_CLIENTS.load(Ordering::Relaxed) == 0
+}
+
+/// The Langfuse client: returned by [`init`], it flushes and shuts down when dropped.
+///
+/// Keep it alive for the life of the program (bind it in `main`). Dropping it exports whatever
+/// is queued, waiting at most twice the export timeout.
+///
+/// ```no_run
+/// fn main() -> Result<(), langfuse_runtime::ConfigError> {
+///     let langfuse = langfuse_runtime::init()?;
+///     // ... run the app ...
+///     langfuse.flush();
+///     Ok(())
+/// }
+/// ```
+#[must_use = "dropping the client shuts tracing down"]
+pub struct Langfuse {
+    inner: Arc<ClientInner>,
+    config: Config,
+}
+
+impl std::fmt::Debug for Langfuse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Langfuse")
+            .field("recording", &self.inner.is_recording())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+/// Reads the configuration from the environment and installs the global client.
+///
+/// Without `LANGFUSE_PUBLIC_KEY`/`LANGFUSE_SECRET_KEY` (or with `LANGFUSE_TRACING_ENABLED=false`)
+/// instrumented code runs normally and nothing is exported.
+pub fn init() -> Result<Langfuse, ConfigError> {
+    Ok(Langfuse::new(Config::from_env()?))
+}
+
+impl ConfigBuilder {
+    /// Builds the configuration and installs the global client.
+    pub fn init(self) -> Result<Langfuse, ConfigError> {
+        Ok(Langfuse::new(self.build()?))
+    }
+}
+
+impl Langfuse {
+    /// Installs a client for `config` as the global one (replacing an earlier one, which keeps
+    /// exporting what it already has until its handle drops).
+    pub fn new(config: Config) -> Self {
+        diag::set_debug(config.debug);
+        let pipeline = Self::pipeline_for(&config);
+        let inner = Arc::new(ClientInner {
+            sampler: if config.sample_rate >= 1.0 {
+                Sampler::always()
+            } else {
+                Sampler::new(config.sample_rate)
+            },
+            io_capture_enabled: config.io_capture_enabled,
+            pipeline,
+            timeout: config.timeout,
+        });
+        if inner.pipeline.is_some() {
+            RECORDING_CLIENTS.fetch_add(1, Ordering::Relaxed);
+        }
+        *GLOBAL.write().unwrap_or_else(|e| e.into_inner()) = Some(inner.clone());
+        Langfuse { inner, config }
+    }
+
+    fn pipeline_for(config: &Config) -> Option<Pipeline> {
+        if !config.tracing_enabled {
+            diag::debug(format_args!("tracing disabled (LANGFUSE_TRACING_ENABLED=false)"));
+            return None;
+        }
+        let mut resource = ExportResource::new(
+            config.service_name.clone(),
+            config.public_key.clone().unwrap_or_default(),
+        );
+        resource.resource_attributes = config.resource_attributes.clone();
+        resource.span_defaults = SpanDefaults {
+            environment: config.environment.clone(),
+            release: config.release.clone(),
+            attribute_count_limit: config.attribute_count_limit,
+        };
+        let mut exporters: Vec<Box<dyn SpanExporter>> = Vec::new();
+        match (&config.public_key, &config.secret_key) {
+            (Some(public_key), Some(secret_key)) => {
+                let mut settings = OtlpHttpSettings::new(
+                    config.traces_endpoint(),
+                    public_key.clone(),
+                    secret_key.expose().to_owned(),
+                );
+                settings.timeout = config.timeout;
+                settings.compression = config.compression;
+                settings.max_request_bytes = config.max_request_bytes;
+                settings.headers = config.headers.clone();
+                exporters.push(Box::new(OtlpHttpExporter::new(settings, resource.clone())));
+            }
+            _ => diag::warn(format_args!(
+                "LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY are not both set: \
+                 nothing will be sent to Langfuse"
+            )),
+        }
+        if config.console_exporter {
+            exporters.push(Box::new(ConsoleExporter::stdout()));
+        }
+        exporters.extend(config.extra_exporters.iter().map(|make| (make.0)()));
+        if exporters.is_empty() {
+            return None;
+        }
+        Some(Pipeline::start(
+            PipelineSettings {
+                flush_at: config.flush_at,
+                flush_interval: config.flush_interval,
+                max_queue_size: config.max_queue_size,
+            },
+            exporters,
+        ))
+    }
+
+    /// Whether observations are being recorded.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_recording()
+    }
+
+    /// The configuration in effect.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Exports every observation finished so far, blocking until done or until twice the
+    /// export timeout has passed. Returns whether everything was handed over in time.
+    pub fn flush(&self) -> bool {
+        match &self.inner.pipeline {
+            Some(pipeline) => pipeline.flush(self.inner.timeout * 2 + Duration::from_secs(1)),
+            None => true,
+        }
+    }
+
+    /// Pipeline counters: exported, dropped, failed, queued.
+    pub fn stats(&self) -> ExportStats {
+        self.inner.pipeline.as_ref().map(Pipeline::stats).unwrap_or_default()
+    }
+
+    /// Flushes and stops exporting. Also done on drop.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Langfuse {
+    fn drop(&mut self) {
+        let mut global = GLOBAL.write().unwrap_or_else(|e| e.into_inner());
+        if global.as_ref().is_some_and(|g| Arc::ptr_eq(g, &self.inner)) {
+            *global = None;
+        }
+        drop(global);
+        if let Some(pipeline) = &self.inner.pipeline {
+            if !pipeline.is_closed() {
+                RECORDING_CLIENTS.fetch_sub(1, Ordering::Relaxed);
+            }
+            pipeline.shutdown(self.inner.timeout * 2 + Duration::from_secs(1));
+        }
+    }
+}

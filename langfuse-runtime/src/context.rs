@@ -1,0 +1,241 @@
+//! The current observation: a thread-local slot that observed code makes current for its body,
+//! that observed futures restore on every poll, and that the spawn helpers carry to new tasks
+//! and threads.
+//!
+//! A [`Context`] is two pointers wide. Making one current is a thread-local swap: no allocation,
+//! no lock. Inside an unsampled trace the context holds the ids inline, so nested calls see
+//! "not sampled" and skip all work without touching the heap.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use crate::ids::{ObservationId, TraceId};
+use crate::observation::Frame;
+use crate::record::TraceAttributes;
+
+/// A snapshot of "where we are" in a trace: the current observation (if any) and the trace
+/// attributes propagated to observations started under it.
+///
+/// Take it with [`Context::current`] and re-establish it elsewhere with [`Context::attach`],
+/// [`Context::run`], [`Context::wrap`] or the [`spawn`](crate::spawn) helpers.
+///
+/// ```
+/// use langfuse_runtime::Context;
+/// let cx = Context::current();
+/// let handle = std::thread::spawn(move || {
+///     let _guard = cx.attach();
+///     // observations started here nest under the caller's observation
+/// });
+/// handle.join().unwrap();
+/// ```
+#[derive(Clone, Default)]
+pub struct Context {
+    pub(crate) parent: Parent,
+    pub(crate) trace_attributes: Option<Arc<TraceAttributes>>,
+}
+
+/// What new observations become children of.
+#[derive(Clone, Default)]
+pub(crate) enum Parent {
+    /// No trace: a new observation starts a new trace.
+    #[default]
+    None,
+    /// A live, recorded observation of ours.
+    Local(Arc<Frame>),
+    /// A trace that is not sampled: children skip all work but keep the ids.
+    Unsampled { trace_id: TraceId, id: ObservationId },
+    /// A parent from elsewhere (W3C traceparent, explicit trace id).
+    Remote { trace_id: TraceId, id: ObservationId, sampled: bool, as_root: bool },
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Context");
+        if let Some((trace, id)) = self.ids() {
+            d.field("trace_id", &trace).field("observation_id", &id);
+        }
+        d.field("sampled", &self.is_sampled()).finish()
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Context> = const {
+        RefCell::new(Context { parent: Parent::None, trace_attributes: None })
+    };
+}
+
+impl Context {
+    /// The context of the calling thread (empty outside any observation).
+    pub fn current() -> Self {
+        CURRENT.with(|c| c.borrow().clone())
+    }
+
+    /// The trace id and observation id new children would get as parent.
+    pub fn ids(&self) -> Option<(TraceId, ObservationId)> {
+        match &self.parent {
+            Parent::None => None,
+            Parent::Local(frame) => Some((frame.trace_id, frame.id)),
+            Parent::Unsampled { trace_id, id } | Parent::Remote { trace_id, id, .. } => {
+                Some((*trace_id, *id))
+            }
+        }
+    }
+
+    /// The current trace id, if inside a trace.
+    pub fn trace_id(&self) -> Option<TraceId> {
+        self.ids().map(|(t, _)| t)
+    }
+
+    /// The current observation id, if inside a trace.
+    pub fn observation_id(&self) -> Option<ObservationId> {
+        self.ids().map(|(_, o)| o)
+    }
+
+    /// Whether observations started here are recorded (false outside any trace).
+    pub fn is_sampled(&self) -> bool {
+        match &self.parent {
+            Parent::Local(_) => true,
+            Parent::Remote { sampled, .. } => *sampled,
+            Parent::None | Parent::Unsampled { .. } => false,
+        }
+    }
+
+    /// A context that continues a trace started elsewhere (another service, a stored trace id).
+    ///
+    /// Observations started under it become children of `parent` (or of a fresh synthetic id)
+    /// and carry `langfuse.internal.as_root`, as the Python SDK's explicit trace context does.
+    pub fn from_trace_id(trace_id: TraceId, parent: Option<ObservationId>) -> Self {
+        Self {
+            parent: Parent::Remote {
+                trace_id,
+                id: parent.unwrap_or_else(ObservationId::random),
+                sampled: true,
+                as_root: true,
+            },
+            trace_attributes: None,
+        }
+    }
+
+    /// Makes this context current until the guard is dropped.
+    ///
+    /// Guards must be dropped in reverse order of creation on the same thread; use
+    /// [`Context::wrap`] for futures, never a guard held across `.await`.
+    #[must_use = "the context is current only while the guard lives"]
+    pub fn attach(self) -> ContextGuard {
+        ContextGuard { previous: Some(swap_current(self)), _not_send: std::marker::PhantomData }
+    }
+
+    /// Runs `f` with this context current.
+    pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.attach();
+        f()
+    }
+
+    /// Wraps a future so that this context is current whenever it is polled.
+    pub fn wrap<F: Future>(self, future: F) -> WithContext<F> {
+        WithContext { future, context: self }
+    }
+
+    pub(crate) fn frame(&self) -> Option<&Arc<Frame>> {
+        match &self.parent {
+            Parent::Local(frame) => Some(frame),
+            _ => None,
+        }
+    }
+}
+
+/// Cheap check used by the disabled/unsampled fast path: is the current trace unsampled?
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> R {
+    CURRENT.with(|c| f(&c.borrow()))
+}
+
+#[inline]
+pub(crate) fn swap_current(new: Context) -> Context {
+    CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), new))
+}
+
+/// Restores the previous context when dropped. Not `Send`: it belongs to the thread it was made on.
+pub struct ContextGuard {
+    previous: Option<Context>,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            // During thread teardown the slot may already be gone; nothing to restore then.
+            let _ = CURRENT.try_with(|c| {
+                if let Ok(mut slot) = c.try_borrow_mut() {
+                    *slot = previous;
+                }
+            });
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future that runs with a [`Context`] current on every poll (see [`Context::wrap`]).
+    pub struct WithContext<F> {
+        #[pin]
+        future: F,
+        context: Context,
+    }
+}
+
+impl<F: Future> Future for WithContext<F> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _guard = this.context.clone().attach();
+        this.future.poll(cx)
+    }
+}
+
+/// Extension methods that carry the current context into futures.
+///
+/// ```
+/// use langfuse_runtime::FutureExt as _;
+/// # async fn work() {}
+/// # async fn demo() {
+/// // In a tokio app: tokio::spawn(work().in_current_context());
+/// let future = work().in_current_context();
+/// future.await;
+/// # }
+/// ```
+pub trait FutureExt: Future + Sized {
+    /// Captures the caller's context now and makes it current on every poll.
+    fn in_current_context(self) -> WithContext<Self> {
+        Context::current().wrap(self)
+    }
+
+    /// Makes `context` current on every poll.
+    fn with_langfuse_context(self, context: Context) -> WithContext<Self> {
+        context.wrap(self)
+    }
+}
+
+impl<F: Future> FutureExt for F {}
+
+/// Runs `f` on a new OS thread with the caller's context current, like `std::thread::spawn`.
+pub fn spawn_thread<F, R>(f: F) -> std::thread::JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let cx = Context::current();
+    std::thread::spawn(move || cx.run(f))
+}
+
+/// Wraps a closure so it runs with the caller's context, for any executor or thread pool
+/// (`rayon::spawn`, `tokio::task::spawn_blocking`, …).
+pub fn bind<F, R>(f: F) -> impl FnOnce() -> R + Send + 'static
+where
+    F: FnOnce() -> R + Send + 'static,
+{
+    let cx = Context::current();
+    move || cx.run(f)
+}

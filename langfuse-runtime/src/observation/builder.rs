@@ -1,0 +1,138 @@
+//! Starting observations by hand: `span("name").input(..).start()`.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::fields::{Field, field_setters};
+use super::{Handle, Observation, ObservationRef, start_with};
+use crate::client::ClientInner;
+use crate::clock;
+use crate::context::Context;
+use crate::ids::{ObservationId, TraceId};
+use crate::observation::kind::{Level, ObservationType};
+
+use crate::record::ObservationRecord;
+
+/// Configures an observation before it starts. Created by [`span`], [`generation`], [`event`]
+/// or [`observation`]; nothing is recorded until [`ObservationBuilder::start`].
+#[must_use = "nothing is recorded until `.start()`"]
+pub struct ObservationBuilder {
+    record: ObservationRecord,
+    parent: Option<Context>,
+    client: Option<Arc<ClientInner>>,
+    start_time: Option<u64>,
+}
+
+/// Starts building an observation of type `span`.
+///
+/// ```
+/// let obs = langfuse_runtime::span("db_query").metadata(&serde_json::json!({"sql": "SELECT 1"})).start();
+/// obs.add_metadata("rows_returned", &42);
+/// ```
+pub fn span(name: impl Into<Cow<'static, str>>) -> ObservationBuilder {
+    observation(name, ObservationType::Span)
+}
+
+/// Starts building an observation of type `generation` (an LLM call).
+pub fn generation(name: impl Into<Cow<'static, str>>) -> ObservationBuilder {
+    observation(name, ObservationType::Generation)
+}
+
+/// Starts building an event: a zero-duration observation, ended as soon as it starts.
+///
+/// ```
+/// langfuse_runtime::event("cache_miss").input(&"key-42").emit();
+/// ```
+pub fn event(name: impl Into<Cow<'static, str>>) -> ObservationBuilder {
+    observation(name, ObservationType::Event)
+}
+
+/// Starts building an observation of any type.
+pub fn observation(
+    name: impl Into<Cow<'static, str>>,
+    observation_type: ObservationType,
+) -> ObservationBuilder {
+    // Ids and times are placeholders until `start()` knows the parent.
+    let record = ObservationRecord::new(
+        TraceId::from_u_int(1).unwrap_or_else(TraceId::random),
+        ObservationId::from_u_int(1).unwrap_or_else(ObservationId::random),
+        None,
+        name,
+        observation_type,
+        0,
+    );
+    ObservationBuilder { record, parent: None, client: None, start_time: None }
+}
+
+macro_rules! builder_setters {
+    ($( $(#[$doc:meta])* $_s:ident / $name:ident $(<$g:ident>)? ( $($arg:ident : $ty:ty),* ) => $field:expr; )*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name $(<$g: Serialize + ?Sized>)? (mut self, $($arg: $ty),*) -> Self {
+                $field.apply(&mut self.record);
+                self
+            }
+        )*
+    };
+}
+
+impl ObservationBuilder {
+    field_setters!(builder_setters);
+
+    /// Parent context (default: the current one).
+    pub fn parent(mut self, parent: Context) -> Self {
+        self.parent = Some(parent);
+        self
+    }
+
+    /// Start time (default: now).
+    pub fn start_time(mut self, at: SystemTime) -> Self {
+        self.start_time =
+            Some(at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
+        self
+    }
+
+    pub(crate) fn client(mut self, client: Arc<ClientInner>) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Starts the observation. It becomes current only inside [`ObservationRef::run`] or
+    /// [`Observation::instrument`].
+    pub fn start(self) -> Observation {
+        let mut record = self.record;
+        let parent = self.parent.unwrap_or_else(Context::current);
+        let start = self.start_time.unwrap_or_else(clock::now_unix_nanos);
+        record.start_unix_nanos = start;
+        record.end_unix_nanos = start;
+        let is_event = record.observation_type == ObservationType::Event;
+        let handle = start_with(&parent, self.client, record);
+        let observation = Observation::from_ref(ObservationRef {
+            handle,
+            trace_attributes: parent.trace_attributes.clone(),
+        });
+        if is_event {
+            if let Handle::Live(frame) = &observation.handle {
+                frame.end_at(start, |_| {});
+            }
+        }
+        observation
+    }
+
+    /// Starts and immediately ends the observation (for events).
+    pub fn emit(self) -> ObservationRef {
+        let observation = self.start();
+        let handle = observation.as_ref();
+        drop(observation);
+        handle
+    }
+
+    /// Starts the observation, runs `f` with it current, and ends it.
+    pub fn run<R>(self, f: impl FnOnce(&ObservationRef) -> R) -> R {
+        let observation = self.start();
+        observation.run(|| f(&observation))
+    }
+}

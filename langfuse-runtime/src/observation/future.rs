@@ -1,0 +1,113 @@
+//! A future that keeps its observation current on every poll, ends it on completion, records a
+//! panic as ERROR, and marks the observation cancelled when dropped before completion.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use super::{Observation, ObservationRef};
+use crate::observation::kind::Level;
+
+/// Status message of an observation whose future was dropped before it completed.
+pub const CANCELLED_MESSAGE: &str = "cancelled: the future was dropped before it completed";
+
+/// Called with the output just before the observation ends (the macro records output here).
+pub trait Finish<T> {
+    /// Records `output` on `observation`.
+    fn finish(self, observation: &ObservationRef, output: &T);
+}
+
+/// Records nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoFinish;
+
+impl<T> Finish<T> for NoFinish {
+    fn finish(self, _: &ObservationRef, _: &T) {}
+}
+
+impl<T, F: FnOnce(&ObservationRef, &T)> Finish<T> for F {
+    fn finish(self, observation: &ObservationRef, output: &T) {
+        self(observation, output)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Returned by [`Observation::instrument`].
+    pub struct Observed<F, K = NoFinish> {
+        #[pin]
+        future: F,
+        observation: Option<Observation>,
+        finish: Option<K>,
+    }
+
+    impl<F, K> PinnedDrop for Observed<F, K> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(observation) = this.observation.take() {
+                observation.set_level(Level::Warning).set_status_message(CANCELLED_MESSAGE);
+                // Dropping the inner future happens after this, outside the context; ending
+                // here keeps the observation's end time at the moment of cancellation.
+                drop(observation);
+            }
+        }
+    }
+}
+
+impl<F: Future> Observed<F, NoFinish> {
+    pub(crate) fn new(observation: Observation, future: F) -> Self {
+        Observed { future, observation: Some(observation), finish: Some(NoFinish) }
+    }
+}
+
+impl<F: Future, K: Finish<F::Output>> Observed<F, K> {
+    /// Like [`Observation::instrument`], with `finish` called on the output before the end.
+    pub fn with_finish(observation: Observation, future: F, finish: K) -> Self {
+        Observed { future, observation: Some(observation), finish: Some(finish) }
+    }
+}
+
+impl<F: Future, K: Finish<F::Output>> Future for Observed<F, K> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let Some(observation) = this.observation.as_ref() else {
+            // Polled after completion: forward, like any other future would.
+            return this.future.poll(cx);
+        };
+        let polled = {
+            let _guard = observation.context().attach();
+            let future = this.future;
+            catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
+        };
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => {
+                if let (Some(observation), Some(finish)) =
+                    (this.observation.take(), this.finish.take())
+                {
+                    finish.finish(&observation, &output);
+                }
+                Poll::Ready(output)
+            }
+            Err(payload) => {
+                if let Some(observation) = this.observation.take() {
+                    observation.set_error(panic_message(&*payload));
+                }
+                resume_unwind(payload)
+            }
+        }
+    }
+}
+
+/// The text of a panic payload (`&str` or `String`), else a generic marker.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_owned()
+    }
+}
