@@ -204,7 +204,6 @@ pub(crate) struct Func {
     pub(crate) vis: syn::Visibility,
     pub(crate) sig: syn::Signature,
     pub(crate) body: TokenStream,
-    pub(crate) brace: Span,
 }
 
 impl syn::parse::Parse for Func {
@@ -219,8 +218,8 @@ impl syn::parse::Parse for Func {
             ));
         }
         let content;
-        let brace = syn::braced!(content in input);
+        syn::braced!(content in input);
         let body = content.parse()?;
-        Ok(Func { attrs, vis, sig, body, brace: brace.span.join() })
+        Ok(Func { attrs, vis, sig, body })
     }
 }

@@ -226,14 +226,14 @@ pub(crate) fn check(args: Args, sig: &Signature, errors: &mut Errors) -> Observe
     }
 
     let (flavor, value) = classify(sig);
-    if let Some(arg) = &args.transform_to_string {
-        if !matches!(flavor, Flavor::Stream { .. }) {
-            errors.at(
-                arg.key,
-                "`transform_to_string` applies only to functions returning `impl Stream<Item = …>` \
-                 or `impl Iterator<Item = …>`, whose items it turns into the output text",
-            );
-        }
+    if let Some(arg) = &args.transform_to_string
+        && !matches!(flavor, Flavor::Stream { .. })
+    {
+        errors.at(
+            arg.key,
+            "`transform_to_string` applies only to functions returning `impl Stream<Item = …>` \
+             or `impl Iterator<Item = …>`, whose items it turns into the output text",
+        );
     }
 
     Observe {

@@ -13,18 +13,25 @@
 //! `capture` is a closure writing the arguments into the input object; it only runs for a
 //! recorded call. `finish` writes the return value (or the `Err`) the same way.
 
-use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
-use quote::{ToTokens, quote, quote_spanned};
+use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote_spanned};
 use syn::visit_mut::VisitMut;
 use syn::{Expr, ReturnType, Stmt, Type};
 
 use crate::args::Func;
 use crate::check::{Flavor, Observe, Value};
 
+/// `quote!` with mixed-site hygiene: the generated locals (`__lf_span`, `__lf_r`, …) are
+/// invisible to the body, so a parameter of the same name neither shadows nor is shadowed.
+/// Paths still resolve at the call site.
+macro_rules! q {
+    ($($tokens:tt)*) => { quote_spanned!(Span::mixed_site()=> $($tokens)*) };
+}
+
 pub(crate) fn expand(observe: Observe, func: Func) -> TokenStream {
-    let Func { attrs, vis, sig, body, brace } = func;
+    let Func { attrs, vis, sig, body } = func;
     let krate = &observe.krate;
-    let p = quote!(#krate::__private);
+    let p = q!(#krate::__private);
     let (inner_attrs, body) = split_inner_attributes(body);
     let site = call_site(&observe, &p);
     let capture = capture_closure(&observe, &p);
@@ -38,9 +45,9 @@ pub(crate) fn expand(observe: Observe, func: Func) -> TokenStream {
         Flavor::Sync => {
             let ret = match ret {
                 Some(ty) => erase_impl_trait(ty),
-                None => quote!(()),
+                None => q!(()),
             };
-            quote_spanned! {brace=>
+            q! {
                 let __lf_span = #p::enter(&__LF_SITE, #capture);
                 __lf_span.run(move || -> #ret { #body }, #finish)
             }
@@ -49,14 +56,14 @@ pub(crate) fn expand(observe: Observe, func: Func) -> TokenStream {
             // Fixes the async block's type before the body is checked, so that
             // `return Err(Box::new(e))` coerces as it would in the function itself.
             let fake_return = ret.filter(|ty| nameable(ty)).map(|ty| {
-                quote! {
+                q! {
                     if let ::core::option::Option::Some(__lf_ret) = ::core::option::Option::None::<#ty> {
                         #[allow(unreachable_code)]
                         return __lf_ret;
                     }
                 }
             });
-            quote_spanned! {brace=>
+            q! {
                 let __lf_span = #p::start(&__LF_SITE, #capture);
                 __lf_span.instrument(async move { #fake_return #body }, #finish).await
             }
@@ -66,21 +73,21 @@ pub(crate) fn expand(observe: Observe, func: Func) -> TokenStream {
             match async_trait_tail(&body).filter(|_| !is_impl) {
                 // `#[async_trait]` already turned the body into `Box::pin(async move { … })`:
                 // instrument that future in place, without a second box.
-                Some((stmts, func, future)) => quote_spanned! {brace=>
+                Some((stmts, func, future)) => q! {
                     let __lf_span = #p::start(&__LF_SITE, #capture);
                     #(#stmts)*
                     #func(__lf_span.instrument(#future, #finish))
                 },
                 None => {
-                    let instrumented = quote_spanned! {brace=>
+                    let instrumented = q! {
                         __lf_span.instrument(#p::call(move || { #body }), #finish)
                     };
                     let instrumented = if is_impl {
                         instrumented
                     } else {
-                        quote!(::std::boxed::Box::pin(#instrumented))
+                        q!(::std::boxed::Box::pin(#instrumented))
                     };
-                    quote_spanned! {brace=>
+                    q! {
                         let __lf_span = #p::start(&__LF_SITE, #capture);
                         #instrumented
                     }
@@ -89,15 +96,15 @@ pub(crate) fn expand(observe: Observe, func: Func) -> TokenStream {
         }
         Flavor::Stream { is_async } => {
             let (items, done) = stream_closures(&observe, &p);
-            let wrap = if is_async { quote!(stream) } else { quote!(iterator) };
-            quote_spanned! {brace=>
+            let wrap = if is_async { q!(stream) } else { q!(iterator) };
+            q! {
                 let __lf_span = #p::start(&__LF_SITE, #capture);
                 __lf_span.#wrap(#p::call(move || { #body }), #items, #done)
             }
         }
     };
 
-    quote! {
+    q! {
         #(#attrs)*
         #vis #sig {
             #(#inner_attrs)*
@@ -111,15 +118,15 @@ pub(crate) fn expand(observe: Observe, func: Func) -> TokenStream {
 fn call_site(observe: &Observe, p: &TokenStream) -> TokenStream {
     let name = &observe.name;
     let ty = &observe.observation_type;
-    let mut site = quote!(#p::CallSite::new(#name, #p::ObservationType::#ty));
+    let mut site = q!(#p::CallSite::new(#name, #p::ObservationType::#ty));
     if let Some(on) = observe.capture_input {
-        site.extend(quote!(.capture_input(#on)));
+        site.extend(q!(.capture_input(#on)));
     }
     if let Some(on) = observe.capture_output {
-        site.extend(quote!(.capture_output(#on)));
+        site.extend(q!(.capture_output(#on)));
     }
     if let Some(level) = &observe.level {
-        site.extend(quote!(.level(#p::Level::#level)));
+        site.extend(q!(.level(#p::Level::#level)));
     }
     if let Some(version) = &observe.version {
         site.extend(quote_spanned!(span_of(version)=> .version(#version)));
@@ -129,29 +136,29 @@ fn call_site(observe: &Observe, p: &TokenStream) -> TokenStream {
 
 /// Writes `value` (a reference) into the JSON writer `out` by the best available trait.
 fn capture_value(p: &TokenStream, value: TokenStream, out: TokenStream) -> TokenStream {
-    quote!((&&&#p::Wrap(#value)).__lf_capture(#out);)
+    q!((&&&#p::Wrap(#value)).__lf_capture(#out);)
 }
 
 fn capture_closure(observe: &Observe, p: &TokenStream) -> TokenStream {
     if observe.params.is_empty() && observe.metadata.is_empty() {
-        return quote!(#p::no_input);
+        return q!(#p::no_input);
     }
     let params = observe.params.iter().map(|param| {
         let ident = &param.ident;
         let key = &param.key;
         let span = ident.span();
-        capture_value(p, quote_spanned!(span=> &#ident), quote!(__lf_w.key(#key)))
+        capture_value(p, quote_spanned!(span=> &#ident), q!(__lf_w.key(#key)))
     });
     let input = (!observe.params.is_empty()).then(|| {
-        quote! {
+        q! {
             if let ::core::option::Option::Some(__lf_w) = __lf_s.input() { #(#params)* }
         }
     });
     let metadata = observe.metadata.iter().map(|(key, expr)| {
         let value = quote_spanned!(span_of(expr)=> &(#expr));
-        capture_value(p, value, quote!(__lf_s.metadata(#key)))
+        capture_value(p, value, q!(__lf_s.metadata(#key)))
     });
-    quote! {
+    q! {
         |__lf_s| {
             #[allow(unused_imports)]
             use #p::traits::*;
@@ -163,31 +170,33 @@ fn capture_closure(observe: &Observe, p: &TokenStream) -> TokenStream {
 
 fn finish_closure(value: &Value, p: &TokenStream) -> TokenStream {
     let write = |v: TokenStream| {
-        let capture = capture_value(p, v, quote!(__lf_w));
-        quote!(if let ::core::option::Option::Some(__lf_w) = __lf_o.value() { #capture })
+        let capture = capture_value(p, v, q!(__lf_w));
+        q!(if let ::core::option::Option::Some(__lf_w) = __lf_o.value() { #capture })
     };
     let body = match value {
-        Value::Unit | Value::Never => return quote!(#p::no_output),
-        Value::Plain => write(quote!(__lf_r)),
+        Value::Unit | Value::Never => return q!(#p::no_output),
+        Value::Plain => write(q!(__lf_r)),
         Value::Result(span) => {
-            let ok = write(quote!(__lf_v));
-            let shape = quote_spanned!(*span=> #p::ResultShape::__lf_result(__lf_r));
-            quote! {
-                match #shape {
+            let ok = write(q!(__lf_v));
+            let shape = quote_spanned!(*span=> #p::ResultShape::__lf_result);
+            let r = Ident::new("__lf_r", Span::mixed_site().located_at(*span));
+            q! {
+                match #shape(#r) {
                     ::core::result::Result::Ok(__lf_v) => { #ok }
                     ::core::result::Result::Err(__lf_e) => __lf_o.error((&&&#p::Wrap(__lf_e)).__lf_message()),
                 }
             }
         }
         Value::Option(span) => {
-            let some = write(quote!(__lf_v));
-            let shape = quote_spanned!(*span=> #p::OptionShape::__lf_option(__lf_r));
-            quote! {
-                if let ::core::option::Option::Some(__lf_v) = #shape { #some }
+            let some = write(q!(__lf_v));
+            let shape = quote_spanned!(*span=> #p::OptionShape::__lf_option);
+            let r = Ident::new("__lf_r", Span::mixed_site().located_at(*span));
+            q! {
+                if let ::core::option::Option::Some(__lf_v) = #shape(#r) { #some }
             }
         }
     };
-    quote! {
+    q! {
         |__lf_o, __lf_r| {
             #[allow(unused_imports)]
             use #p::traits::*;
@@ -198,8 +207,8 @@ fn finish_closure(value: &Value, p: &TokenStream) -> TokenStream {
 
 /// The per-item capture and the optional `transform_to_string` of a stream or iterator.
 fn stream_closures(observe: &Observe, p: &TokenStream) -> (TokenStream, TokenStream) {
-    let item = capture_value(p, quote!(__lf_item), quote!(__lf_w));
-    let items = quote! {
+    let item = capture_value(p, q!(__lf_item), q!(__lf_w));
+    let items = q! {
         |__lf_w, __lf_item| {
             #[allow(unused_imports)]
             use #p::traits::*;
@@ -208,7 +217,7 @@ fn stream_closures(observe: &Observe, p: &TokenStream) -> (TokenStream, TokenStr
     };
     let done = match &observe.transform_to_string {
         Some(f) => quote_spanned!(span_of(f)=> ::core::option::Option::Some(#f)),
-        None => quote!(::core::option::Option::None),
+        None => q!(::core::option::Option::None),
     };
     (items, done)
 }
