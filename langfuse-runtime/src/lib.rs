@@ -13,6 +13,8 @@ mod ids;
 pub mod observation;
 mod record;
 mod sampling;
+#[cfg(feature = "tokio")]
+mod task;
 
 pub use client::{Langfuse, init};
 pub use config::{Config, ConfigBuilder, ConfigError};
@@ -25,6 +27,8 @@ pub use observation::{
     span,
 };
 pub use record::{GenerationFields, Metadata, ObservationRecord, TraceAttributes};
+#[cfg(feature = "tokio")]
+pub use task::{spawn, spawn_blocking};
 
 /// This crate's version: the instrumentation scope version and `x-langfuse-sdk-version`.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
