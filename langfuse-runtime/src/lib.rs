@@ -11,6 +11,7 @@ mod encode;
 pub mod export;
 mod ids;
 pub mod observation;
+mod propagation;
 mod record;
 mod sampling;
 #[cfg(feature = "tokio")]
@@ -26,6 +27,7 @@ pub use observation::{
     current_observation, current_observation_id, current_trace_id, event, generation, observation,
     span,
 };
+pub use propagation::{Propagate, propagate_attributes};
 pub use record::{GenerationFields, Metadata, ObservationRecord, TraceAttributes};
 #[cfg(feature = "tokio")]
 pub use task::{spawn, spawn_blocking};
