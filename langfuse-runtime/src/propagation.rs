@@ -80,10 +80,10 @@ impl Propagate {
     /// `langfuse.trace.tags`.
     pub fn tags<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tags: I) -> Self {
         for tag in tags {
-            if let Some(tag) = checked("tag", tag.into()) {
-                if !self.update.tags.contains(&tag) {
-                    self.update.tags.push(tag);
-                }
+            if let Some(tag) = checked("tag", tag.into())
+                && !self.update.tags.contains(&tag)
+            {
+                self.update.tags.push(tag);
             }
         }
         self
@@ -92,10 +92,10 @@ impl Propagate {
     /// `langfuse.trace.metadata.<key>` (JSON-encoded value of at most 200 characters).
     pub fn metadata<T: Serialize + ?Sized>(mut self, key: &str, value: &T) -> Self {
         let json = encode::json_text(value);
-        if json != "null" {
-            if let Some(json) = checked("trace metadata value", json) {
-                self.update.metadata.insert(key, json);
-            }
+        if json != "null"
+            && let Some(json) = checked("trace metadata value", json)
+        {
+            self.update.metadata.insert(key, json);
         }
         self
     }

@@ -232,10 +232,8 @@ impl Pipeline {
         let finished = sent && done.recv_timeout(timeout).is_ok();
         *self.shared.sender.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if finished {
-            if let Some(worker) = worker {
-                let _ = worker.join();
-            }
+        if finished && let Some(worker) = worker {
+            let _ = worker.join();
         }
         let stats = self.stats();
         if stats.dropped > 0 || stats.failed > 0 || !finished {
