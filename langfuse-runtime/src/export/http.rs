@@ -780,4 +780,49 @@ mod tests {
         assert!(!handle.sleep(Duration::from_secs(30)));
         thread.join().unwrap();
     }
+
+    /// `cargo test -p langfuse-runtime --release --lib gzip_throughput -- --ignored --nocapture`
+    #[test]
+    #[ignore = "throughput measurement; run in release mode"]
+    fn gzip_throughput() {
+        use crate::ids::TraceId;
+        use crate::observation::kind::ObservationType;
+        let resource = ExportResource::new("svc", "pk");
+        let batch: Vec<_> = (1..=512u64)
+            .map(|i| {
+                let mut r = ObservationRecord::new(
+                    TraceId::random(),
+                    crate::ids::ObservationId::from_u_int(i).unwrap(),
+                    None,
+                    "handle_request",
+                    ObservationType::Span,
+                    1_700_000_000_000_000_000 + i,
+                );
+                r.input = Some(format!("{{\"question\":\"what is {i} + {i}?\"}}"));
+                r.output = Some(format!("{}", i * 2));
+                r.metadata.insert("provider", "\"openai\"".into());
+                r
+            })
+            .collect();
+        let mut encoder = OtlpEncoder::new();
+        let (mut body, mut gz) = (Vec::new(), Vec::new());
+        let rounds = 500;
+        let started = Instant::now();
+        let (mut raw, mut packed) = (0, 0);
+        for _ in 0..rounds {
+            body.clear();
+            encoder.encode(&batch, &resource, &mut body);
+            gzip(&body, &mut gz).unwrap();
+            raw += body.len();
+            packed += gz.len();
+        }
+        let elapsed = started.elapsed();
+        let spans = (rounds * batch.len()) as f64;
+        println!(
+            "encode+gzip: {:.0} spans/s, {:.0} MB/s in, ratio {:.2}",
+            spans / elapsed.as_secs_f64(),
+            raw as f64 / 1e6 / elapsed.as_secs_f64(),
+            packed as f64 / raw as f64
+        );
+    }
 }
