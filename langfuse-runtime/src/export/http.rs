@@ -549,8 +549,7 @@ fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// the obsolete RFC 850 `Sunday, 06-Nov-94 08:49:37 GMT` and asctime `Sun Nov  6 08:49:37 1994`.
 /// Also accepts a numeric zone (`+0200`) as RFC 2822 does; no zone means UTC.
 fn parse_http_date(value: &str) -> Option<SystemTime> {
-    let mut tokens: Vec<&str> =
-        value.split([' ', ',']).filter(|t| !t.is_empty()).collect::<Vec<_>>();
+    let mut tokens: Vec<&str> = value.split([' ', ',']).filter(|t| !t.is_empty()).collect();
     // The weekday is redundant; skip it when present.
     if tokens
         .first()
