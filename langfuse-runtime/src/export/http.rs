@@ -254,25 +254,6 @@ impl fmt::Debug for OtlpHttpExporter {
     }
 }
 
-impl OtlpHttpSettings {
-    /// Settings with the defaults (stub).
-    pub fn new(
-        endpoint: impl Into<String>,
-        public_key: impl Into<String>,
-        secret_key: impl Into<String>,
-    ) -> Self {
-        Self {
-            endpoint: endpoint.into(),
-            public_key: public_key.into(),
-            secret_key: secret_key.into(),
-            timeout: Duration::from_secs(5),
-            compression: Compression::Gzip,
-            max_request_bytes: 64 << 20,
-            headers: Vec::new(),
-        }
-    }
-}
-
 impl OtlpHttpExporter {
     /// Creates the exporter; nothing is sent until the first batch.
     pub fn new(settings: OtlpHttpSettings, resource: ExportResource) -> Self {
