@@ -32,7 +32,7 @@ fn chat_step(question: &str) -> String {
     answer
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::from_env()?;
     let sending = config.has_keys();
     config.console_exporter |= !sending;
