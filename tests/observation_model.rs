@@ -201,7 +201,10 @@ fn headers_resource_and_scope() {
     assert_eq!(requests.len(), 1);
     let r = &requests[0];
     assert_eq!(r.path, support::TRACES_PATH);
-    assert_eq!(r.header("authorization"), Some(expected_basic_auth("pk-lf-1234", "sk-lf-5678").as_str()));
+    assert_eq!(
+        r.header("authorization"),
+        Some(expected_basic_auth("pk-lf-1234", "sk-lf-5678").as_str())
+    );
     assert_eq!(r.header("content-type"), Some("application/x-protobuf"));
     assert_eq!(r.header("content-encoding"), Some("gzip"));
     assert_eq!(r.header("x-langfuse-sdk-name"), Some("rust"));
@@ -258,7 +261,10 @@ fn flush_works_inside_current_thread_and_multi_thread_runtimes() {
         .unwrap();
         let langfuse = h.langfuse.as_ref().unwrap();
         rt.block_on(async {
-            span(format!("in_{flavor}")).start().instrument(async { tokio::task::yield_now().await }).await;
+            span(format!("in_{flavor}"))
+                .start()
+                .instrument(async { tokio::task::yield_now().await })
+                .await;
             // Blocking flush from inside the runtime: export never needs this runtime.
             assert!(langfuse.flush());
         });
@@ -278,5 +284,8 @@ async fn init_and_drop_inside_tokio_main_style_runtime() {
     })
     .await;
     let spans = h.finish();
-    assert_eq!(find(&spans, "async_child").parent_id_hex(), Some(find(&spans, "async_root").span_id_hex()));
+    assert_eq!(
+        find(&spans, "async_child").parent_id_hex(),
+        Some(find(&spans, "async_root").span_id_hex())
+    );
 }
