@@ -20,6 +20,9 @@
 //! ```
 #![allow(dead_code)]
 
+mod memory;
+pub use memory::*;
+
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
