@@ -14,8 +14,11 @@ mod encode;
 pub mod export;
 mod ids;
 pub mod observation;
+mod propagation;
 mod record;
 mod sampling;
+#[cfg(feature = "tokio")]
+mod task;
 
 pub use client::{Langfuse, init};
 pub use config::{Config, ConfigBuilder, ConfigError};
@@ -29,7 +32,10 @@ pub use observation::{
     current_observation, current_observation_id, current_trace_id, event, generation, observation,
     span,
 };
+pub use propagation::{Propagate, propagate_attributes};
 pub use record::{GenerationFields, Metadata, ObservationRecord, TraceAttributes};
+#[cfg(feature = "tokio")]
+pub use task::{spawn, spawn_blocking};
 
 /// This crate's version: the instrumentation scope version and `x-langfuse-sdk-version`.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
