@@ -199,7 +199,7 @@ impl<T: ?Sized> MessageTypeName for Wrap<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(unused_imports)]
+    #![allow(unused_imports, clippy::needless_borrow)]
     use super::*;
     use super::{
         CaptureDebug as _, CaptureSerialize as _, CaptureTypeName as _, MessageDebug as _,
@@ -211,12 +211,13 @@ mod tests {
         a: u8,
     }
     #[derive(Debug)]
+    #[allow(dead_code)]
     struct DebugOnly {
         b: &'static str,
     }
     struct Neither;
 
-    fn cap<T>(f: impl FnOnce(&mut Json)) -> String {
+    fn cap(f: impl FnOnce(&mut Json)) -> String {
         let mut json = Json::default();
         f(&mut json);
         json.into_string()
@@ -224,23 +225,23 @@ mod tests {
 
     #[test]
     fn serialize_then_debug_then_type_name() {
-        assert_eq!(cap::<()>(|j| (&&&Wrap(&Both { a: 1 })).__lf_capture(j)), r#"{"a":1}"#);
+        assert_eq!(cap(|j| (&&&Wrap(&Both { a: 1 })).__lf_capture(j)), r#"{"a":1}"#);
         assert_eq!(
-            cap::<()>(|j| (&&&Wrap(&DebugOnly { b: "x\"\n" })).__lf_capture(j)),
+            cap(|j| (&&&Wrap(&DebugOnly { b: "x\"\n" })).__lf_capture(j)),
             r#""DebugOnly { b: \"x\\\"\\n\" }""#
         );
         assert_eq!(
-            cap::<()>(|j| (&&&Wrap(&Neither)).__lf_capture(j)),
+            cap(|j| (&&&Wrap(&Neither)).__lf_capture(j)),
             r#""<langfuse_runtime::capture::tests::Neither>""#
         );
-        assert_eq!(cap::<()>(|j| (&&&Wrap("s\u{1}")).__lf_capture(j)), r#""s\u0001""#);
+        assert_eq!(cap(|j| (&&&Wrap("s\u{1}")).__lf_capture(j)), r#""s\u0001""#);
     }
 
     #[test]
     fn unserializable_values_stay_valid_json() {
         let mut map = std::collections::HashMap::new();
         map.insert((1, 2), 3);
-        let text = cap::<()>(|j| {
+        let text = cap(|j| {
             j.buf.push(b'[');
             (&&&Wrap(&map)).__lf_capture(j);
             j.buf.push(b']');

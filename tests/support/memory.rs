@@ -1,6 +1,5 @@
 //! An in-process exporter and a serialized client for the `#[observe]` behaviour tests.
 
-
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use langfuse_runtime::export::{ExportError, SpanExporter};
