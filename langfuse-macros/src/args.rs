@@ -204,6 +204,8 @@ pub(crate) struct Func {
     pub(crate) vis: syn::Visibility,
     pub(crate) sig: syn::Signature,
     pub(crate) body: TokenStream,
+    /// The span of the body's braces, reused for the generated body (see `expand`).
+    pub(crate) brace: Span,
 }
 
 impl syn::parse::Parse for Func {
@@ -218,8 +220,8 @@ impl syn::parse::Parse for Func {
             ));
         }
         let content;
-        syn::braced!(content in input);
+        let brace = syn::braced!(content in input);
         let body = content.parse()?;
-        Ok(Func { attrs, vis, sig, body })
+        Ok(Func { attrs, vis, sig, body, brace: brace.span.join() })
     }
 }

@@ -269,30 +269,41 @@ pub(crate) fn unraw(ident: &Ident) -> String {
     }
 }
 
-/// The candidate nearest to `word` by edit distance, if it is near enough to be a typo.
+/// The candidate nearest to `word`, if it is near enough to be a typo: at most one edit per
+/// three characters (a swap of two neighbours is one edit), or a prefix of at least 3.
 pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .iter()
-        .map(|c| (levenshtein(word, c), *c))
+        .map(|c| {
+            let prefix = word.len() >= 3 && (c.starts_with(word) || word.starts_with(c));
+            (if prefix { 1 } else { edit_distance(word, c) }, *c)
+        })
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
 
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
+/// Optimal string alignment distance: Levenshtein plus transpositions of adjacent characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }
 
 /// Every identifier a parameter pattern binds, in order (`(a, b): (i32, i32)` binds `a`, `b`).
@@ -428,9 +439,12 @@ mod tests {
 
     #[test]
     fn edit_distance_and_suggestions() {
-        assert_eq!(levenshtein("tol", "tool"), 1);
-        assert_eq!(levenshtein("", "abc"), 3);
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("tol", "tool"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("nmae", "name"), 1);
+        assert_eq!(closest("nmae", &["name", "level"]), Some("name"));
+        assert_eq!(closest("warn", &["debug", "warning"]), Some("warning"));
         assert_eq!(closest("generaton", &["span", "generation"]), Some("generation"));
         assert_eq!(closest("zzzz", &["span", "tool"]), None);
     }

@@ -29,7 +29,7 @@ macro_rules! q {
 }
 
 pub(crate) fn expand(observe: Observe, func: Func) -> TokenStream {
-    let Func { attrs, vis, sig, body } = func;
+    let Func { attrs, vis, sig, body, brace } = func;
     let krate = &observe.krate;
     let p = q!(#krate::__private);
     let (inner_attrs, body) = split_inner_attributes(body);
@@ -56,7 +56,9 @@ pub(crate) fn expand(observe: Observe, func: Func) -> TokenStream {
             // Fixes the async block's type before the body is checked, so that
             // `return Err(Box::new(e))` coerces as it would in the function itself.
             let fake_return = ret.filter(|ty| nameable(ty)).map(|ty| {
-                q! {
+                // Located at the return type: "return type inferred to be `T` here" points there.
+                let at = Span::mixed_site().located_at(span_of(ty));
+                quote_spanned! {at=>
                     if let ::core::option::Option::Some(__lf_ret) = ::core::option::Option::None::<#ty> {
                         #[allow(unreachable_code)]
                         return __lf_ret;
@@ -104,13 +106,20 @@ pub(crate) fn expand(observe: Observe, func: Func) -> TokenStream {
         }
     };
 
-    q! {
-        #(#attrs)*
-        #vis #sig {
+    // The body keeps the span of the user's braces: with an expansion span there, lints
+    // such as `dead_code` stop reporting the function (tokio-rs/tracing#3108).
+    let mut block = proc_macro2::Group::new(
+        Delimiter::Brace,
+        q! {
             #(#inner_attrs)*
             static __LF_SITE: #p::CallSite = #site;
             #run
-        }
+        },
+    );
+    block.set_span(brace);
+    q! {
+        #(#attrs)*
+        #vis #sig #block
     }
 }
 

@@ -20,10 +20,12 @@ pub fn observe(args: TokenStream, item: TokenStream) -> TokenStream {
     let func = match syn::parse2::<args::Func>(item.clone()) {
         Ok(func) => func,
         Err(e) => {
-            errors.push(syn::Error::new(
-                e.span(),
-                format!("`#[observe]` can only be used on a function with a body: {e}"),
-            ));
+            let message = e.to_string();
+            errors.push(if message.starts_with("`#[observe]`") {
+                e
+            } else {
+                syn::Error::new(e.span(), format!("`#[observe]` applies to functions: {message}"))
+            });
             return with_errors(item, errors);
         }
     };

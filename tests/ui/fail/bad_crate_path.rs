@@ -1,0 +1,6 @@
+use langfuse_runtime::observe;
+
+#[observe(crate = not_a_crate)]
+fn wrong_path() {}
+
+fn main() {}
