@@ -97,7 +97,8 @@ pub(crate) struct Observe {
     pub(crate) params: Vec<Param>,
     pub(crate) transform_to_string: Option<Expr>,
     pub(crate) flavor: Flavor,
-    /// The type whose values are recorded as output (the future's output for futures).
+    /// The type whose values are recorded as output (the future's output for futures, the
+    /// item for streams and iterators).
     pub(crate) value: Value,
 }
 
@@ -344,8 +345,8 @@ fn classify(sig: &Signature) -> (Flavor, Value) {
     if let Some(output) = future_output(ret) {
         return (Flavor::Future, output.map_or(Value::Plain, value_of));
     }
-    if let Some(is_async) = stream_kind(ret) {
-        return (Flavor::Stream { is_async }, Value::Plain);
+    if let Some((is_async, item)) = stream_item(ret) {
+        return (Flavor::Stream { is_async }, item.map_or(Value::Plain, value_of));
     }
     (Flavor::Sync, value_of(ret))
 }
@@ -425,12 +426,14 @@ fn future_output(ty: &Type) -> Option<Option<&Type>> {
     Some(assoc_type(future, "Output"))
 }
 
-/// `Some(true)` for `impl Stream<…>`, `Some(false)` for `impl Iterator<…>`.
-fn stream_kind(ty: &Type) -> Option<bool> {
+/// `Some((true, item))` for `impl Stream<Item = …>`, `Some((false, item))` for
+/// `impl Iterator<Item = …>`.
+fn stream_item(ty: &Type) -> Option<(bool, Option<&Type>)> {
     if !matches!(peel(ty), Type::ImplTrait(_)) {
         return None;
     }
-    bound_named(ty, &["Stream", "Iterator"]).map(|s| s.ident == "Stream")
+    let bound = bound_named(ty, &["Stream", "Iterator"])?;
+    Some((bound.ident == "Stream", assoc_type(bound, "Item")))
 }
 
 #[cfg(test)]

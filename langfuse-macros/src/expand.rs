@@ -7,11 +7,12 @@
 //! sync     let s = $p::enter(&SITE, capture);  s.run(move || -> Ret { body }, finish)
 //! async    let s = $p::start(&SITE, capture);  s.instrument(async move { fake_ret; body }, finish).await
 //! future   let s = $p::start(&SITE, capture);  s.instrument($p::call(move || { body }), finish)
-//! stream   let s = $p::start(&SITE, capture);  $p::observe_stream(s, $p::call(move || { body }), item, done)
+//! stream   let s = $p::start(&SITE, capture);  s.stream($p::call(move || { body }), finish_item)
 //! ```
 //!
 //! `capture` is a closure writing the arguments into the input object; it only runs for a
-//! recorded call. `finish` writes the return value (or the `Err`) the same way.
+//! recorded call. `finish` writes the return value (or the `Err`) the same way; for streams and
+//! iterators it runs once per item.
 
 use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote_spanned};
@@ -97,11 +98,16 @@ pub(crate) fn expand(observe: Observe, func: Func) -> TokenStream {
             }
         }
         Flavor::Stream { is_async } => {
-            let (items, done) = stream_closures(&observe, &p);
-            let wrap = if is_async { q!(stream) } else { q!(iterator) };
+            let method = match (is_async, &observe.transform_to_string) {
+                (true, None) => q!(stream),
+                (true, Some(_)) => q!(stream_to_string),
+                (false, None) => q!(iterator),
+                (false, Some(_)) => q!(iterator_to_string),
+            };
+            let transform = observe.transform_to_string.as_ref().map(|f| q!(, #f));
             q! {
                 let __lf_span = #p::start(&__LF_SITE, #capture);
-                __lf_span.#wrap(#p::call(move || { #body }), #items, #done)
+                __lf_span.#method(#p::call(move || { #body }), #finish #transform)
             }
         }
     };
@@ -212,23 +218,6 @@ fn finish_closure(value: &Value, p: &TokenStream) -> TokenStream {
             #body
         }
     }
-}
-
-/// The per-item capture and the optional `transform_to_string` of a stream or iterator.
-fn stream_closures(observe: &Observe, p: &TokenStream) -> (TokenStream, TokenStream) {
-    let item = capture_value(p, q!(__lf_item), q!(__lf_w));
-    let items = q! {
-        |__lf_w, __lf_item| {
-            #[allow(unused_imports)]
-            use #p::traits::*;
-            #item
-        }
-    };
-    let done = match &observe.transform_to_string {
-        Some(f) => quote_spanned!(span_of(f)=> ::core::option::Option::Some(#f)),
-        None => q!(::core::option::Option::None),
-    };
-    (items, done)
 }
 
 fn span_of(tokens: &impl ToTokens) -> Span {

@@ -415,6 +415,9 @@ where
     }
 }
 
+mod seq;
+pub use seq::{KeepItems, NoTransform, ObservedIter, ObservedStream, Transform};
+
 #[allow(dead_code)]
 fn _assert_send() {
     fn is_send<T: Send>() {}

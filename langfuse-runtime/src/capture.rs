@@ -34,6 +34,48 @@ impl Json {
         json
     }
 
+    /// A JSON array being filled item by item (a stream's output).
+    pub(crate) fn array() -> Self {
+        let mut json = Self::with_capacity(64);
+        json.buf.push(b'[');
+        json
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Whether the text is a JSON string.
+    pub(crate) fn is_string(&self) -> bool {
+        self.buf.first() == Some(&b'"')
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.buf.clear();
+    }
+
+    /// Appends `item` as element number `index` of an array started with [`Json::array`].
+    pub(crate) fn push_element(&mut self, index: usize, item: &Json) {
+        if index > 0 {
+            self.buf.push(b',');
+        }
+        self.buf.extend_from_slice(&item.buf);
+    }
+
+    /// The output of a sequence: the array, or the concatenation when every item is a string.
+    pub(crate) fn finish_items(mut self, count: usize, all_strings: bool) -> String {
+        self.buf.push(b']');
+        if all_strings {
+            if count == 0 {
+                return String::new();
+            }
+            if let Ok(parts) = serde_json::from_slice::<Vec<String>>(&self.buf) {
+                return parts.concat();
+            }
+        }
+        self.into_string()
+    }
+
     /// Starts the next member of an object started with [`Json::object`]; the value follows.
     #[doc(hidden)]
     pub fn key(&mut self, name: &str) -> &mut Self {

@@ -1,0 +1,328 @@
+//! Streams and iterators returned by `#[observe]` functions: the observation stays open, and
+//! current while an item is produced, until the sequence is exhausted, panics or is dropped.
+//!
+//! Output: the items' values as a JSON array, or their concatenation when every item is a
+//! string (an empty sequence gives `""`), or the text of `transform_to_string`. An `Err` item
+//! marks the observation ERROR with that error's message (the output keeps the `Ok` items).
+
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use futures_core::Stream;
+
+use super::{Output, Span, State};
+use crate::capture::Json;
+use crate::context::Context;
+use crate::observation::{Observation, panic_message};
+
+/// Turns the items into the output text instead of the default aggregation.
+pub trait Transform<T> {
+    /// Whether items must be kept (then their JSON is not built).
+    const KEEPS: bool;
+    /// Sees each item.
+    fn keep(&mut self, item: &T);
+    /// The output text, if this transform makes one.
+    fn text(self) -> Option<String>;
+}
+
+/// The default: JSON array or concatenated strings.
+#[derive(Debug, Default)]
+pub struct NoTransform;
+
+impl<T> Transform<T> for NoTransform {
+    const KEEPS: bool = false;
+    fn keep(&mut self, _: &T) {}
+    fn text(self) -> Option<String> {
+        None
+    }
+}
+
+/// `transform_to_string = f`: keeps a clone of every item and calls `f(&items)` at the end.
+pub struct KeepItems<T, F> {
+    items: Vec<T>,
+    transform: F,
+}
+
+impl<T: Clone, F: FnOnce(&[T]) -> String> Transform<T> for KeepItems<T, F> {
+    const KEEPS: bool = true;
+    fn keep(&mut self, item: &T) {
+        self.items.push(item.clone());
+    }
+    fn text(self) -> Option<String> {
+        Some((self.transform)(&self.items))
+    }
+}
+
+/// The recording side of an observed sequence.
+struct Live<X> {
+    observation: Observation,
+    capture_output: bool,
+    /// Reused for every item.
+    scratch: Output,
+    /// `[` followed by the items' JSON, comma-separated.
+    array: Json,
+    count: usize,
+    all_strings: bool,
+    error: Option<String>,
+    transform: X,
+    /// `X::text`, taken while the item type is known, so that ending (on drop too) needs no
+    /// trait bounds: bounds on the wrapper types would repeat every signature error.
+    text: fn(X) -> Option<String>,
+}
+
+enum SeqState<X> {
+    Off,
+    Unsampled(Context),
+    Live(Box<Live<X>>),
+}
+
+struct Seq<C, X> {
+    capture: C,
+    state: SeqState<X>,
+}
+
+impl<C, X> Seq<C, X> {
+    fn new<T>(span: Span, capture: C, transform: X) -> Self
+    where
+        X: Transform<T>,
+    {
+        let state = match span.0 {
+            State::Off => SeqState::Off,
+            State::Unsampled(cx) => SeqState::Unsampled(cx),
+            State::Live { observation, capture_output } => SeqState::Live(Box::new(Live {
+                observation,
+                capture_output,
+                scratch: Output { capture: false, value: None, error: None },
+                array: Json::array(),
+                count: 0,
+                all_strings: true,
+                error: None,
+                transform,
+                text: X::text,
+            })),
+        };
+        Seq { capture, state }
+    }
+
+    /// The context to make current while the next item is produced.
+    fn context(&self) -> Option<Context> {
+        match &self.state {
+            SeqState::Off => None,
+            SeqState::Unsampled(cx) => Some(cx.clone()),
+            SeqState::Live(live) => Some(live.observation.context()),
+        }
+    }
+
+    fn item<T>(&mut self, item: &T)
+    where
+        C: FnMut(&mut Output, &T),
+        X: Transform<T>,
+    {
+        let SeqState::Live(live) = &mut self.state else { return };
+        let live = &mut **live;
+        live.scratch.capture = live.capture_output && !X::KEEPS;
+        live.scratch.error = None;
+        (self.capture)(&mut live.scratch, item);
+        if let Some(message) = live.scratch.error.take() {
+            live.error.get_or_insert(message);
+        } else if let Some(value) = live.scratch.value.as_mut().filter(|v| !v.is_empty()) {
+            live.all_strings &= value.is_string();
+            live.array.push_element(live.count, value);
+            live.count += 1;
+            value.clear();
+        }
+        if live.capture_output {
+            live.transform.keep(item);
+        }
+    }
+
+    fn panicked(&mut self, message: String) {
+        if let SeqState::Live(live) = &mut self.state {
+            live.error = Some(message);
+        }
+        self.finish();
+    }
+
+    /// Ends the observation (exhausted, panicked or dropped); later calls do nothing.
+    fn finish(&mut self) {
+        let SeqState::Live(live) = std::mem::replace(&mut self.state, SeqState::Off) else {
+            return;
+        };
+        let Live {
+            observation,
+            capture_output,
+            array,
+            count,
+            all_strings,
+            error,
+            transform,
+            text,
+            ..
+        } = *live;
+        if capture_output {
+            let text = text(transform).or_else(|| Some(array.finish_items(count, all_strings)));
+            if let Some(text) = text {
+                observation.update(|r| r.output = Some(text));
+            }
+        }
+        if let Some(message) = error {
+            observation.set_error(message);
+        }
+    }
+}
+
+impl Span {
+    /// Observes an iterator until it is exhausted or dropped; `capture` records each item.
+    pub fn iterator<I, C>(self, iter: I, capture: C) -> ObservedIter<I, C, NoTransform>
+    where
+        I: Iterator,
+        C: FnMut(&mut Output, &I::Item),
+    {
+        ObservedIter { inner: iter, seq: Seq::new::<I::Item>(self, capture, NoTransform) }
+    }
+
+    /// [`Span::iterator`] with `transform_to_string`.
+    pub fn iterator_to_string<I, C, F>(
+        self,
+        iter: I,
+        capture: C,
+        transform: F,
+    ) -> ObservedIter<I, C, KeepItems<I::Item, F>>
+    where
+        I: Iterator,
+        I::Item: Clone,
+        C: FnMut(&mut Output, &I::Item),
+        F: FnOnce(&[I::Item]) -> String,
+    {
+        let keep = KeepItems { items: Vec::new(), transform };
+        ObservedIter { inner: iter, seq: Seq::new(self, capture, keep) }
+    }
+
+    /// Observes a stream until it ends or is dropped; `capture` records each item.
+    pub fn stream<S, C>(self, stream: S, capture: C) -> ObservedStream<S, C, NoTransform>
+    where
+        S: Stream,
+        C: FnMut(&mut Output, &S::Item),
+    {
+        ObservedStream { inner: stream, seq: Seq::new::<S::Item>(self, capture, NoTransform) }
+    }
+
+    /// [`Span::stream`] with `transform_to_string`.
+    pub fn stream_to_string<S, C, F>(
+        self,
+        stream: S,
+        capture: C,
+        transform: F,
+    ) -> ObservedStream<S, C, KeepItems<S::Item, F>>
+    where
+        S: Stream,
+        S::Item: Clone,
+        C: FnMut(&mut Output, &S::Item),
+        F: FnOnce(&[S::Item]) -> String,
+    {
+        let keep = KeepItems { items: Vec::new(), transform };
+        ObservedStream { inner: stream, seq: Seq::new(self, capture, keep) }
+    }
+}
+
+/// The iterator an observed `fn -> impl Iterator` returns.
+pub struct ObservedIter<I, C, X> {
+    inner: I,
+    seq: Seq<C, X>,
+}
+
+impl<I, C, X> Iterator for ObservedIter<I, C, X>
+where
+    I: Iterator,
+    C: FnMut(&mut Output, &I::Item),
+    X: Transform<I::Item>,
+{
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        let Some(context) = self.seq.context() else { return self.inner.next() };
+        let inner = &mut self.inner;
+        let next = {
+            let _guard = context.attach();
+            catch_unwind(AssertUnwindSafe(|| inner.next()))
+        };
+        match next {
+            Ok(Some(item)) => {
+                self.seq.item(&item);
+                Some(item)
+            }
+            Ok(None) => {
+                self.seq.finish();
+                None
+            }
+            Err(payload) => {
+                self.seq.panicked(panic_message(&*payload));
+                resume_unwind(payload)
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl<I, C, X> Drop for ObservedIter<I, C, X> {
+    fn drop(&mut self) {
+        self.seq.finish();
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The stream an observed `fn -> impl Stream` returns.
+    pub struct ObservedStream<S, C, X> {
+        #[pin]
+        inner: S,
+        seq: Seq<C, X>,
+    }
+
+    impl<S, C, X> PinnedDrop for ObservedStream<S, C, X> {
+        fn drop(this: Pin<&mut Self>) {
+            this.project().seq.finish();
+        }
+    }
+}
+
+impl<S, C, X> Stream for ObservedStream<S, C, X>
+where
+    S: Stream,
+    C: FnMut(&mut Output, &S::Item),
+    X: Transform<S::Item>,
+{
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<S::Item>> {
+        let this = self.project();
+        let Some(context) = this.seq.context() else { return this.inner.poll_next(cx) };
+        let inner = this.inner;
+        let polled = {
+            let _guard = context.attach();
+            catch_unwind(AssertUnwindSafe(|| inner.poll_next(cx)))
+        };
+        match polled {
+            Ok(Poll::Ready(Some(item))) => {
+                this.seq.item(&item);
+                Poll::Ready(Some(item))
+            }
+            Ok(Poll::Ready(None)) => {
+                this.seq.finish();
+                Poll::Ready(None)
+            }
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => {
+                this.seq.panicked(panic_message(&*payload));
+                resume_unwind(payload)
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
