@@ -281,3 +281,35 @@ fn without_a_client_functions_just_run() {
     assert_eq!(without_client(|| (add(2, 2), root())), (4, 5));
     assert!(without_client(|| std::panic::catch_unwind(|| explode(1))).is_err());
 }
+
+/// Counts how often it is serialized or formatted.
+struct Counted;
+static SERIALIZED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+impl Serialize for Counted {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        SERIALIZED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        s.serialize_str("counted")
+    }
+}
+
+#[observe(metadata(m = Counted))]
+fn counted(c: Counted) -> Counted {
+    c
+}
+
+#[test]
+fn nothing_is_serialized_unless_the_call_is_recorded_with_capture_on() {
+    use std::sync::atomic::Ordering::SeqCst;
+    SERIALIZED.store(0, SeqCst);
+    without_client(|| counted(Counted));
+    record_with(|b| b.sample_rate(0.0), || counted(Counted));
+    assert_eq!(SERIALIZED.load(SeqCst), 0, "disabled or unsampled");
+    let (_, records) = record_with(|b| b.io_capture_enabled(false), || counted(Counted));
+    assert_eq!(SERIALIZED.load(SeqCst), 1, "only the metadata when IO capture is off");
+    assert_eq!(records.one("counted").metadata.get("m"), Some(r#""counted""#));
+    let (_, records) = record(|| counted(Counted));
+    assert_eq!(SERIALIZED.load(SeqCst), 4);
+    let r = records.one("counted");
+    assert_eq!(r.input.as_deref(), Some(r#"{"c":"counted"}"#));
+    assert_eq!(r.output.as_deref(), Some("counted"));
+}

@@ -24,7 +24,8 @@ pub use client::{Langfuse, init};
 pub use config::{Config, ConfigBuilder, ConfigError};
 pub use context::{Context, ContextGuard, FutureExt, WithContext, bind, spawn_thread};
 pub use ids::{ObservationId, ParseIdError, TraceId};
-/// Turns every call of a function into a Langfuse observation (see the macro's documentation).
+/// `#[observe]`, re-exported from `langfuse-observe-macros`: depending on this crate is enough.
+///
 pub use langfuse_macros::observe;
 pub use observation::kind::{Level, ObservationType, ParseKindError};
 pub use observation::{
