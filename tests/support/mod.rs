@@ -21,6 +21,7 @@
 #![allow(dead_code)]
 
 mod memory;
+#[allow(unused_imports)]
 pub use memory::*;
 
 use std::collections::VecDeque;
