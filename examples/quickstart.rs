@@ -1,4 +1,5 @@
-//! The pipeline from the Langfuse quickstart: a root span, a database query and an LLM call.
+//! The pipeline from the Langfuse quickstart: a root span, a database query and an LLM call,
+//! each an `#[observe]`d function.
 //!
 //! Without `LANGFUSE_PUBLIC_KEY`/`LANGFUSE_SECRET_KEY` it prints the trace it would send;
 //! with them it sends the trace to Langfuse (`LANGFUSE_BASE_URL`, default Langfuse Cloud) and
@@ -8,45 +9,43 @@
 //! cargo run --example quickstart
 //! ```
 
-use langfuse_runtime::{Config, Langfuse, Usage, current_observation, generation, span};
+use langfuse_runtime::{Config, Langfuse, Usage, current_generation, current_observation, observe};
 use serde_json::json;
 
+#[observe(metadata(sql = "SELECT * FROM users"))]
 fn db_query() -> Vec<&'static str> {
-    let query = span("db_query").metadata(&json!({"sql": "SELECT * FROM users"})).start();
-    let rows = query.run(|| vec!["alice", "bob"]);
-    query.add_metadata("rows_returned", &42);
+    let rows = vec!["alice", "bob"];
+    current_observation().add_metadata("rows_returned", &42);
     rows
 }
 
+#[observe(as_type = "generation", capture_input = false, metadata(agent = "faq-bot"))]
 fn chat_step(question: &str) -> String {
-    let chat = generation("chat_step")
-        .model("gpt-4o")
-        .input(question)
-        .metadata(&json!({"agent": "faq-bot"}))
-        .start();
+    let generation = current_generation();
+    generation.set_model("gpt-4o").set_input(question);
     // A real app calls the model here.
     let answer = "Langfuse is an observability tool for LLMs".to_string();
-    chat.set_output(&answer)
+    generation
         .set_usage_details(&Usage::new(15, 60))
         .set_cost_details(&json!({"input": 0.0015, "output": 0.0030}));
     answer
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+#[observe(metadata(pipeline_id = "123", experiment = "A1"))]
+fn pipeline() -> Option<langfuse_runtime::TraceId> {
+    let users = db_query();
+    let answer = chat_step("What is Langfuse?");
+    println!("{} users, answer: {answer}", users.len());
+    langfuse_runtime::current_trace_id()
+}
+
+pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::from_env()?;
     let sending = config.has_keys();
     config.console_exporter |= !sending;
     let langfuse = Langfuse::new(config);
 
-    let root =
-        span("pipeline").metadata(&json!({"pipeline_id": "123", "experiment": "A1"})).start();
-    let trace_id = root.trace_id();
-    root.run(|| {
-        let users = db_query();
-        let answer = chat_step("What is Langfuse?");
-        current_observation().set_output(&json!({"users": users.len(), "answer": answer}));
-    });
-    root.end();
+    let trace_id = pipeline();
 
     let delivered = langfuse.flush();
     if sending {

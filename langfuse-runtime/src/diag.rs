@@ -26,12 +26,3 @@ pub(crate) fn debug(message: std::fmt::Arguments<'_>) {
         eprintln!("[langfuse] debug: {message}");
     }
 }
-
-/// Warns once per call site (for conditions that would otherwise repeat per observation).
-macro_rules! warn_once {
-    ($($arg:tt)*) => {{
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| $crate::diag::warn(format_args!($($arg)*)));
-    }};
-}
-pub(crate) use warn_once;

@@ -1,7 +1,10 @@
 //! Langfuse tracing for Rust.
 #![warn(missing_docs)]
 
+#[doc(hidden)]
+pub mod __private;
 pub mod attributes;
+mod capture;
 mod client;
 mod clock;
 pub mod config;
@@ -11,6 +14,7 @@ mod encode;
 pub mod export;
 mod ids;
 pub mod observation;
+mod propagation;
 mod record;
 mod sampling;
 #[cfg(feature = "tokio")]
@@ -20,12 +24,15 @@ pub use client::{Langfuse, init};
 pub use config::{Config, ConfigBuilder, ConfigError};
 pub use context::{Context, ContextGuard, FutureExt, WithContext, bind, spawn_thread};
 pub use ids::{ObservationId, ParseIdError, TraceId};
+/// Turns every call of a function into a Langfuse observation (see the macro's documentation).
+pub use langfuse_macros::observe;
 pub use observation::kind::{Level, ObservationType, ParseKindError};
 pub use observation::{
     Observation, ObservationBuilder, ObservationRef, Usage, current_generation,
     current_observation, current_observation_id, current_trace_id, event, generation, observation,
     span,
 };
+pub use propagation::{Propagate, propagate_attributes};
 pub use record::{GenerationFields, Metadata, ObservationRecord, TraceAttributes};
 #[cfg(feature = "tokio")]
 pub use task::{spawn, spawn_blocking};

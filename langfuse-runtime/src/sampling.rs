@@ -24,10 +24,6 @@ impl Sampler {
         Self { bound: 1 << 64 }
     }
 
-    pub(crate) fn is_always(&self) -> bool {
-        self.bound >= 1 << 64
-    }
-
     #[inline]
     pub(crate) fn should_sample(&self, trace_id: TraceId) -> bool {
         u128::from(trace_id.to_u_int() as u64) < self.bound
@@ -49,8 +45,6 @@ mod tests {
         assert!(!half.should_sample(id("00000000000000008000000000000000")));
         assert!(Sampler::new(1.0).should_sample(id("0000000000000000ffffffffffffffff")));
         assert!(!Sampler::new(0.0).should_sample(id("00000000000000010000000000000000")));
-        assert!(Sampler::new(1.0).is_always());
-        assert!(!Sampler::new(0.999).is_always());
     }
 
     #[test]

@@ -1,11 +1,63 @@
-//! OTLP/HTTP protobuf exporter for Langfuse (stub: being written).
+//! OTLP/HTTP protobuf exporter for Langfuse.
+//!
+//! Blocking on purpose: it runs on the SDK's own export thread, so it needs no async runtime
+//! and cannot fail with "no reactor running" whatever the application uses. The retry policy is
+//! the one of the OpenTelemetry Python exporter that the official SDK uses (wire format §1.6).
 
-use std::time::Duration;
+use std::fmt;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::otlp::OtlpEncoder;
 use super::{Compression, ExportError, ExportResource, SpanExporter};
 use crate::record::ObservationRecord;
 
+/// Attempts per request, the first one included.
+const MAX_ATTEMPTS: u32 = 6;
+/// Statuses worth another attempt: the server is overloaded or a proxy lost the upstream.
+const RETRYABLE_STATUSES: [u16; 4] = [429, 502, 503, 504];
+/// How much of an error response body is kept for the error message.
+const ERROR_BODY_BYTES: usize = 512;
+/// Response bytes read at most, so that the connection can go back to the pool.
+const DRAIN_BYTES: u64 = 64 * 1024;
+/// `x-langfuse-ingestion-version`: 4 puts our spans on the server's real-time write path.
+const INGESTION_VERSION: &str = "4";
+/// `x-langfuse-sdk-name`.
+const SDK_NAME: &str = "rust";
+
+/// Headers the exporter sets itself; user headers with these names are left out, whatever
+/// their case. The framing headers belong to the HTTP client.
+const RESERVED_HEADERS: [&str; 11] = [
+    "authorization",
+    "content-type",
+    "content-encoding",
+    "x-langfuse-sdk-name",
+    "x-langfuse-sdk-version",
+    "x-langfuse-public-key",
+    "x-langfuse-ingestion-version",
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "connection",
+];
+
 /// Settings of the OTLP/HTTP exporter.
+///
+/// ```
+/// use std::time::Duration;
+/// use langfuse_runtime::export::OtlpHttpSettings;
+///
+/// let mut settings = OtlpHttpSettings::new(
+///     "https://cloud.langfuse.com/api/public/otel/v1/traces",
+///     "pk-lf-...",
+///     "sk-lf-...",
+/// );
+/// settings.timeout = Duration::from_secs(10);
+/// settings.headers.push(("x-tenant".into(), "acme".into()));
+/// assert_eq!(settings.max_request_bytes, 64 * 1024 * 1024);
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct OtlpHttpSettings {
@@ -15,7 +67,8 @@ pub struct OtlpHttpSettings {
     pub public_key: String,
     /// Langfuse secret key.
     pub secret_key: String,
-    /// Deadline of one export, retries included.
+    /// Deadline of one export request, retries and waits included. A batch split into several
+    /// requests gives each its own deadline.
     pub timeout: Duration,
     /// Request compression.
     pub compression: Compression,
@@ -23,16 +76,15 @@ pub struct OtlpHttpSettings {
     pub max_request_bytes: usize,
     /// Extra headers, applied under the Langfuse ones.
     pub headers: Vec<(String, String)>,
-}
-
-/// Sends batches to Langfuse over OTLP/HTTP protobuf.
-pub struct OtlpHttpExporter {
-    _settings: OtlpHttpSettings,
-    _resource: ExportResource,
+    /// Unit of the retry backoff: the wait before retry `n` (from 0) is
+    /// `2^n × retry_base_delay × uniform(0.8, 1.2)`. One second, as in the OpenTelemetry
+    /// exporters; tests shorten it.
+    pub retry_base_delay: Duration,
 }
 
 impl OtlpHttpSettings {
-    /// Settings with the defaults (stub).
+    /// Settings with the Langfuse defaults: 5 s timeout, gzip, 64 MiB requests, no extra
+    /// headers, 1 s retry backoff unit.
     pub fn new(
         endpoint: impl Into<String>,
         public_key: impl Into<String>,
@@ -44,21 +96,732 @@ impl OtlpHttpSettings {
             secret_key: secret_key.into(),
             timeout: Duration::from_secs(5),
             compression: Compression::Gzip,
-            max_request_bytes: 64 << 20,
+            max_request_bytes: 67_108_864,
             headers: Vec::new(),
+            retry_base_delay: Duration::from_secs(1),
         }
+    }
+}
+
+impl fmt::Debug for OtlpHttpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The secret key and header values (often tokens) stay out of logs.
+        let header_names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("OtlpHttpSettings")
+            .field("endpoint", &self.endpoint)
+            .field("public_key", &self.public_key)
+            .field("secret_key", &"<redacted>")
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .field("headers", &header_names)
+            .field("retry_base_delay", &self.retry_base_delay)
+            .finish()
+    }
+}
+
+/// Cuts retry waits short, for shutdown.
+///
+/// Once [`abort`](Self::abort) is called, a pending backoff wait ends at once and no further
+/// retries are made; every request still gets its first attempt, so a final flush is tried.
+/// Clones share the same state.
+#[derive(Clone, Default)]
+pub struct AbortHandle(Arc<(Mutex<bool>, Condvar)>);
+
+impl AbortHandle {
+    /// Aborts pending and future retry waits.
+    pub fn abort(&self) {
+        let (flag, wake) = &*self.0;
+        *flag.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        wake.notify_all();
+    }
+
+    /// Whether [`abort`](Self::abort) was called.
+    pub fn is_aborted(&self) -> bool {
+        *self.0.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sleeps for `duration`; `false` if aborted before or during the wait.
+    fn sleep(&self, duration: Duration) -> bool {
+        let (flag, wake) = &*self.0;
+        let guard = flag.lock().unwrap_or_else(PoisonError::into_inner);
+        let (guard, _) = wake
+            .wait_timeout_while(guard, duration, |aborted| !*aborted)
+            .unwrap_or_else(PoisonError::into_inner);
+        !*guard
+    }
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AbortHandle").field(&self.is_aborted()).finish()
+    }
+}
+
+/// Counters of one [`OtlpHttpExporter`], readable from any thread through
+/// [`OtlpHttpExporter::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OtlpHttpStats {
+    /// HTTP requests made, retries included.
+    pub attempts: u64,
+    /// Requests that ended in a success status.
+    pub requests_succeeded: u64,
+    /// Requests given up on (non-retryable status, retries exhausted, deadline, abort).
+    pub requests_failed: u64,
+    /// Spans in successful requests.
+    pub spans_sent: u64,
+    /// Spans left out because a request holding only that span exceeds `max_request_bytes`.
+    pub spans_oversized: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    attempts: AtomicU64,
+    requests_succeeded: AtomicU64,
+    requests_failed: AtomicU64,
+    spans_sent: AtomicU64,
+    spans_oversized: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Reads the counters of an [`OtlpHttpExporter`] from any thread.
+#[derive(Debug, Clone, Default)]
+pub struct OtlpHttpStatsHandle(Arc<Counters>);
+
+impl OtlpHttpStatsHandle {
+    /// The counters now.
+    pub fn snapshot(&self) -> OtlpHttpStats {
+        let c = &*self.0;
+        OtlpHttpStats {
+            attempts: c.attempts.load(Ordering::Relaxed),
+            requests_succeeded: c.requests_succeeded.load(Ordering::Relaxed),
+            requests_failed: c.requests_failed.load(Ordering::Relaxed),
+            spans_sent: c.spans_sent.load(Ordering::Relaxed),
+            spans_oversized: c.spans_oversized.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Sends batches to Langfuse over OTLP/HTTP protobuf.
+///
+/// One blocking HTTP/1.1 agent is built up front and its connections are reused. Each batch is
+/// encoded into as few requests as fit in `max_request_bytes`; each request is retried on
+/// 429/502/503/504 and connection errors with exponential backoff, within `timeout`.
+///
+/// [`export`](SpanExporter::export) returns an error when a request failed; after a failed
+/// status the remaining requests of the batch are still sent, after a transport failure or
+/// timeout they are not (the server is unreachable). Spans too large for any request are left
+/// out and counted in [`OtlpHttpStats::spans_oversized`]; the batch fails with
+/// [`ExportError::TooLarge`] only when nothing else was left to send.
+///
+/// ```no_run
+/// use langfuse_runtime::export::{ExportResource, OtlpHttpExporter, OtlpHttpSettings, SpanExporter};
+///
+/// let settings = OtlpHttpSettings::new(
+///     "https://cloud.langfuse.com/api/public/otel/v1/traces",
+///     "pk-lf-...",
+///     "sk-lf-...",
+/// );
+/// let mut exporter = OtlpHttpExporter::new(settings, ExportResource::new("my-service", "pk-lf-..."));
+/// let stats = exporter.stats();
+/// exporter.export(&[])?;
+/// assert_eq!(stats.snapshot().attempts, 0);
+/// # Ok::<(), langfuse_runtime::export::ExportError>(())
+/// ```
+pub struct OtlpHttpExporter {
+    transport: Transport,
+    resource: ExportResource,
+    compression: Compression,
+    max_request_bytes: usize,
+    encoder: OtlpEncoder,
+    body: Vec<u8>,
+    gzip_body: Vec<u8>,
+}
+
+impl fmt::Debug for OtlpHttpExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpHttpExporter")
+            .field("endpoint", &self.transport.endpoint)
+            .field("compression", &self.compression)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .finish_non_exhaustive()
     }
 }
 
 impl OtlpHttpExporter {
     /// Creates the exporter; nothing is sent until the first batch.
     pub fn new(settings: OtlpHttpSettings, resource: ExportResource) -> Self {
-        Self { _settings: settings, _resource: resource }
+        let config = ureq::Agent::config_builder()
+            // Statuses are the retry policy's business, not errors of the client.
+            .http_status_as_error(false)
+            // 3xx counts as success (§1.6); following a redirect would drop or re-send the body.
+            .max_redirects(0)
+            .user_agent(format!("langfuse-rust/{}", resource.sdk_version))
+            .build();
+        let transport = Transport {
+            agent: ureq::Agent::new_with_config(config),
+            endpoint: settings.endpoint.clone(),
+            headers: request_headers(&settings, resource.sdk_version),
+            timeout: settings.timeout,
+            retry_base_delay: settings.retry_base_delay,
+            abort: AbortHandle::default(),
+            counters: Arc::default(),
+        };
+        Self {
+            transport,
+            resource,
+            compression: settings.compression,
+            max_request_bytes: settings.max_request_bytes,
+            encoder: OtlpEncoder::new(),
+            body: Vec::new(),
+            gzip_body: Vec::new(),
+        }
+    }
+
+    /// A handle that cuts retry waits short (for shutdown from another thread).
+    pub fn abort_handle(&self) -> AbortHandle {
+        self.transport.abort.clone()
+    }
+
+    /// A handle to this exporter's counters, usable after the exporter moved to its thread.
+    pub fn stats(&self) -> OtlpHttpStatsHandle {
+        OtlpHttpStatsHandle(self.transport.counters.clone())
     }
 }
 
 impl SpanExporter for OtlpHttpExporter {
-    fn export(&mut self, _batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+        let Self { transport, resource, compression, max_request_bytes, encoder, body, gzip_body } =
+            self;
+        let counters = transport.counters.clone();
+        let mut first_error = None;
+        let outcome =
+            encoder.encode_split(batch, resource, *max_request_bytes, body, |body, spans| {
+                let payload = match compression {
+                    Compression::Gzip => {
+                        gzip(body, gzip_body)
+                            .map_err(|e| ExportError::Other(format!("gzip: {e}")))?;
+                        gzip_body.as_slice()
+                    }
+                    Compression::None => body,
+                };
+                match transport.send(payload) {
+                    Ok(()) => {
+                        Counters::add(&counters.requests_succeeded, 1);
+                        Counters::add(&counters.spans_sent, spans as u64);
+                        Ok(())
+                    }
+                    Err(error) => {
+                        Counters::add(&counters.requests_failed, 1);
+                        match error {
+                            // The server is there and judged this body; the next one may pass.
+                            ExportError::Status { .. } => {
+                                first_error.get_or_insert(error);
+                                Ok(())
+                            }
+                            _ => Err(error),
+                        }
+                    }
+                }
+            });
+        let summary = match outcome {
+            Ok(summary) => summary,
+            Err(error) => return Err(first_error.unwrap_or(error)),
+        };
+        Counters::add(&counters.spans_oversized, summary.oversized as u64);
+        if let Some(error) = first_error {
+            return Err(error);
+        }
+        if summary.spans == 0 && summary.oversized > 0 {
+            return Err(ExportError::TooLarge {
+                bytes: summary.largest_oversized_bytes,
+                limit: *max_request_bytes,
+            });
+        }
         Ok(())
+    }
+
+    fn shutdown(&mut self) -> Result<(), ExportError> {
+        self.transport.abort.abort();
+        Ok(())
+    }
+}
+
+fn gzip(body: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
+    out.clear();
+    // The fastest level: the export thread must keep up, and the server only needs valid gzip.
+    let mut encoder = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+    encoder.write_all(body)?;
+    encoder.finish()?;
+    Ok(())
+}
+
+/// The final header list: user headers not shadowed by ours, then ours.
+fn request_headers(settings: &OtlpHttpSettings, sdk_version: &str) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = settings
+        .headers
+        .iter()
+        .filter(|(name, _)| !RESERVED_HEADERS.iter().any(|r| r.eq_ignore_ascii_case(name.trim())))
+        .cloned()
+        .collect();
+    let credentials = format!("{}:{}", settings.public_key, settings.secret_key);
+    headers.push(("authorization".into(), format!("Basic {}", base64(credentials.as_bytes()))));
+    headers.push(("content-type".into(), "application/x-protobuf".into()));
+    if settings.compression == Compression::Gzip {
+        headers.push(("content-encoding".into(), "gzip".into()));
+    }
+    headers.push(("x-langfuse-sdk-name".into(), SDK_NAME.into()));
+    headers.push(("x-langfuse-sdk-version".into(), sdk_version.into()));
+    headers.push(("x-langfuse-public-key".into(), settings.public_key.clone()));
+    headers.push(("x-langfuse-ingestion-version".into(), INGESTION_VERSION.into()));
+    headers
+}
+
+/// Standard base64 (RFC 4648 §4) with padding.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        let sextet = |shift: u32| char::from(ALPHABET[(n >> shift & 0x3f) as usize]);
+        out.push(sextet(18));
+        out.push(sextet(12));
+        out.push(if chunk.len() > 1 { sextet(6) } else { '=' });
+        out.push(if chunk.len() > 2 { sextet(0) } else { '=' });
+    }
+    out
+}
+
+/// Why one HTTP attempt did not succeed.
+struct Failure {
+    error: ExportError,
+    retryable: bool,
+    /// No response at all (refused, reset, DNS, TLS): the pooled connection may have been stale.
+    connection: bool,
+    /// Server-requested wait, replacing the backoff.
+    retry_after: Option<Duration>,
+}
+
+impl Failure {
+    fn fatal(error: ExportError) -> Self {
+        Self { error, retryable: false, connection: false, retry_after: None }
+    }
+}
+
+struct Transport {
+    agent: ureq::Agent,
+    endpoint: String,
+    headers: Vec<(String, String)>,
+    timeout: Duration,
+    retry_base_delay: Duration,
+    abort: AbortHandle,
+    counters: Arc<Counters>,
+}
+
+impl Transport {
+    /// POSTs `payload` until success, a final failure, 6 attempts or the deadline.
+    fn send(&self, payload: &[u8]) -> Result<(), ExportError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut retry = 0;
+        loop {
+            let failure = match self.attempt(payload, deadline) {
+                Ok(()) => return Ok(()),
+                Err(failure) => failure,
+            };
+            retry += 1;
+            if !failure.retryable || retry >= MAX_ATTEMPTS || self.abort.is_aborted() {
+                return Err(failure.error);
+            }
+            let wait =
+                failure.retry_after.unwrap_or_else(|| backoff(self.retry_base_delay, retry - 1));
+            // Waiting only to be cut off by the deadline would just delay the failure.
+            let wakes_at = Instant::now().checked_add(wait);
+            if wakes_at.is_none_or(|t| t >= deadline) || !self.abort.sleep(wait) {
+                return Err(failure.error);
+            }
+        }
+    }
+
+    /// One attempt; a connection error is tried again at once, as a stale pooled connection
+    /// says nothing about the server.
+    fn attempt(&self, payload: &[u8], deadline: Instant) -> Result<(), Failure> {
+        match self.post(payload, deadline) {
+            Err(failure) if failure.connection && Instant::now() < deadline => {
+                self.post(payload, deadline)
+            }
+            result => result,
+        }
+    }
+
+    fn post(&self, payload: &[u8], deadline: Instant) -> Result<(), Failure> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(Failure::fatal(ExportError::Timeout));
+        }
+        Counters::add(&self.counters.attempts, 1);
+        let mut request =
+            self.agent.post(&self.endpoint).config().timeout_global(Some(remaining)).build();
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        let mut response = match request.send(payload) {
+            Ok(response) => response,
+            Err(error) => return Err(transport_failure(error)),
+        };
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        // Reading what is left lets the connection go back to the pool; a read error only
+        // costs that connection.
+        let _ = response.body_mut().as_reader().take(DRAIN_BYTES).read_to_end(&mut body);
+        if (200..400).contains(&status) {
+            return Ok(());
+        }
+        let retryable = RETRYABLE_STATUSES.contains(&status);
+        let retry_after = if retryable {
+            response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()))
+        } else {
+            None
+        };
+        body.truncate(ERROR_BODY_BYTES);
+        let body = String::from_utf8_lossy(&body).into_owned();
+        Err(Failure {
+            error: ExportError::Status { code: status, body },
+            retryable,
+            connection: false,
+            retry_after,
+        })
+    }
+}
+
+fn transport_failure(error: ureq::Error) -> Failure {
+    match error {
+        ureq::Error::Timeout(_) => Failure::fatal(ExportError::Timeout),
+        ureq::Error::Io(_)
+        | ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::Protocol(_)
+        | ureq::Error::Tls(_) => Failure {
+            error: ExportError::Transport(error.to_string()),
+            retryable: true,
+            connection: true,
+            retry_after: None,
+        },
+        // Bad URL, invalid header, …: trying again cannot help.
+        other => Failure::fatal(ExportError::Transport(other.to_string())),
+    }
+}
+
+/// `2^retry × base × uniform(0.8, 1.2)`.
+fn backoff(base: Duration, retry: u32) -> Duration {
+    // Any decent random bits do: the id generator is fast, seeded and already here.
+    let random = crate::ids::ObservationId::random().to_u_int();
+    let unit = (random >> 11) as f64 / (1u64 << 53) as f64;
+    let factor = 2f64.powi(retry.min(62) as i32) * (0.8 + 0.4 * unit);
+    Duration::try_from_secs_f64(base.as_secs_f64() * factor).unwrap_or(Duration::MAX)
+}
+
+/// `Retry-After` as a wait: delay-seconds (decimal allowed, negative = 0) or an HTTP date
+/// (a past date = 0). `None` when unparseable, so the computed backoff applies.
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        if seconds.is_nan() {
+            return None;
+        }
+        return Some(Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(Duration::MAX));
+    }
+    let at = parse_http_date(value)?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Parses the HTTP date formats (RFC 9110 §5.6.7): IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`,
+/// the obsolete RFC 850 `Sunday, 06-Nov-94 08:49:37 GMT` and asctime `Sun Nov  6 08:49:37 1994`.
+/// Also accepts a numeric zone (`+0200`) as RFC 2822 does; no zone means UTC.
+fn parse_http_date(value: &str) -> Option<SystemTime> {
+    let mut tokens: Vec<&str> = value.split([' ', ',']).filter(|t| !t.is_empty()).collect();
+    // The weekday is redundant; skip it when present.
+    if tokens
+        .first()
+        .is_some_and(|t| t.bytes().all(|b| b.is_ascii_alphabetic()) && month_number(t).is_none())
+    {
+        tokens.remove(0);
+    }
+    let (day, month, year, time, zone) = match tokens.as_slice() {
+        // asctime: `Nov 6 08:49:37 1994`
+        [m, d, t, y] if month_number(m).is_some() => (*d, *m, *y, *t, None),
+        // RFC 850: `06-Nov-94 08:49:37 GMT`
+        [dmy, t, rest @ ..] if dmy.contains('-') && rest.len() <= 1 => {
+            let mut parts = dmy.split('-');
+            let (d, m, y) = (parts.next()?, parts.next()?, parts.next()?);
+            (d, m, y, *t, rest.first().copied())
+        }
+        // IMF-fixdate / RFC 2822: `06 Nov 1994 08:49:37 GMT`
+        [d, m, y, t, rest @ ..] if rest.len() <= 1 => (*d, *m, *y, *t, rest.first().copied()),
+        _ => return None,
+    };
+    let day: u32 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
+    let month = month_number(month)?;
+    let mut year: i64 = year.parse().ok()?;
+    if year < 100 {
+        // RFC 850 two-digit years, read the way RFC 2822 §4.3 does.
+        year += if year < 50 { 2000 } else { 1900 };
+    }
+    let mut hms = time.split(':');
+    let hour: u32 = hms.next()?.parse().ok().filter(|h| *h < 24)?;
+    let minute: u32 = hms.next()?.parse().ok().filter(|m| *m < 60)?;
+    let second: u32 = hms.next().unwrap_or("0").parse().ok().filter(|s| *s <= 60)?;
+    if hms.next().is_some() {
+        return None;
+    }
+    let offset_seconds = match zone {
+        None => 0,
+        Some(z) if ["GMT", "UT", "UTC", "Z"].iter().any(|u| u.eq_ignore_ascii_case(z)) => 0,
+        Some(z) => {
+            let (sign, digits) = match z.as_bytes().first()? {
+                b'+' => (1, &z[1..]),
+                b'-' => (-1, &z[1..]),
+                _ => return None,
+            };
+            if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let hours: i64 = digits[..2].parse().ok()?;
+            let minutes: i64 = digits[2..].parse().ok()?;
+            sign * (hours * 3600 + minutes * 60)
+        }
+    };
+    let days = days_from_civil(year, month, day);
+    let seconds =
+        days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)
+            - offset_seconds;
+    if seconds >= 0 {
+        UNIX_EPOCH.checked_add(Duration::from_secs(seconds as u64))
+    } else {
+        UNIX_EPOCH.checked_sub(Duration::from_secs(seconds.unsigned_abs()))
+    }
+}
+
+fn month_number(name: &str) -> Option<u32> {
+    const MONTHS: [&str; 12] =
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    MONTHS.iter().position(|m| m.eq_ignore_ascii_case(name)).map(|i| i as u32 + 1)
+}
+
+/// Howard Hinnant's days-from-civil (proleptic Gregorian), days since 1970-01-01.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((month + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+            ("pk-lf-1234:sk-lf-5678", "cGstbGYtMTIzNDpzay1sZi01Njc4"),
+            ("ü:🚀", "w7w68J+agA=="),
+        ] {
+            assert_eq!(base64(input.as_bytes()), expected, "{input:?}");
+        }
+        // Every byte value, against the alphabet's `+` and `/`.
+        assert_eq!(base64(&[0xfb, 0xff, 0xbf]), "+/+/");
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(base64(&all).len(), 344);
+    }
+
+    #[test]
+    fn langfuse_headers_win_over_user_headers() {
+        let mut settings = OtlpHttpSettings::new("http://x/", "pk", "sk");
+        settings.headers = vec![
+            ("X-Tenant".into(), "acme".into()),
+            ("Authorization".into(), "Bearer nope".into()),
+            ("x-langfuse-ingestion-version".into(), "5".into()),
+            ("Content-Encoding".into(), "br".into()),
+            ("x-extra".into(), "1".into()),
+        ];
+        let headers = request_headers(&settings, "1.2.3");
+        let pairs: Vec<(&str, &str)> =
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("X-Tenant", "acme"),
+                ("x-extra", "1"),
+                ("authorization", "Basic cGs6c2s="),
+                ("content-type", "application/x-protobuf"),
+                ("content-encoding", "gzip"),
+                ("x-langfuse-sdk-name", "rust"),
+                ("x-langfuse-sdk-version", "1.2.3"),
+                ("x-langfuse-public-key", "pk"),
+                ("x-langfuse-ingestion-version", "4"),
+            ]
+        );
+        settings.compression = Compression::None;
+        let headers = request_headers(&settings, "1.2.3");
+        assert!(!headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-encoding")));
+    }
+
+    #[test]
+    fn settings_defaults_and_debug_redaction() {
+        let settings = OtlpHttpSettings::new("http://x/", "pk-lf", "sk-secret");
+        assert_eq!(settings.timeout, Duration::from_secs(5));
+        assert_eq!(settings.compression, Compression::Gzip);
+        assert_eq!(settings.max_request_bytes, 67_108_864);
+        assert!(settings.headers.is_empty());
+        assert_eq!(settings.retry_base_delay, Duration::from_secs(1));
+        let debug = format!("{settings:?}");
+        assert!(debug.contains("pk-lf") && !debug.contains("sk-secret"), "{debug}");
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter() {
+        let base = Duration::from_secs(1);
+        for retry in 0..5 {
+            let nominal = f64::from(1u32 << retry);
+            for _ in 0..200 {
+                let wait = backoff(base, retry).as_secs_f64();
+                assert!(wait >= nominal * 0.8 && wait <= nominal * 1.2, "{retry}: {wait}");
+            }
+        }
+        assert_eq!(backoff(Duration::MAX, 60), Duration::MAX);
+    }
+
+    fn at(seconds: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn retry_after_seconds() {
+        let now = at(1_000);
+        assert_eq!(parse_retry_after("0", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after(" 3 ", now), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1_500)));
+        assert_eq!(parse_retry_after("-4", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("1e400", now), Some(Duration::MAX));
+        assert_eq!(parse_retry_after("NaN", now), None);
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("", now), None);
+    }
+
+    #[test]
+    fn retry_after_http_dates() {
+        // 784111777 = Sun, 06 Nov 1994 08:49:37 GMT (the RFC 9110 example).
+        let date = at(784_111_777);
+        for text in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "sun, 06 nov 1994 08:49:37 gmt",
+            "06 Nov 1994 08:49:37",
+            "Sun, 06 Nov 1994 10:49:37 +0200",
+        ] {
+            assert_eq!(parse_http_date(text), Some(date), "{text}");
+        }
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", date),
+            Some(Duration::from_secs(10))
+        );
+        // A date in the past means "now".
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:27 GMT", date), Some(Duration::ZERO));
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(UNIX_EPOCH));
+        assert_eq!(parse_http_date("Tue, 29 Feb 2000 12:00:00 GMT"), Some(at(951_825_600)));
+        assert_eq!(parse_http_date("Fri, 31 Dec 2038 23:59:59 GMT"), Some(at(2_177_452_799)));
+        for bad in [
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 25:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 CEST",
+            "Sun, 06 Nov 1994",
+            "tomorrow",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn abort_ends_a_wait_at_once() {
+        let handle = AbortHandle::default();
+        assert!(handle.sleep(Duration::from_millis(1)));
+        let remote = handle.clone();
+        let started = Instant::now();
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            remote.abort();
+        });
+        assert!(!handle.sleep(Duration::from_secs(30)));
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(handle.is_aborted());
+        assert!(!handle.sleep(Duration::from_secs(30)));
+        thread.join().unwrap();
+    }
+
+    /// `cargo test -p langfuse-runtime --release --lib gzip_throughput -- --ignored --nocapture`
+    #[test]
+    #[ignore = "throughput measurement; run in release mode"]
+    fn gzip_throughput() {
+        use crate::ids::TraceId;
+        use crate::observation::kind::ObservationType;
+        let resource = ExportResource::new("svc", "pk");
+        let batch: Vec<_> = (1..=512u64)
+            .map(|i| {
+                let mut r = ObservationRecord::new(
+                    TraceId::random(),
+                    crate::ids::ObservationId::from_u_int(i).unwrap(),
+                    None,
+                    "handle_request",
+                    ObservationType::Span,
+                    1_700_000_000_000_000_000 + i,
+                );
+                r.input = Some(format!("{{\"question\":\"what is {i} + {i}?\"}}"));
+                r.output = Some(format!("{}", i * 2));
+                r.metadata.insert("provider", "\"openai\"".into());
+                r
+            })
+            .collect();
+        let mut encoder = OtlpEncoder::new();
+        let (mut body, mut gz) = (Vec::new(), Vec::new());
+        let rounds = 500;
+        let started = Instant::now();
+        let (mut raw, mut packed) = (0, 0);
+        for _ in 0..rounds {
+            body.clear();
+            encoder.encode(&batch, &resource, &mut body);
+            gzip(&body, &mut gz).unwrap();
+            raw += body.len();
+            packed += gz.len();
+        }
+        let elapsed = started.elapsed();
+        let spans = (rounds * batch.len()) as f64;
+        println!(
+            "encode+gzip: {:.0} spans/s, {:.0} MB/s in, ratio {:.2}",
+            spans / elapsed.as_secs_f64(),
+            raw as f64 / 1e6 / elapsed.as_secs_f64(),
+            packed as f64 / raw as f64
+        );
     }
 }

@@ -2,9 +2,10 @@
 //! cross-thread hand-off.
 //!
 //! Each thread appends to its own buffer (an uncontended lock: no syscall, no allocation) and
-//! hands a whole buffer to the export thread when it fills. The export thread also sweeps the
-//! buffers of idle threads on every tick and on `flush()`, so nothing waits on a thread that
-//! stopped producing. Memory is bounded: at most `max_queue_size` observations wait for export
+//! appends the whole buffer to a shared queue when it fills, keeping its allocation for reuse.
+//! The export thread is woken at most once per `flush_at` queued observations, so producers
+//! almost never make a syscall. It also sweeps the buffers of idle threads on every tick and on
+//! `flush()`, so nothing waits on a thread that stopped producing. Memory is bounded: at most `max_queue_size` observations wait for export
 //! (plus one partial buffer per thread); beyond that whole hand-offs are dropped and counted.
 
 use std::cell::RefCell;
@@ -19,7 +20,7 @@ use crate::diag;
 use crate::record::ObservationRecord;
 
 /// Observations a thread collects before handing them over.
-const LOCAL_BATCH: usize = 128;
+const LOCAL_BATCH: usize = 256;
 
 /// Counters of the export pipeline, read with [`Langfuse::stats`](crate::Langfuse::stats).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,7 +43,8 @@ pub(crate) struct PipelineSettings {
 }
 
 enum Message {
-    Batch(Vec<ObservationRecord>),
+    /// The queue holds at least `flush_at` observations.
+    Wake,
     Flush(mpsc::Sender<()>),
     Shutdown(mpsc::Sender<()>),
 }
@@ -61,6 +63,11 @@ struct Shared {
     id: u64,
     sender: Mutex<Option<mpsc::Sender<Message>>>,
     buffers: Mutex<Vec<Arc<ThreadBuffer>>>,
+    /// Full thread buffers handed over, waiting for the export thread.
+    handed: Mutex<Vec<ObservationRecord>>,
+    /// A `Wake` is in flight: don't send another until the export thread drains the queue.
+    wake_sent: AtomicBool,
+    flush_at: usize,
     queued: AtomicUsize,
     max_queue_size: usize,
     exported: AtomicU64,
@@ -77,7 +84,8 @@ impl Shared {
         }
     }
 
-    fn hand_off(&self, batch: Vec<ObservationRecord>) {
+    /// Moves `batch` into the shared queue, leaving it empty with its capacity for reuse.
+    fn hand_off(&self, batch: &mut Vec<ObservationRecord>) {
         let n = batch.len();
         if n == 0 {
             return;
@@ -85,12 +93,13 @@ impl Shared {
         let before = self.queued.fetch_add(n, Ordering::Relaxed);
         if before + n > self.max_queue_size {
             self.queued.fetch_sub(n, Ordering::Relaxed);
+            batch.clear();
             self.count_dropped(n);
             return;
         }
-        if !self.send(Message::Batch(batch)) {
-            self.queued.fetch_sub(n, Ordering::Relaxed);
-            self.count_dropped(n);
+        self.handed.lock().unwrap_or_else(|e| e.into_inner()).append(batch);
+        if before + n >= self.flush_at && !self.wake_sent.swap(true, Ordering::AcqRel) {
+            self.send(Message::Wake);
         }
     }
 
@@ -120,8 +129,7 @@ impl Drop for LocalBuffers {
         // The thread is ending: hand over what it collected instead of waiting for a sweep.
         for entry in self.0.drain(..) {
             if let Some(shared) = entry.pipeline.upgrade() {
-                let batch = std::mem::take(&mut *entry.buffer.lock());
-                shared.hand_off(batch);
+                shared.hand_off(&mut entry.buffer.lock());
             }
         }
     }
@@ -146,6 +154,9 @@ impl Pipeline {
             id: NEXT_PIPELINE_ID.fetch_add(1, Ordering::Relaxed),
             sender: Mutex::new(Some(sender)),
             buffers: Mutex::new(Vec::new()),
+            handed: Mutex::new(Vec::new()),
+            wake_sent: AtomicBool::new(false),
+            flush_at: settings.flush_at.max(1),
             queued: AtomicUsize::new(0),
             max_queue_size: settings.max_queue_size,
             exported: AtomicU64::new(0),
@@ -205,14 +216,12 @@ impl Pipeline {
             let mut records = buffer.lock();
             records.extend(record.take());
             if records.len() >= LOCAL_BATCH {
-                let full = std::mem::replace(&mut *records, Vec::with_capacity(LOCAL_BATCH));
-                drop(records);
-                self.shared.hand_off(full);
+                self.shared.hand_off(&mut records);
             }
         });
         // Thread-local storage is gone (thread teardown) or re-entered: hand it over directly.
         if let Some(record) = record {
-            self.shared.hand_off(vec![record]);
+            self.shared.hand_off(&mut vec![record]);
         }
     }
 
@@ -232,10 +241,8 @@ impl Pipeline {
         let finished = sent && done.recv_timeout(timeout).is_ok();
         *self.shared.sender.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if finished {
-            if let Some(worker) = worker {
-                let _ = worker.join();
-            }
+        if finished && let Some(worker) = worker {
+            let _ = worker.join();
         }
         let stats = self.stats();
         if stats.dropped > 0 || stats.failed > 0 || !finished {
@@ -287,11 +294,9 @@ impl Worker {
                 None => self.receiver.recv_timeout(wait),
             };
             match message {
-                Ok(Message::Batch(batch)) => {
-                    self.pending.extend(batch);
-                    while self.pending.len() >= self.flush_at {
-                        self.export_front(self.flush_at, true);
-                    }
+                Ok(Message::Wake) => {
+                    self.take_handed();
+                    self.export_full_batches();
                 }
                 Ok(Message::Flush(ack)) => {
                     self.export_everything();
@@ -318,31 +323,45 @@ impl Worker {
         }
     }
 
-    /// Everything queued in the channel and in every thread's buffer, in batches of `flush_at`.
+    /// Moves the shared queue into `pending` (a swap when `pending` is empty: no copy).
+    fn take_handed(&mut self) {
+        let mut handed = self.shared.handed.lock().unwrap_or_else(|e| e.into_inner());
+        if self.pending.is_empty() {
+            std::mem::swap(&mut *handed, &mut self.pending);
+        } else {
+            self.pending.append(&mut handed);
+        }
+        self.shared.wake_sent.store(false, Ordering::Release);
+    }
+
+    /// Exports whole batches of `flush_at`; a smaller tail waits for the next tick.
+    fn export_full_batches(&mut self) {
+        let full = self.pending.len() / self.flush_at * self.flush_at;
+        self.export_pending_prefix(full);
+    }
+
+    fn export_pending_prefix(&mut self, n: usize) {
+        let pending = std::mem::take(&mut self.pending);
+        for chunk in pending[..n].chunks(self.flush_at) {
+            self.export(chunk, true);
+        }
+        self.pending = pending;
+        self.pending.drain(..n);
+    }
+
+    /// Everything queued and in every thread's buffer, in batches of `flush_at`.
     fn export_everything(&mut self) {
         while let Ok(message) = self.receiver.try_recv() {
-            match message {
-                Message::Batch(batch) => self.pending.extend(batch),
-                other => self.deferred.push_back(other),
+            if !matches!(message, Message::Wake) {
+                self.deferred.push_back(message);
             }
         }
-        self.export_all_pending();
+        self.take_handed();
+        self.export_pending_prefix(self.pending.len());
         let swept = self.sweep_thread_buffers();
         for chunk in swept.chunks(self.flush_at) {
             self.export(chunk, false);
         }
-    }
-
-    fn export_all_pending(&mut self) {
-        while !self.pending.is_empty() {
-            let n = self.pending.len().min(self.flush_at);
-            self.export_front(n, true);
-        }
-    }
-
-    fn export_front(&mut self, n: usize, counted: bool) {
-        let chunk: Vec<ObservationRecord> = self.pending.drain(..n).collect();
-        self.export(&chunk, counted);
     }
 
     fn sweep_thread_buffers(&self) -> Vec<ObservationRecord> {

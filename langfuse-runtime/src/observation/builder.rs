@@ -1,14 +1,12 @@
 //! Starting observations by hand: `span("name").input(..).start()`.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
 
 use super::fields::{Field, field_setters};
 use super::{Handle, Observation, ObservationRef, start_with};
-use crate::client::ClientInner;
 use crate::clock;
 use crate::context::Context;
 use crate::ids::{ObservationId, TraceId};
@@ -22,7 +20,6 @@ use crate::record::ObservationRecord;
 pub struct ObservationBuilder {
     record: ObservationRecord,
     parent: Option<Context>,
-    client: Option<Arc<ClientInner>>,
     start_time: Option<u64>,
 }
 
@@ -64,7 +61,7 @@ pub fn observation(
         observation_type,
         0,
     );
-    ObservationBuilder { record, parent: None, client: None, start_time: None }
+    ObservationBuilder { record, parent: None, start_time: None }
 }
 
 macro_rules! builder_setters {
@@ -95,11 +92,6 @@ impl ObservationBuilder {
         self
     }
 
-    pub(crate) fn client(mut self, client: Arc<ClientInner>) -> Self {
-        self.client = Some(client);
-        self
-    }
-
     /// Starts the observation. It becomes current only inside [`ObservationRef::run`] or
     /// [`Observation::instrument`].
     pub fn start(self) -> Observation {
@@ -109,15 +101,13 @@ impl ObservationBuilder {
         record.start_unix_nanos = start;
         record.end_unix_nanos = start;
         let is_event = record.observation_type == ObservationType::Event;
-        let handle = start_with(&parent, self.client, record);
+        let handle = start_with(&parent, None, record);
         let observation = Observation::from_ref(ObservationRef {
             handle,
             trace_attributes: parent.trace_attributes.clone(),
         });
-        if is_event {
-            if let Handle::Live(frame) = &observation.handle {
-                frame.end_at(start, |_| {});
-            }
+        if is_event && let Handle::Live(frame) = &observation.handle {
+            frame.end_at(start, |_| {});
         }
         observation
     }

@@ -1,0 +1,275 @@
+//! Values to JSON text for `#[observe]`: serde when the type implements `Serialize`, else its
+//! `Debug` text as a JSON string, else a `<type name>` placeholder.
+//!
+//! The choice is made at the call site by autoref specialization (dtolnay's case study): the
+//! macro writes `(&&&Wrap(&value)).__lf_capture(out)` with the three `Capture*` traits in scope,
+//! and method resolution picks the impl on `&&Wrap<T: Serialize>` first, then `&Wrap<T: Debug>`,
+//! then `Wrap<T>`. This only sees what the *call site* knows about the type: inside
+//! `fn f<T>(x: T)` a `T` without bounds is a placeholder even if the caller passes a
+//! serializable value; `T: Serialize` (or `T: Debug`) in the signature selects the better impl.
+//!
+//! Everything is written straight into one byte buffer: no `serde_json::Value` trees, no
+//! intermediate strings for `Debug` output.
+
+use std::fmt::{self, Write as _};
+
+use serde::Serialize;
+
+/// A JSON text under construction (always valid UTF-8: serde_json and the escaper write only
+/// whole UTF-8 sequences).
+#[derive(Debug, Default)]
+pub struct Json {
+    buf: Vec<u8>,
+}
+
+impl Json {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self { buf: Vec::with_capacity(capacity) }
+    }
+
+    /// A JSON object being filled key by key (the input of a call).
+    pub(crate) fn object(capacity: usize) -> Self {
+        let mut json = Self::with_capacity(capacity);
+        json.buf.push(b'{');
+        json
+    }
+
+    /// Starts the next member of an object started with [`Json::object`]; the value follows.
+    #[doc(hidden)]
+    pub fn key(&mut self, name: &str) -> &mut Self {
+        if self.buf.len() > 1 {
+            self.buf.push(b',');
+        }
+        self.write_str(name);
+        self.buf.push(b':');
+        self
+    }
+
+    pub(crate) fn write_serialize<T: Serialize + ?Sized>(&mut self, value: &T) {
+        let mark = self.buf.len();
+        if let Err(e) = serde_json::to_writer(&mut self.buf, value) {
+            // serde_json may have written half a value: drop it, keep the JSON well-formed.
+            self.buf.truncate(mark);
+            self.write_display(format_args!("<unserializable: {e}>"));
+        }
+    }
+
+    /// Writes `value` as a JSON string.
+    pub(crate) fn write_display(&mut self, value: impl fmt::Display) {
+        self.buf.push(b'"');
+        let _ = write!(Escaper(&mut self.buf), "{value}");
+        self.buf.push(b'"');
+    }
+
+    pub(crate) fn write_str(&mut self, value: &str) {
+        self.buf.push(b'"');
+        let _ = Escaper(&mut self.buf).write_str(value);
+        self.buf.push(b'"');
+    }
+
+    /// The text of an object started with [`Json::object`].
+    pub(crate) fn finish_object(mut self) -> String {
+        self.buf.push(b'}');
+        self.into_string()
+    }
+
+    /// Input/output wire text: `null` is omitted, a JSON string is sent raw (unquoted).
+    pub(crate) fn into_io_text(self) -> Option<String> {
+        match self.buf.as_slice() {
+            b"" | b"null" => None,
+            [b'"', ..] => Some(
+                serde_json::from_slice::<String>(&self.buf).unwrap_or_else(|_| self.into_string()),
+            ),
+            _ => Some(self.into_string()),
+        }
+    }
+
+    pub(crate) fn into_string(self) -> String {
+        String::from_utf8(self.buf)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
+/// Escapes text into the inside of a JSON string.
+struct Escaper<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Escaper<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let bytes = s.as_bytes();
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let escape: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0..=0x1f => b"",
+                _ => continue,
+            };
+            self.0.extend_from_slice(&bytes[start..i]);
+            if escape.is_empty() {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                self.0.extend_from_slice(b"\\u00");
+                self.0.push(HEX[(b >> 4) as usize]);
+                self.0.push(HEX[(b & 0xf) as usize]);
+            } else {
+                self.0.extend_from_slice(escape);
+            }
+            start = i + 1;
+        }
+        self.0.extend_from_slice(&bytes[start..]);
+        Ok(())
+    }
+}
+
+/// The value a capture call dispatches on (see the module docs).
+#[doc(hidden)]
+pub struct Wrap<'a, T: ?Sized>(pub &'a T);
+
+/// Chosen first: JSON through serde.
+#[doc(hidden)]
+pub trait CaptureSerialize {
+    fn __lf_capture(&self, out: &mut Json);
+}
+impl<T: Serialize + ?Sized> CaptureSerialize for &&Wrap<'_, T> {
+    #[inline]
+    fn __lf_capture(&self, out: &mut Json) {
+        out.write_serialize(self.0);
+    }
+}
+
+/// Chosen when the type is not `Serialize`: the `Debug` text as a JSON string.
+#[doc(hidden)]
+pub trait CaptureDebug {
+    fn __lf_capture(&self, out: &mut Json);
+}
+impl<T: fmt::Debug + ?Sized> CaptureDebug for &Wrap<'_, T> {
+    #[inline]
+    fn __lf_capture(&self, out: &mut Json) {
+        out.write_display(format_args!("{:?}", self.0));
+    }
+}
+
+/// Chosen when the type is neither: `"<type name>"`.
+#[doc(hidden)]
+pub trait CaptureTypeName {
+    fn __lf_capture(&self, out: &mut Json);
+}
+impl<T: ?Sized> CaptureTypeName for Wrap<'_, T> {
+    #[inline]
+    fn __lf_capture(&self, out: &mut Json) {
+        out.write_display(format_args!("<{}>", std::any::type_name::<T>()));
+    }
+}
+
+/// Status message of an `Err`: its `Display` text first.
+#[doc(hidden)]
+pub trait MessageDisplay {
+    fn __lf_message(&self) -> String;
+}
+impl<T: fmt::Display + ?Sized> MessageDisplay for &&Wrap<'_, T> {
+    fn __lf_message(&self) -> String {
+        let text = self.0.to_string();
+        if text.is_empty() { std::any::type_name::<T>().to_owned() } else { text }
+    }
+}
+
+/// Status message of an `Err` without `Display`: its `Debug` text.
+#[doc(hidden)]
+pub trait MessageDebug {
+    fn __lf_message(&self) -> String;
+}
+impl<T: fmt::Debug + ?Sized> MessageDebug for &Wrap<'_, T> {
+    fn __lf_message(&self) -> String {
+        format!("{:?}", self.0)
+    }
+}
+
+/// Status message of an `Err` with neither: its type name.
+#[doc(hidden)]
+pub trait MessageTypeName {
+    fn __lf_message(&self) -> String;
+}
+impl<T: ?Sized> MessageTypeName for Wrap<'_, T> {
+    fn __lf_message(&self) -> String {
+        std::any::type_name::<T>().to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(unused_imports)]
+    use super::*;
+    use super::{
+        CaptureDebug as _, CaptureSerialize as _, CaptureTypeName as _, MessageDebug as _,
+        MessageDisplay as _, MessageTypeName as _,
+    };
+
+    #[derive(Serialize, Debug)]
+    struct Both {
+        a: u8,
+    }
+    #[derive(Debug)]
+    struct DebugOnly {
+        b: &'static str,
+    }
+    struct Neither;
+
+    fn cap<T>(f: impl FnOnce(&mut Json)) -> String {
+        let mut json = Json::default();
+        f(&mut json);
+        json.into_string()
+    }
+
+    #[test]
+    fn serialize_then_debug_then_type_name() {
+        assert_eq!(cap::<()>(|j| (&&&Wrap(&Both { a: 1 })).__lf_capture(j)), r#"{"a":1}"#);
+        assert_eq!(
+            cap::<()>(|j| (&&&Wrap(&DebugOnly { b: "x\"\n" })).__lf_capture(j)),
+            r#""DebugOnly { b: \"x\\\"\\n\" }""#
+        );
+        assert_eq!(
+            cap::<()>(|j| (&&&Wrap(&Neither)).__lf_capture(j)),
+            r#""<langfuse_runtime::capture::tests::Neither>""#
+        );
+        assert_eq!(cap::<()>(|j| (&&&Wrap("s\u{1}")).__lf_capture(j)), r#""s\u0001""#);
+    }
+
+    #[test]
+    fn unserializable_values_stay_valid_json() {
+        let mut map = std::collections::HashMap::new();
+        map.insert((1, 2), 3);
+        let text = cap::<()>(|j| {
+            j.buf.push(b'[');
+            (&&&Wrap(&map)).__lf_capture(j);
+            j.buf.push(b']');
+        });
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(v[0].as_str().unwrap().starts_with("<unserializable: "), "{text}");
+    }
+
+    #[test]
+    fn objects_and_io_text() {
+        let mut o = Json::object(16);
+        (&&&Wrap(&2)).__lf_capture(o.key("a"));
+        (&&&Wrap("x")).__lf_capture(o.key("b"));
+        assert_eq!(o.finish_object(), r#"{"a":2,"b":"x"}"#);
+        assert_eq!(Json::object(0).finish_object(), "{}");
+        let mut s = Json::default();
+        s.write_str("raw \"text\"");
+        assert_eq!(s.into_io_text().as_deref(), Some("raw \"text\""));
+        let mut n = Json::default();
+        n.write_serialize(&None::<u8>);
+        assert_eq!(n.into_io_text(), None);
+    }
+
+    #[test]
+    fn error_messages() {
+        let io = std::io::Error::other("disk full");
+        assert_eq!((&&&Wrap(&io)).__lf_message(), "disk full");
+        assert_eq!((&&&Wrap(&DebugOnly { b: "y" })).__lf_message(), r#"DebugOnly { b: "y" }"#);
+        assert_eq!((&&&Wrap(&Neither)).__lf_message(), "langfuse_runtime::capture::tests::Neither");
+        assert_eq!((&&&Wrap("")).__lf_message(), "str");
+    }
+}

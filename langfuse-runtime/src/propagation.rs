@@ -1,0 +1,202 @@
+//! Trace attributes (user, session, tags, trace name, metadata, version, environment) carried
+//! by the context and stamped on every observation started under it, like Python's
+//! `propagate_attributes`.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::context::{Context, WithContext};
+use crate::diag;
+use crate::encode;
+use crate::record::TraceAttributes;
+
+/// Longest accepted value of a propagated string attribute (the server's limit).
+const MAX_VALUE_LEN: usize = 200;
+/// Longest accepted environment name.
+const MAX_ENVIRONMENT_LEN: usize = 40;
+
+/// Sets trace attributes for everything started inside [`Propagate::run`] / [`Propagate::wrap`].
+///
+/// Nested scopes merge: metadata keys and tags accumulate (inner keys win, tags keep their
+/// first position), other values are replaced. The values are also written on the observation
+/// current when the scope starts. Invalid values (over 200 characters, a bad environment name)
+/// are dropped with a warning, as the Python SDK does.
+///
+/// ```
+/// use langfuse_runtime::{propagate_attributes, span};
+/// propagate_attributes()
+///     .user_id("user-42")
+///     .session_id("chat-7")
+///     .tags(["beta", "faq"])
+///     .run(|| span("handle_request").start().end());
+/// ```
+#[must_use = "attributes apply only inside `.run()` or `.wrap()`"]
+#[derive(Debug, Default, Clone)]
+pub struct Propagate {
+    update: TraceAttributes,
+}
+
+/// Starts a [`Propagate`] scope builder.
+pub fn propagate_attributes() -> Propagate {
+    Propagate::default()
+}
+
+fn checked(what: &str, value: String) -> Option<String> {
+    if value.chars().count() > MAX_VALUE_LEN {
+        diag::warn(format_args!("{what} longer than {MAX_VALUE_LEN} characters dropped"));
+        None
+    } else {
+        Some(value)
+    }
+}
+
+impl Propagate {
+    /// `user.id`.
+    pub fn user_id(mut self, user_id: impl Into<String>) -> Self {
+        self.update.user_id = checked("user_id", user_id.into());
+        self
+    }
+
+    /// `session.id`.
+    pub fn session_id(mut self, session_id: impl Into<String>) -> Self {
+        self.update.session_id = checked("session_id", session_id.into());
+        self
+    }
+
+    /// `langfuse.trace.name`.
+    pub fn trace_name(mut self, name: impl Into<String>) -> Self {
+        self.update.name = checked("trace_name", name.into());
+        self
+    }
+
+    /// `langfuse.version`.
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.update.version = checked("version", version.into());
+        self
+    }
+
+    /// `langfuse.trace.tags`.
+    pub fn tags<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tags: I) -> Self {
+        for tag in tags {
+            if let Some(tag) = checked("tag", tag.into())
+                && !self.update.tags.contains(&tag)
+            {
+                self.update.tags.push(tag);
+            }
+        }
+        self
+    }
+
+    /// `langfuse.trace.metadata.<key>` (JSON-encoded value of at most 200 characters).
+    pub fn metadata<T: Serialize + ?Sized>(mut self, key: &str, value: &T) -> Self {
+        let json = encode::json_text(value);
+        if json != "null"
+            && let Some(json) = checked("trace metadata value", json)
+        {
+            self.update.metadata.insert(key, json);
+        }
+        self
+    }
+
+    /// `langfuse.environment` for observations in the scope (`[a-z0-9_-]+`, at most 40
+    /// characters, not starting with `langfuse`).
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        let env = environment.into();
+        let valid = !env.is_empty()
+            && env.len() <= MAX_ENVIRONMENT_LEN
+            && !env.starts_with("langfuse")
+            && env
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if valid {
+            self.update.environment = Some(env);
+        } else {
+            diag::warn(format_args!("invalid environment {env:?} dropped"));
+        }
+        self
+    }
+
+    /// A prompt linked to generations started in the scope that do not set their own.
+    pub fn prompt(mut self, name: impl Into<String>, version: i64) -> Self {
+        self.update.prompt_name = Some(name.into()).filter(|n| !n.is_empty());
+        self.update.prompt_version = Some(version);
+        self
+    }
+
+    /// The current context with these attributes merged in; the current observation gets them too.
+    pub fn context(self) -> Context {
+        let mut cx = Context::current();
+        let mut merged = cx.trace_attributes.as_deref().cloned().unwrap_or_default();
+        merge(&mut merged, self.update);
+        let merged = Arc::new(merged);
+        if let Some(frame) = cx.frame() {
+            let stamped = merged.clone();
+            frame.update(|r| r.trace = Some(stamped));
+        }
+        cx.trace_attributes = Some(merged);
+        cx
+    }
+
+    /// Runs `f` in the scope.
+    pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
+        self.context().run(f)
+    }
+
+    /// Runs `future` in the scope (on every poll).
+    pub fn wrap<F: Future>(self, future: F) -> WithContext<F> {
+        self.context().wrap(future)
+    }
+}
+
+fn merge(into: &mut TraceAttributes, update: TraceAttributes) {
+    macro_rules! replace {
+        ($($field:ident),*) => {$(
+            if update.$field.is_some() {
+                into.$field = update.$field;
+            }
+        )*};
+    }
+    replace!(name, user_id, session_id, version, environment, prompt_name, prompt_version);
+    for tag in update.tags {
+        if !into.tags.contains(&tag) {
+            into.tags.push(tag);
+        }
+    }
+    into.metadata.merge_from(&update.metadata);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_scopes_merge() {
+        let outer = propagate_attributes().user_id("u1").tags(["a", "b"]).metadata("k", &"v");
+        outer.run(|| {
+            let cx =
+                propagate_attributes().tags(["b", "c"]).session_id("s").metadata("n", &1).context();
+            let attrs = cx.trace_attributes.as_deref().unwrap();
+            assert_eq!(attrs.user_id.as_deref(), Some("u1"));
+            assert_eq!(attrs.session_id.as_deref(), Some("s"));
+            assert_eq!(attrs.tags, ["a", "b", "c"]);
+            assert_eq!(attrs.metadata.get("k"), Some("\"v\""));
+            assert_eq!(attrs.metadata.get("n"), Some("1"));
+        });
+    }
+
+    #[test]
+    fn invalid_values_are_dropped() {
+        let p = propagate_attributes()
+            .user_id("x".repeat(201))
+            .environment("Prod")
+            .environment("langfuse-x");
+        assert_eq!(p.update.user_id, None);
+        assert_eq!(p.update.environment, None);
+        assert_eq!(
+            propagate_attributes().environment("staging_2").update.environment.as_deref(),
+            Some("staging_2")
+        );
+    }
+}
