@@ -138,6 +138,7 @@ fn rows_g(g: &mut BenchmarkGroup<'_, WallTime>, delivery: &mut Delivery) {
     root.end();
     assert!(langfuse.flush());
     delivery.record("G", calls.load(Ordering::Relaxed) + 1, exporter.count());
+    eprintln!("G: pipeline stats {:?}", langfuse.stats());
     drop(langfuse);
 }
 
@@ -178,6 +179,7 @@ fn row_f(g: &mut BenchmarkGroup<'_, WallTime>, delivery: &mut Delivery) {
     root.end();
     assert!(langfuse.flush());
     delivery.record("F", calls.load(Ordering::Relaxed) + 1, exporter.count());
+    eprintln!("F: pipeline stats {:?}", langfuse.stats());
     drop(langfuse);
 }
 
