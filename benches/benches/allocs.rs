@@ -158,10 +158,10 @@ fn main() {
     // E1–E3
     {
         let langfuse = clients::no_keys();
-        rows.push(measure("E1_disabled_no_keys", |n| calls(n), || {}));
+        rows.push(measure("E1_disabled_no_keys", calls, || {}));
         drop(langfuse);
         let langfuse = clients::tracing_disabled();
-        rows.push(measure("E2_disabled_tracing_off", |n| calls(n), || {}));
+        rows.push(measure("E2_disabled_tracing_off", calls, || {}));
         drop(langfuse);
         let exporter = CountingExporter::default();
         let langfuse = clients::unsampled(&exporter);

@@ -412,8 +412,7 @@ mod otel {
             let request = ExportTraceServiceRequest {
                 resource_spans: group_spans_by_resource_and_scope(batch, &self.resource),
             };
-            let result =
-                self.post(&request.encode_to_vec()).map_err(|e| OTelSdkError::InternalFailure(e));
+            let result = self.post(&request.encode_to_vec()).map_err(OTelSdkError::InternalFailure);
             std::future::ready(result)
         }
     }
