@@ -16,6 +16,7 @@ mod ids;
 pub mod observation;
 mod propagation;
 mod record;
+mod recycle;
 mod sampling;
 #[cfg(feature = "tokio")]
 mod task;

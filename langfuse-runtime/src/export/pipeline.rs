@@ -341,12 +341,13 @@ impl Worker {
     }
 
     fn export_pending_prefix(&mut self, n: usize) {
-        let pending = std::mem::take(&mut self.pending);
+        let mut pending = std::mem::take(&mut self.pending);
         for chunk in pending[..n].chunks(self.flush_at) {
             self.export(chunk, true);
         }
+        crate::recycle::reclaim(&mut pending[..n]);
+        pending.drain(..n);
         self.pending = pending;
-        self.pending.drain(..n);
     }
 
     /// Everything queued and in every thread's buffer, in batches of `flush_at`.
@@ -358,10 +359,11 @@ impl Worker {
         }
         self.take_handed();
         self.export_pending_prefix(self.pending.len());
-        let swept = self.sweep_thread_buffers();
+        let mut swept = self.sweep_thread_buffers();
         for chunk in swept.chunks(self.flush_at) {
             self.export(chunk, false);
         }
+        crate::recycle::reclaim(&mut swept);
     }
 
     fn sweep_thread_buffers(&self) -> Vec<ObservationRecord> {
