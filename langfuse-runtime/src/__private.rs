@@ -222,7 +222,7 @@ const PLACEHOLDER_ID: ObservationId = match ObservationId::from_u_int(1) {
 /// returning futures or streams.
 #[inline(always)]
 pub fn start<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> Span {
-    if crate::client::nothing_records() {
+    if crate::client::nothing_records() || crate::context::in_unsampled_trace() {
         return Span(State::Off);
     }
     start_recording(site, capture)
@@ -341,11 +341,14 @@ impl Entered {
     #[inline(always)]
     pub fn run<R>(self, body: impl FnOnce() -> R, finish: impl FnOnce(&mut Output, &R)) -> R {
         if let State::Off = self.span.0 {
+            // Nothing to restore or end: skip the drop glue so the off path stays a branch.
+            std::mem::forget(self);
             return body();
         }
         self.run_recording(body, finish)
     }
 
+    #[inline(never)]
     fn run_recording<R>(
         mut self,
         body: impl FnOnce() -> R,

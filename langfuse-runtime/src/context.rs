@@ -153,6 +153,14 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> R {
     CURRENT.with(|c| f(&c.borrow()))
 }
 
+/// Whether the calling thread is inside a trace that is not sampled (nested calls skip all work).
+#[inline(always)]
+pub(crate) fn in_unsampled_trace() -> bool {
+    CURRENT.with(|c| {
+        matches!(c.try_borrow().map(|c| matches!(c.parent, Parent::Unsampled { .. })), Ok(true))
+    })
+}
+
 #[inline]
 pub(crate) fn swap_current(new: Context) -> Context {
     CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), new))
