@@ -28,9 +28,10 @@ impl ClientInner {
         self.pipeline.as_ref().is_some_and(|p| !p.is_closed())
     }
 
-    pub(crate) fn submit(&self, record: ObservationRecord) {
+    /// Exports the record in `slot` (taking it out).
+    pub(crate) fn submit(&self, slot: &mut Option<ObservationRecord>) {
         if let Some(pipeline) = &self.pipeline {
-            pipeline.submit(record);
+            pipeline.submit(slot);
         }
     }
 }

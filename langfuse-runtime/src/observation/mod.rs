@@ -59,11 +59,13 @@ impl Frame {
     }
 
     pub(crate) fn end_at(&self, end_unix_nanos: u64, f: impl FnOnce(&mut ObservationRecord)) {
-        let taken = self.lock().take();
-        if let Some(mut record) = taken {
-            f(&mut record);
+        let mut slot = self.lock();
+        if let Some(record) = slot.as_mut() {
+            f(record);
             record.end_unix_nanos = end_unix_nanos.max(record.start_unix_nanos);
-            self.client.submit(record);
+            // Lock order: frame, then thread buffer, then the shared queue; nothing takes them
+            // the other way round.
+            self.client.submit(&mut slot);
         }
     }
 
