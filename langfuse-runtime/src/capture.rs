@@ -82,8 +82,16 @@ impl Json {
         if self.buf.len() > 1 {
             self.buf.push(b',');
         }
-        self.write_str(name);
-        self.buf.push(b':');
+        // Keys are parameter names: identifiers never need escaping, so skip the escaper.
+        if name.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            self.buf.reserve(name.len() + 3);
+            self.buf.push(b'"');
+            self.buf.extend_from_slice(name.as_bytes());
+            self.buf.extend_from_slice(b"\":");
+        } else {
+            self.write_str(name);
+            self.buf.push(b':');
+        }
         self
     }
 

@@ -49,6 +49,17 @@ enum Message {
     Shutdown(mpsc::Sender<()>),
 }
 
+/// Whole buffers change hands, so a hand-off moves one pointer, not the records; the copy
+/// into export batches happens on the export thread.
+#[derive(Default)]
+struct Handed {
+    full: Vec<Vec<ObservationRecord>>,
+    empty: Vec<Vec<ObservationRecord>>,
+}
+
+/// Emptied buffers kept for reuse (beyond that they are freed).
+const MAX_SPARE_BUFFERS: usize = 64;
+
 struct ThreadBuffer {
     records: Mutex<Vec<ObservationRecord>>,
 }
@@ -63,8 +74,8 @@ struct Shared {
     id: u64,
     sender: Mutex<Option<mpsc::Sender<Message>>>,
     buffers: Mutex<Vec<Arc<ThreadBuffer>>>,
-    /// Full thread buffers handed over, waiting for the export thread.
-    handed: Mutex<Vec<ObservationRecord>>,
+    /// Full thread buffers handed over, and emptied ones coming back for reuse.
+    handed: Mutex<Handed>,
     /// A `Wake` is in flight: don't send another until the export thread drains the queue.
     wake_sent: AtomicBool,
     flush_at: usize,
@@ -98,12 +109,9 @@ impl Shared {
             return;
         }
         let mut handed = self.handed.lock().unwrap_or_else(|e| e.into_inner());
-        if handed.is_empty() {
-            // The export thread left an empty vector with capacity: trade instead of copying.
-            std::mem::swap(&mut *handed, batch);
-        } else {
-            handed.append(batch);
-        }
+        let spare = handed.empty.pop().unwrap_or_default();
+        let full = std::mem::replace(batch, spare);
+        handed.full.push(full);
         drop(handed);
         if before + n >= self.flush_at && !self.wake_sent.swap(true, Ordering::AcqRel) {
             self.send(Message::Wake);
@@ -161,7 +169,7 @@ impl Pipeline {
             id: NEXT_PIPELINE_ID.fetch_add(1, Ordering::Relaxed),
             sender: Mutex::new(Some(sender)),
             buffers: Mutex::new(Vec::new()),
-            handed: Mutex::new(Vec::new()),
+            handed: Mutex::new(Handed::default()),
             wake_sent: AtomicBool::new(false),
             flush_at: settings.flush_at.max(1),
             queued: AtomicUsize::new(0),
@@ -337,13 +345,17 @@ impl Worker {
 
     /// Moves the shared queue into `pending` (a swap when `pending` is empty: no copy).
     fn take_handed(&mut self) {
-        let mut handed = self.shared.handed.lock().unwrap_or_else(|e| e.into_inner());
-        if self.pending.is_empty() {
-            std::mem::swap(&mut *handed, &mut self.pending);
-        } else {
-            self.pending.append(&mut handed);
-        }
+        let full =
+            std::mem::take(&mut self.shared.handed.lock().unwrap_or_else(|e| e.into_inner()).full);
         self.shared.wake_sent.store(false, Ordering::Release);
+        let mut emptied = Vec::with_capacity(full.len());
+        for mut buffer in full {
+            self.pending.append(&mut buffer);
+            emptied.push(buffer);
+        }
+        let mut handed = self.shared.handed.lock().unwrap_or_else(|e| e.into_inner());
+        let room = MAX_SPARE_BUFFERS.saturating_sub(handed.empty.len());
+        handed.empty.extend(emptied.into_iter().take(room));
     }
 
     /// Exports whole batches of `flush_at`; a smaller tail waits for the next tick.
