@@ -181,11 +181,3 @@ impl Metadata {
         self.0.is_empty()
     }
 }
-#[cfg(test)]
-mod size_probe {
-    #[test]
-    fn print_size() {
-        eprintln!("RECORD SIZE {}", std::mem::size_of::<super::ObservationRecord>());
-        eprintln!("FRAME SIZE {}", std::mem::size_of::<crate::observation::Frame>());
-    }
-}
