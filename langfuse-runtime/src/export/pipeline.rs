@@ -3,7 +3,7 @@
 //!
 //! Each thread appends to its own buffer (an uncontended lock: no syscall, no allocation) and
 //! appends the whole buffer to a shared queue when it fills, keeping its allocation for reuse.
-//! The export thread is woken at most once per `flush_at` queued observations, so producers
+//! The export thread is woken at most once per eight requests' worth of queued observations, so producers
 //! almost never make a syscall. It also sweeps the buffers of idle threads on every tick and on
 //! `flush()`, so nothing waits on a thread that stopped producing. Memory is bounded: at most `max_queue_size` observations wait for export
 //! (plus one partial buffer per thread); beyond that whole hand-offs are dropped and counted.
@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 use super::SpanExporter;
 use crate::diag;
 use crate::record::ObservationRecord;
+
+/// Export requests' worth of observations queued per wake-up of the export thread.
+const WAKE_BATCHES: usize = 8;
 
 /// Observations a thread collects before handing them over.
 const LOCAL_BATCH: usize = 256;
@@ -43,7 +46,7 @@ pub(crate) struct PipelineSettings {
 }
 
 enum Message {
-    /// The queue holds at least `flush_at` observations.
+    /// The queue holds at least `wake_at` observations.
     Wake,
     Flush(mpsc::Sender<()>),
     Shutdown(mpsc::Sender<()>),
@@ -78,7 +81,8 @@ struct Shared {
     handed: Mutex<Handed>,
     /// A `Wake` is in flight: don't send another until the export thread drains the queue.
     wake_sent: AtomicBool,
-    flush_at: usize,
+    /// Queued observations that wake the export thread before its tick.
+    wake_at: usize,
     queued: AtomicUsize,
     max_queue_size: usize,
     exported: AtomicU64,
@@ -113,7 +117,7 @@ impl Shared {
         let full = std::mem::replace(batch, spare);
         handed.full.push(full);
         drop(handed);
-        if before + n >= self.flush_at && !self.wake_sent.swap(true, Ordering::AcqRel) {
+        if before + n >= self.wake_at && !self.wake_sent.swap(true, Ordering::AcqRel) {
             self.send(Message::Wake);
         }
     }
@@ -171,7 +175,11 @@ impl Pipeline {
             buffers: Mutex::new(Vec::new()),
             handed: Mutex::new(Handed::default()),
             wake_sent: AtomicBool::new(false),
-            flush_at: settings.flush_at.max(1),
+            // A wake-up costs the producer a syscall: batch several requests' worth per wake,
+            // but never more than a quarter of the queue, so bursts are not dropped.
+            wake_at: (settings.flush_at.max(1) * WAKE_BATCHES)
+                .min(settings.max_queue_size / 4)
+                .max(1),
             queued: AtomicUsize::new(0),
             max_queue_size: settings.max_queue_size,
             exported: AtomicU64::new(0),
