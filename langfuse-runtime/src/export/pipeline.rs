@@ -2,11 +2,12 @@
 //! cross-thread hand-off.
 //!
 //! Each thread appends to its own buffer (an uncontended lock: no syscall, no allocation) and
-//! appends the whole buffer to a shared queue when it fills, keeping its allocation for reuse.
-//! The export thread is woken at most once per eight requests' worth of queued observations, so producers
-//! almost never make a syscall. It also sweeps the buffers of idle threads on every tick and on
-//! `flush()`, so nothing waits on a thread that stopped producing. Memory is bounded: at most `max_queue_size` observations wait for export
-//! (plus one partial buffer per thread); beyond that whole hand-offs are dropped and counted.
+//! hands the whole buffer over when it fills, getting an emptied one back. The export thread is
+//! woken at most once per eight requests' worth of queued observations, so producers almost
+//! never make a syscall. It also sweeps the buffers of idle threads on every tick and on
+//! `flush()`, so nothing waits on a thread that stopped producing. Memory is bounded: at most
+//! `max_queue_size` observations wait for export (plus one partial buffer per thread); beyond
+//! that whole hand-offs are dropped and counted.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
