@@ -23,8 +23,9 @@ use crate::record::ObservationRecord;
 /// Export requests' worth of observations queued per wake-up of the export thread.
 const WAKE_BATCHES: usize = 8;
 
-/// Observations a thread collects before handing them over.
-const LOCAL_BATCH: usize = 256;
+/// Most observations a thread collects before handing them over; below it, a thread hands
+/// over exactly one export request's worth (`flush_at`), which is then exported in place.
+const MAX_LOCAL_BATCH: usize = 4096;
 
 /// Counters of the export pipeline, read with [`Langfuse::stats`](crate::Langfuse::stats).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -84,6 +85,8 @@ struct Shared {
     wake_sent: AtomicBool,
     /// Queued observations that wake the export thread before its tick.
     wake_at: usize,
+    /// Observations a thread collects before handing them over.
+    local_batch: usize,
     queued: AtomicUsize,
     max_queue_size: usize,
     exported: AtomicU64,
@@ -181,6 +184,7 @@ impl Pipeline {
             wake_at: (settings.flush_at.max(1) * WAKE_BATCHES)
                 .min(settings.max_queue_size / 4)
                 .max(1),
+            local_batch: settings.flush_at.clamp(1, MAX_LOCAL_BATCH),
             queued: AtomicUsize::new(0),
             max_queue_size: settings.max_queue_size,
             exported: AtomicU64::new(0),
@@ -227,7 +231,7 @@ impl Pipeline {
                 None => {
                     local.0.retain(|e| e.pipeline.strong_count() > 0);
                     let buffer = Arc::new(ThreadBuffer {
-                        records: Mutex::new(Vec::with_capacity(LOCAL_BATCH)),
+                        records: Mutex::new(Vec::with_capacity(self.shared.local_batch)),
                     });
                     self.shared
                         .buffers
@@ -244,7 +248,7 @@ impl Pipeline {
             };
             let mut records = buffer.lock();
             records.extend(record.take());
-            if records.len() >= LOCAL_BATCH {
+            if records.len() >= self.shared.local_batch {
                 self.shared.hand_off(&mut records);
             }
         });
@@ -359,6 +363,15 @@ impl Worker {
         self.shared.wake_sent.store(false, Ordering::Release);
         let mut emptied = Vec::with_capacity(full.len());
         for mut buffer in full {
+            if buffer.len() >= self.flush_at {
+                // A whole request's worth: export it where it is, without copying.
+                let whole = buffer.len() / self.flush_at * self.flush_at;
+                for chunk in buffer[..whole].chunks(self.flush_at) {
+                    self.export(chunk, true);
+                }
+                crate::recycle::reclaim(&mut buffer[..whole]);
+                buffer.drain(..whole);
+            }
             self.pending.append(&mut buffer);
             emptied.push(buffer);
         }
