@@ -70,7 +70,7 @@ thread_local! {
 impl Context {
     /// The context of the calling thread (empty outside any observation).
     pub fn current() -> Self {
-        CURRENT.with(|c| c.borrow().clone())
+        with_current(Context::clone)
     }
 
     /// The trace id and observation id new children would get as parent.
@@ -147,10 +147,23 @@ impl Context {
     }
 }
 
-/// Cheap check used by the disabled/unsampled fast path: is the current trace unsampled?
+/// Calls `f` with the current context; an empty one while the thread's storage is being torn
+/// down (observed code running in another thread-local's destructor must not panic).
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> R {
-    CURRENT.with(|c| f(&c.borrow()))
+    let mut f = Some(f);
+    let done = CURRENT.try_with(|c| match (c.try_borrow(), f.take()) {
+        (Ok(cx), Some(f)) => Ok(f(&cx)),
+        (_, f) => Err(f),
+    });
+    match done {
+        Ok(Ok(result)) => result,
+        Ok(Err(Some(f))) => f(&Context::default()),
+        _ => match f {
+            Some(f) => f(&Context::default()),
+            None => unreachable!("`f` is taken only by a call that returned"),
+        },
+    }
 }
 
 /// Whether the calling thread is inside a trace that is not sampled (nested calls skip all work).
@@ -163,7 +176,14 @@ pub(crate) fn in_unsampled_trace() -> bool {
 
 #[inline]
 pub(crate) fn swap_current(new: Context) -> Context {
-    CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), new))
+    let mut new = Some(new);
+    CURRENT
+        .try_with(|c| match (c.try_borrow_mut(), new.take()) {
+            (Ok(mut slot), Some(new)) => std::mem::replace(&mut *slot, new),
+            // Re-entered or torn down: nothing to make current, nothing to restore.
+            _ => Context::default(),
+        })
+        .unwrap_or_default()
 }
 
 /// Restores the previous context when dropped. Not `Send`: it belongs to the thread it was made on.

@@ -117,7 +117,8 @@ impl ObservationId {
 thread_local! {
     // Per-thread generator: no lock and no syscall per id. Seeded from the OS-random keys
     // that std's `RandomState` already fetched, mixed with the thread's address.
-    static RNG: Cell<u64> = Cell::new(seed());
+    // Zero means "not seeded yet", so the slot needs no lazy initialisation check.
+    static RNG: Cell<u64> = const { Cell::new(0) };
 }
 
 fn seed() -> u64 {
@@ -133,12 +134,19 @@ fn seed() -> u64 {
 
 /// wyrand: fast, passes BigCrush, and good enough for ids (not for secrets).
 fn next_random_u64() -> u64 {
-    RNG.with(|state| {
-        let s = state.get().wrapping_add(0xa076_1d64_78bd_642f);
-        state.set(s);
-        let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
-        ((t >> 64) as u64) ^ (t as u64)
-    })
+    let step = |state: u64| {
+        let state = if state == 0 { seed() } else { state };
+        state.wrapping_add(0xa076_1d64_78bd_642f)
+    };
+    let s = RNG
+        .try_with(|cell| {
+            let s = step(cell.get());
+            cell.set(s);
+            s
+        })
+        .unwrap_or_else(|_| step(0));
+    let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+    ((t >> 64) as u64) ^ (t as u64)
 }
 
 #[cfg(test)]

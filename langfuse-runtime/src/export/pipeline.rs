@@ -159,7 +159,7 @@ impl Drop for LocalBuffers {
 }
 
 thread_local! {
-    static LOCAL: RefCell<LocalBuffers> = RefCell::new(LocalBuffers::default());
+    static LOCAL: RefCell<LocalBuffers> = const { RefCell::new(LocalBuffers(Vec::new())) };
 }
 
 /// The producer side of one client's export pipeline.
