@@ -160,9 +160,10 @@ fn capture_closure(observe: &Observe, p: &TokenStream) -> TokenStream {
     }
     let params = observe.params.iter().map(|param| {
         let ident = &param.ident;
-        let key = &param.key;
+        // Parameter names are identifiers: the quoted key is built here, never escaped at run time.
+        let member = format!("\"{}\":", param.key);
         let span = ident.span();
-        capture_value(p, quote_spanned!(span=> &#ident), q!(__lf_w.key(#key)))
+        capture_value(p, quote_spanned!(span=> &#ident), q!(__lf_w.member(#member)))
     });
     let input = (!observe.params.is_empty()).then(|| {
         q! {

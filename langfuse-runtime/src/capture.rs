@@ -95,6 +95,18 @@ impl Json {
         self
     }
 
+    /// Starts the next member of an object with an already quoted key and colon (`"a":`), as
+    /// the macro writes them for parameter names.
+    #[doc(hidden)]
+    #[inline]
+    pub fn member(&mut self, quoted_key_colon: &'static str) -> &mut Self {
+        if self.buf.len() > 1 {
+            self.buf.push(b',');
+        }
+        self.buf.extend_from_slice(quoted_key_colon.as_bytes());
+        self
+    }
+
     pub(crate) fn write_serialize<T: Serialize + ?Sized>(&mut self, value: &T) {
         let mark = self.buf.len();
         if let Err(e) = serde_json::to_writer(&mut self.buf, value) {

@@ -58,8 +58,9 @@ pub(crate) fn buffer(capacity: usize) -> Vec<u8> {
 
 #[cold]
 fn refill(local: &mut Vec<Vec<u8>>) {
-    // Never wait on the export thread: without the lock this call simply allocates.
-    let Ok(mut pool) = POOL.try_lock() else { return };
+    // The export thread holds the lock only to append a batch: waiting is brief and cheaper
+    // than allocating.
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
     let take = pool.buffers.len().min(LOCAL_BATCH);
     let start = pool.buffers.len() - take;
     let taken: usize = pool.buffers[start..].iter().map(Vec::capacity).sum();
@@ -69,22 +70,25 @@ fn refill(local: &mut Vec<Vec<u8>>) {
 
 /// Takes the input and output buffers of exported records back into the pool.
 pub(crate) fn reclaim(records: &mut [ObservationRecord]) {
-    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut kept = Vec::with_capacity(records.len() * 2);
+    let mut kept_bytes = 0;
     for record in records {
         for slot in [&mut record.input, &mut record.output] {
             let Some(text) = slot.take() else { continue };
             let mut buf = text.into_bytes();
-            let capacity = buf.capacity();
-            if !(MIN_CAPACITY..=MAX_KEPT_CAPACITY).contains(&capacity)
-                || pool.bytes + capacity > MAX_POOL_BYTES
-            {
-                continue;
+            if (MIN_CAPACITY..=MAX_KEPT_CAPACITY).contains(&buf.capacity()) {
+                buf.clear();
+                kept_bytes += buf.capacity();
+                kept.push(buf);
             }
-            buf.clear();
-            pool.bytes += capacity;
-            pool.buffers.push(buf);
         }
     }
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    if pool.bytes + kept_bytes <= MAX_POOL_BYTES {
+        pool.bytes += kept_bytes;
+        pool.buffers.append(&mut kept);
+    }
+    // Otherwise the pool is full: `kept` is freed here, on the export thread, as before.
 }
 
 #[cfg(test)]
