@@ -207,6 +207,9 @@ enum State {
     Unsampled(Context),
     /// A recorded observation.
     Live { observation: Observation, capture_output: bool },
+    /// A recorded observation made current: its handle moved into the thread's context (no
+    /// reference-count traffic) and comes back out when the call returns.
+    Current { capture_output: bool },
 }
 
 const PLACEHOLDER_TRACE: TraceId = match TraceId::from_u_int(1) {
@@ -296,7 +299,10 @@ impl Drop for Entered {
     #[inline]
     fn drop(&mut self) {
         if let Some(previous) = self.previous.take() {
-            swap_current(previous);
+            let ours = swap_current(previous);
+            if let State::Current { .. } = self.span.0 {
+                drop(Observation::from_context(ours));
+            }
         }
     }
 }
@@ -304,12 +310,19 @@ impl Drop for Entered {
 impl Span {
     #[inline(never)]
     fn attach(self) -> Entered {
-        let context = match &self.0 {
-            State::Off => return Entered { span: self, previous: None },
-            State::Unsampled(cx) => cx.clone(),
-            State::Live { observation, .. } => observation.context(),
-        };
-        Entered { span: self, previous: Some(swap_current(context)) }
+        match self.0 {
+            State::Live { observation, capture_output } => Entered {
+                previous: Some(swap_current(observation.into_context())),
+                span: Span(State::Current { capture_output }),
+            },
+            State::Unsampled(cx) => Entered {
+                previous: Some(swap_current(cx.clone())),
+                span: Span(State::Unsampled(cx)),
+            },
+            state @ (State::Off | State::Current { .. }) => {
+                Entered { span: Span(state), previous: None }
+            }
+        }
     }
 
     /// Runs `future` with the observation current on every poll; `finish` records its output.
@@ -322,7 +335,7 @@ impl Span {
         K: FnOnce(&mut Output, &F::Output),
     {
         match self.0 {
-            State::Off => Traced::Off { future },
+            State::Off | State::Current { .. } => Traced::Off { future },
             State::Unsampled(cx) => Traced::Unsampled { future: cx.wrap(future) },
             State::Live { observation, capture_output } => Traced::Live {
                 future: Observed::with_finish(
@@ -354,12 +367,13 @@ impl Entered {
         body: impl FnOnce() -> R,
         finish: impl FnOnce(&mut Output, &R),
     ) -> R {
-        let State::Live { observation, capture_output } = std::mem::take(&mut self.span.0) else {
+        let State::Current { capture_output } = self.span.0 else {
             // Unsampled: the context is current; `self` restores the caller's when dropped.
             return body();
         };
         let result = catch_unwind(AssertUnwindSafe(body));
-        drop(self);
+        let ours = self.previous.take().map(swap_current).unwrap_or_default();
+        let observation = Observation::from_context(ours);
         match result {
             Ok(value) => {
                 Output::record(&observation, capture_output, |out| finish(out, &value));

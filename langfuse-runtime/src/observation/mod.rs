@@ -303,6 +303,28 @@ impl Observation {
         self.inner.clone()
     }
 
+    /// Moves the handle into a context (no reference counting); [`Observation::from_context`]
+    /// takes it back.
+    pub(crate) fn into_context(mut self) -> Context {
+        let inner = std::mem::take(&mut self.inner);
+        let parent = match inner.handle {
+            Handle::Disabled => Parent::None,
+            Handle::Unsampled { trace_id, id } => Parent::Unsampled { trace_id, id },
+            Handle::Live(frame) => Parent::Local(frame),
+        };
+        Context { parent, trace_attributes: inner.trace_attributes }
+    }
+
+    /// The observation whose handle [`Observation::into_context`] moved into `context`.
+    pub(crate) fn from_context(context: Context) -> Self {
+        let handle = match context.parent {
+            Parent::Local(frame) => Handle::Live(frame),
+            Parent::Unsampled { trace_id, id } => Handle::Unsampled { trace_id, id },
+            Parent::None | Parent::Remote { .. } => Handle::Disabled,
+        };
+        Self { inner: ObservationRef { handle, trace_attributes: context.trace_attributes } }
+    }
+
     /// Ends the observation now.
     pub fn end(self) {
         // Drop does it.
