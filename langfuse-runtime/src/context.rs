@@ -176,12 +176,11 @@ pub(crate) fn in_unsampled_trace() -> bool {
 
 #[inline]
 pub(crate) fn swap_current(new: Context) -> Context {
-    let mut new = Some(new);
+    // Re-entered or torn down: nothing is made current and there is nothing to restore.
     CURRENT
-        .try_with(|c| match (c.try_borrow_mut(), new.take()) {
-            (Ok(mut slot), Some(new)) => std::mem::replace(&mut *slot, new),
-            // Re-entered or torn down: nothing to make current, nothing to restore.
-            _ => Context::default(),
+        .try_with(move |c| match c.try_borrow_mut() {
+            Ok(mut slot) => std::mem::replace(&mut *slot, new),
+            Err(_) => Context::default(),
         })
         .unwrap_or_default()
 }
