@@ -38,12 +38,22 @@ pub(crate) struct Frame {
 
 impl Frame {
     pub(crate) fn new(client: Arc<ClientInner>, record: ObservationRecord) -> Arc<Self> {
-        Arc::new(Self {
+        let frame = Self {
             trace_id: record.trace_id,
             id: record.id,
             client,
             record: Mutex::new(Some(record)),
-        })
+        };
+        match FRAMES.try_with(|pool| pool.borrow_mut().pop()).ok().flatten() {
+            Some(mut recycled) => match Arc::get_mut(&mut recycled) {
+                Some(slot) => {
+                    *slot = frame;
+                    recycled
+                }
+                None => Arc::new(frame),
+            },
+            None => Arc::new(frame),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<ObservationRecord>> {
@@ -340,6 +350,34 @@ impl Observation {
 impl Drop for Observation {
     fn drop(&mut self) {
         self.inner.end();
+        if let Handle::Live(frame) = std::mem::take(&mut self.inner.handle) {
+            Frame::recycle(frame);
+        }
+    }
+}
+
+/// Most ended frames a thread keeps for reuse.
+const MAX_POOLED_FRAMES: usize = 32;
+
+thread_local! {
+    /// Ended frames nobody else refers to, reused by the next observation on this thread
+    /// instead of a fresh allocation.
+    static FRAMES: std::cell::RefCell<Vec<Arc<Frame>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Frame {
+    fn recycle(mut frame: Arc<Frame>) {
+        // Only a frame no context, handle or task still holds can be reused.
+        if Arc::get_mut(&mut frame).is_none() {
+            return;
+        }
+        let _ = FRAMES.try_with(|pool| {
+            if let Ok(mut pool) = pool.try_borrow_mut()
+                && pool.len() < MAX_POOLED_FRAMES
+            {
+                pool.push(frame);
+            }
+        });
     }
 }
 
