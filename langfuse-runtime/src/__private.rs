@@ -18,7 +18,7 @@ pub use crate::observation::kind::{Level, ObservationType};
 use crate::context::{Context, Parent, WithContext, swap_current, with_current};
 use crate::ids::{ObservationId, TraceId};
 use crate::observation::{
-    Finish, Handle, Observation, ObservationRef, Observed, panic_message, start_with,
+    Finish, Frame, Handle, Observation, ObservationRef, Observed, panic_message, start_with,
 };
 use crate::record::ObservationRecord;
 
@@ -254,7 +254,7 @@ fn start_recording<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -
     match handle {
         Handle::Disabled => Span(State::Off),
         Handle::Unsampled { .. } => Span(State::Unsampled(handle.context(trace_attributes))),
-        Handle::Live(frame) => {
+        Handle::Live(mut frame) => {
             let io_default = frame.client.io_capture_enabled;
             let capture_output = site.capture_output.unwrap_or(io_default);
             let mut start = Start {
@@ -263,7 +263,7 @@ fn start_recording<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -
             };
             capture(&mut start);
             let input = start.input.map(Json::finish_object);
-            frame.update(|r| {
+            Frame::update_fresh(&mut frame, |r| {
                 r.input = input;
                 r.version = site.version.map(str::to_owned);
                 for (key, value) in start.metadata {

@@ -62,6 +62,19 @@ impl Frame {
         self.record.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Like [`Frame::update`], without locking while nothing else holds the frame yet.
+    pub(crate) fn update_fresh(frame: &mut Arc<Self>, f: impl FnOnce(&mut ObservationRecord)) {
+        match Arc::get_mut(frame) {
+            Some(unique) => {
+                let record = unique.record.get_mut().unwrap_or_else(|e| e.into_inner());
+                if let Some(record) = record.as_mut() {
+                    f(record);
+                }
+            }
+            None => frame.update(f),
+        }
+    }
+
     pub(crate) fn update(&self, f: impl FnOnce(&mut ObservationRecord)) {
         if let Some(record) = self.lock().as_mut() {
             f(record);
