@@ -21,6 +21,8 @@ pub(crate) struct ClientInner {
     pub(crate) io_capture_enabled: bool,
     pipeline: Option<Pipeline>,
     timeout: Duration,
+    /// Cuts the OTLP exporter's retry waits short when shutdown runs out of time.
+    abort_export: Option<crate::export::http::AbortHandle>,
 }
 
 impl ClientInner {
@@ -99,7 +101,7 @@ impl Langfuse {
     /// exporting what it already has until its handle drops).
     pub fn new(config: Config) -> Self {
         diag::set_debug(config.debug);
-        let pipeline = Self::pipeline_for(&config);
+        let (pipeline, abort_export) = Self::pipeline_for(&config);
         let inner = Arc::new(ClientInner {
             sampler: if config.sample_rate >= 1.0 {
                 Sampler::always()
@@ -109,6 +111,7 @@ impl Langfuse {
             io_capture_enabled: config.io_capture_enabled,
             pipeline,
             timeout: config.timeout,
+            abort_export,
         });
         if inner.pipeline.is_some() {
             RECORDING_CLIENTS.fetch_add(1, Ordering::Relaxed);
@@ -117,11 +120,14 @@ impl Langfuse {
         Langfuse { inner, config }
     }
 
-    fn pipeline_for(config: &Config) -> Option<Pipeline> {
+    fn pipeline_for(
+        config: &Config,
+    ) -> (Option<Pipeline>, Option<crate::export::http::AbortHandle>) {
         if !config.tracing_enabled {
             diag::debug(format_args!("tracing disabled (LANGFUSE_TRACING_ENABLED=false)"));
-            return None;
+            return (None, None);
         }
+        let mut abort_export = None;
         let mut resource = ExportResource::new(
             config.service_name.clone(),
             config.public_key.clone().unwrap_or_default(),
@@ -144,7 +150,9 @@ impl Langfuse {
                 settings.compression = config.compression;
                 settings.max_request_bytes = config.max_request_bytes;
                 settings.headers = config.headers.clone();
-                exporters.push(Box::new(OtlpHttpExporter::new(settings, resource.clone())));
+                let exporter = OtlpHttpExporter::new(settings, resource.clone());
+                abort_export = Some(exporter.abort_handle());
+                exporters.push(Box::new(exporter));
             }
             _ => diag::warn(format_args!(
                 "LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY are not both set: \
@@ -156,16 +164,17 @@ impl Langfuse {
         }
         exporters.extend(config.extra_exporters.iter().map(|make| (make.0)()));
         if exporters.is_empty() {
-            return None;
+            return (None, None);
         }
-        Some(Pipeline::start(
+        let pipeline = Pipeline::start(
             PipelineSettings {
                 flush_at: config.flush_at,
                 flush_interval: config.flush_interval,
                 max_queue_size: config.max_queue_size,
             },
             exporters,
-        ))
+        );
+        (Some(pipeline), abort_export)
     }
 
     /// Whether observations are being recorded.
@@ -209,7 +218,11 @@ impl Drop for Langfuse {
             if !pipeline.is_closed() {
                 RECORDING_CLIENTS.fetch_sub(1, Ordering::Relaxed);
             }
-            pipeline.shutdown(self.inner.timeout * 2 + Duration::from_secs(1));
+            let finished = pipeline.shutdown(self.inner.timeout * 2 + Duration::from_secs(1));
+            if !finished && let Some(abort) = &self.inner.abort_export {
+                // The export thread is still retrying: let it give up instead of outliving us.
+                abort.abort();
+            }
         }
     }
 }
