@@ -4,17 +4,13 @@
 
 mod support;
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use langfuse_runtime::observation::CANCELLED_MESSAGE;
-use langfuse_runtime::{Config, ConfigBuilder, Context, FutureExt as _, Langfuse, span};
-use support::{OtlpReceiver, ReceivedSpan};
-
-/// The global client is process-wide: one test at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
+use langfuse_runtime::{ConfigBuilder, Context, FutureExt as _, span};
+use support::{Loopback, ReceivedSpan};
 
 /// What the assertions read from a received span.
 #[derive(Debug)]
@@ -53,11 +49,7 @@ impl From<&ReceivedSpan> for Obs {
     }
 }
 
-struct Harness {
-    _serial: MutexGuard<'static, ()>,
-    langfuse: Option<Langfuse>,
-    receiver: OtlpReceiver,
-}
+struct Harness(Loopback);
 
 impl Harness {
     fn new() -> Self {
@@ -65,25 +57,11 @@ impl Harness {
     }
 
     fn with(configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Self {
-        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        let receiver = OtlpReceiver::start();
-        let builder = Config::builder()
-            .env_source(|_| None)
-            .public_key("pk-lf-test")
-            .secret_key("sk-lf-test")
-            .base_url(receiver.base_url())
-            .flush_interval(Duration::from_secs(3600));
-        let langfuse = configure(builder).init().unwrap();
-        Self { _serial: serial, langfuse: Some(langfuse), receiver }
+        Self(Loopback::start(configure))
     }
 
     fn finish(&mut self) -> Vec<Obs> {
-        let langfuse = self.langfuse.take().unwrap();
-        assert!(langfuse.flush());
-        let stats = langfuse.stats();
-        drop(langfuse);
-        assert_eq!((stats.dropped, stats.failed), (0, 0));
-        self.receiver.spans().iter().map(Obs::from).collect()
+        self.0.finish().iter().map(Obs::from).collect()
     }
 }
 
@@ -323,7 +301,7 @@ fn drop_of_the_client_flushes() {
         span(format!("obs_{i}")).start().end();
     }
     std::thread::spawn(|| span("from_thread").start().end()).join().unwrap();
-    let Harness { _serial, langfuse, receiver } = h;
+    let Harness(Loopback { langfuse, receiver, .. }) = h;
     // No flush: dropping the client must export everything it was given.
     drop(langfuse);
     let spans = receiver.spans();

@@ -3,47 +3,21 @@
 
 mod support;
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, UNIX_EPOCH};
 
 use langfuse_runtime::{
-    Config, ConfigBuilder, Langfuse, Level, ObservationType, Usage, generation, observation,
+    Config, ConfigBuilder, Level, ObservationType, Usage, generation, observation,
     propagate_attributes, span,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use serde_json::json;
-use support::{OtlpReceiver, ReceivedSpan, expected_basic_auth};
+use support::{Loopback, OtlpReceiver, PUBLIC_KEY, ReceivedSpan, SECRET_KEY, expected_basic_auth};
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-struct Harness {
-    _serial: MutexGuard<'static, ()>,
-    langfuse: Option<Langfuse>,
-    receiver: OtlpReceiver,
-}
-
-fn harness(configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Harness {
-    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let receiver = OtlpReceiver::start();
-    let builder = Config::builder()
-        .env_source(|_| None)
-        .public_key("pk-lf-1234")
-        .secret_key("sk-lf-5678")
-        .base_url(receiver.base_url())
-        .environment("staging")
-        .release("v1.2.3")
-        .service_name("model-tests");
-    Harness { _serial: serial, langfuse: Some(configure(builder).init().unwrap()), receiver }
-}
-
-impl Harness {
-    fn finish(&mut self) -> Vec<ReceivedSpan> {
-        let langfuse = self.langfuse.take().unwrap();
-        assert!(langfuse.flush());
-        drop(langfuse);
-        self.receiver.spans()
-    }
+fn harness(configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Loopback {
+    Loopback::start(|b| {
+        configure(b.environment("staging").release("v1.2.3").service_name("model-tests"))
+    })
 }
 
 fn find<'a>(spans: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
@@ -203,19 +177,19 @@ fn headers_resource_and_scope() {
     assert_eq!(r.path, support::TRACES_PATH);
     assert_eq!(
         r.header("authorization"),
-        Some(expected_basic_auth("pk-lf-1234", "sk-lf-5678").as_str())
+        Some(expected_basic_auth(PUBLIC_KEY, SECRET_KEY).as_str())
     );
     assert_eq!(r.header("content-type"), Some("application/x-protobuf"));
     assert_eq!(r.header("content-encoding"), Some("gzip"));
     assert_eq!(r.header("x-langfuse-sdk-name"), Some("rust"));
     assert_eq!(r.header("x-langfuse-sdk-version"), Some(langfuse_runtime::SDK_VERSION));
-    assert_eq!(r.header("x-langfuse-public-key"), Some("pk-lf-1234"));
+    assert_eq!(r.header("x-langfuse-public-key"), Some(PUBLIC_KEY));
     assert_eq!(r.header("x-langfuse-ingestion-version"), Some("4"));
     assert_eq!(r.header("x-team"), Some("llm"));
     let s = &r.spans()[0];
     assert_eq!(s.scope_name(), Some("langfuse-sdk"));
     assert_eq!(s.scope_version(), Some(langfuse_runtime::SDK_VERSION));
-    assert_eq!(s.scope_attr("public_key"), Some("pk-lf-1234"));
+    assert_eq!(s.scope_attr("public_key"), Some(PUBLIC_KEY));
     assert_eq!(s.resource_attr("service.name"), Some("model-tests"));
     assert_eq!(s.resource_attr("telemetry.sdk.language"), Some("rust"));
     assert_eq!(s.resource_attr("langfuse.environment"), Some("staging"));
@@ -226,7 +200,7 @@ fn headers_resource_and_scope() {
 
 #[test]
 fn disabled_or_keyless_clients_export_nothing_and_code_still_runs() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = support::exclusive();
     let receiver = OtlpReceiver::start();
     let disabled = Config::builder()
         .env_source(|_| None)

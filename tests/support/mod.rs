@@ -20,7 +20,10 @@
 //! ```
 #![allow(dead_code)]
 
+mod loopback;
 mod memory;
+#[allow(unused_imports)]
+pub use loopback::*;
 #[allow(unused_imports)]
 pub use memory::*;
 
