@@ -38,22 +38,23 @@ pub(crate) struct Frame {
 
 impl Frame {
     pub(crate) fn new(client: Arc<ClientInner>, record: ObservationRecord) -> Arc<Self> {
-        let frame = Self {
+        let recycled = FRAMES.try_with(|pool| pool.try_borrow_mut().ok()?.pop()).ok().flatten();
+        if let Some(mut frame) = recycled
+            && let Some(slot) = Arc::get_mut(&mut frame)
+        {
+            // Field by field, so the record is copied into place once.
+            slot.trace_id = record.trace_id;
+            slot.id = record.id;
+            slot.client = client;
+            *slot.record.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(record);
+            return frame;
+        }
+        Arc::new(Self {
             trace_id: record.trace_id,
             id: record.id,
             client,
             record: Mutex::new(Some(record)),
-        };
-        match FRAMES.try_with(|pool| pool.borrow_mut().pop()).ok().flatten() {
-            Some(mut recycled) => match Arc::get_mut(&mut recycled) {
-                Some(slot) => {
-                    *slot = frame;
-                    recycled
-                }
-                None => Arc::new(frame),
-            },
-            None => Arc::new(frame),
-        }
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<ObservationRecord>> {
