@@ -38,8 +38,9 @@ mod tsc {
 
     /// Longest extrapolation before the anchor is renewed.
     pub(super) const REANCHOR_NANOS: u64 = 20_000_000;
-    /// Shortest interval the rate is measured over.
-    const MIN_CALIBRATION_NANOS: u64 = 1_000_000;
+    /// Shortest interval the rate is measured over: with anchors good to about a microsecond,
+    /// 10 ms gives a rate good to 10⁻⁴, i.e. 2 µs over a whole extrapolation.
+    const MIN_CALIBRATION_NANOS: u64 = 10_000_000;
 
     /// Nanoseconds per TSC tick, 32.32 fixed point; 0 until measured.
     static RATE: AtomicU64 = AtomicU64::new(0);
@@ -84,8 +85,9 @@ mod tsc {
     }
 
     /// A TSC value and the system time read together; retried when the thread was interrupted
-    /// between the reads, which would skew every extrapolation from this anchor.
-    fn paired_read() -> (u64, u64) {
+    /// between the reads, which would skew every extrapolation from this anchor. `None` when
+    /// every try was interrupted (a loaded machine): better no anchor than a skewed one.
+    fn paired_read() -> Option<(u64, u64)> {
         /// About 30–50 µs on current CPUs; an uninterrupted pair takes well under 1 µs.
         const MAX_GAP_TICKS: u64 = 100_000;
         let mut best = (0, 0, u64::MAX);
@@ -101,7 +103,7 @@ mod tsc {
                 break;
             }
         }
-        (best.0, best.1)
+        (best.2 < MAX_GAP_TICKS).then_some((best.0, best.1))
     }
 
     #[cold]
@@ -109,15 +111,19 @@ mod tsc {
         if !usable() {
             return super::system_unix_nanos();
         }
-        let (tsc, nanos) = paired_read();
+        let Some((tsc, nanos)) = paired_read() else {
+            // Keep the old anchor; this read (and the next, until a clean pair) is the system's.
+            return super::system_unix_nanos();
+        };
         if anchor_tsc != 0 && tsc > anchor_tsc && nanos > anchor_nanos {
             let span = nanos - anchor_nanos;
-            if span < MIN_CALIBRATION_NANOS && RATE.load(Ordering::Relaxed) == 0 {
+            if span >= MIN_CALIBRATION_NANOS {
+                let rate = (u128::from(span) << 32) / u128::from(tsc - anchor_tsc);
+                RATE.store(u64::try_from(rate).unwrap_or(0), Ordering::Relaxed);
+            } else if RATE.load(Ordering::Relaxed) == 0 {
                 // Too short to measure the rate yet: keep the old anchor.
                 return nanos;
             }
-            let rate = (u128::from(span) << 32) / u128::from(tsc - anchor_tsc);
-            RATE.store(u64::try_from(rate).unwrap_or(0), Ordering::Relaxed);
         }
         let _ = ANCHOR.try_with(|a| a.set((tsc, nanos)));
         nanos
@@ -161,16 +167,24 @@ mod tests {
 
     #[test]
     fn extrapolated_clock_follows_the_system_clock() {
-        let mut previous = now_unix_nanos();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(60);
+        // Long enough to calibrate and to renew the anchor several times.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(120);
+        let mut checked = 0;
         while std::time::Instant::now() < deadline {
+            let before = system_unix_nanos();
             let ours = now_unix_nanos();
-            let system = system_unix_nanos();
-            // Within a millisecond of the system clock, and never far behind an earlier read.
-            assert!(ours.abs_diff(system) < 1_000_000, "{ours} vs {system}");
-            assert!(ours + 1_000_000 > previous);
-            previous = ours;
+            let after = system_unix_nanos();
+            if after - before > 20_000 {
+                continue; // preempted between the reads: nothing to compare against
+            }
+            // Within 100 µs of the system clock read around it.
+            assert!(
+                ours + 100_000 >= before && ours <= after + 100_000,
+                "{ours} not within [{before}, {after}] ± 100 µs"
+            );
+            checked += 1;
         }
+        assert!(checked > 0);
     }
 
     #[test]
