@@ -263,3 +263,23 @@ async fn init_and_drop_inside_tokio_main_style_runtime() {
         Some(find(&spans, "async_root").span_id_hex())
     );
 }
+
+#[test]
+fn pipeline_counts_exactly_what_a_partly_rejected_batch_lost() {
+    let mut h = harness(|b| b.max_request_bytes(4_000).flush_at(10));
+    // The first request of the split batch is rejected, the others accepted.
+    h.receiver.script([support::Reply::status(400)]);
+    for i in 0..10 {
+        span(format!("big_{i}")).input(&"x".repeat(1_500)).start().end();
+    }
+    let langfuse = h.langfuse.take().unwrap();
+    assert!(langfuse.flush());
+    let stats = langfuse.stats();
+    drop(langfuse);
+    let rejected = h.receiver.requests()[0].spans().len();
+    assert!(rejected > 0 && rejected < 10, "{rejected}");
+    assert_eq!(stats.failed, rejected as u64);
+    assert_eq!(stats.exported, 10 - rejected as u64);
+    let accepted: usize = h.receiver.requests()[1..].iter().map(|r| r.spans().len()).sum();
+    assert_eq!(accepted, 10 - rejected);
+}

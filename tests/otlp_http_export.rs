@@ -493,7 +493,13 @@ fn an_oversized_span_is_dropped_and_the_rest_sent() {
         span_with_input(3, 100),
         span_with_input(4, 15_000),
     ];
-    exporter.export(&records).expect("the rest of the batch is sent");
+    match exporter.export(&records) {
+        // The rest of the batch is sent; the error says exactly what was lost and why.
+        Err(ExportError::Partial { lost: 1, cause }) => {
+            assert!(matches!(*cause, ExportError::TooLarge { limit: 20_000, .. }), "{cause:?}")
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(received_ids(&receiver), [1, 3, 4]);
     let stats = stats(&exporter);
     assert_eq!((stats.spans_sent, stats.spans_oversized), (3, 1));
@@ -515,7 +521,16 @@ fn a_rejected_request_does_not_stop_the_rest_of_a_split_batch() {
     let mut exporter = exporter(settings);
     let records: Vec<_> = (1..=6).map(|i| span_with_input(i, 2_000)).collect();
     let error = exporter.export(&records).expect_err("first request rejected");
-    assert!(matches!(error, ExportError::Status { code: 400, .. }), "{error:?}");
+    let rejected = receiver.requests()[0].spans().len();
+    match error {
+        ExportError::Partial { lost, cause } => {
+            assert_eq!(lost, rejected);
+            assert!(matches!(*cause, ExportError::Status { code: 400, .. }), "{cause:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let accepted: usize = receiver.requests()[1..].iter().map(|r| r.spans().len()).sum();
+    assert_eq!(accepted, 6 - rejected);
     let requests = receiver.requests();
     assert!(requests.len() >= 3, "{} requests", requests.len());
     let stats = stats(&exporter);

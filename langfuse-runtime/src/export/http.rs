@@ -300,6 +300,7 @@ impl SpanExporter for OtlpHttpExporter {
         let Self { transport, resource, compression, max_request_bytes, encoder, body, gzip_body } =
             self;
         let counters = transport.counters.clone();
+        let sent_before = counters.spans_sent.load(Ordering::Relaxed);
         let mut first_error = None;
         let outcome =
             encoder.encode_split(batch, resource, *max_request_bytes, body, |body, spans| {
@@ -330,19 +331,27 @@ impl SpanExporter for OtlpHttpExporter {
                     }
                 }
             });
+        let sent = (counters.spans_sent.load(Ordering::Relaxed) - sent_before) as usize;
+        let partial = |cause: ExportError| {
+            if sent == 0 {
+                cause
+            } else {
+                ExportError::Partial { lost: batch.len() - sent, cause: Box::new(cause) }
+            }
+        };
         let summary = match outcome {
             Ok(summary) => summary,
-            Err(error) => return Err(first_error.unwrap_or(error)),
+            Err(error) => return Err(partial(first_error.unwrap_or(error))),
         };
         Counters::add(&counters.spans_oversized, summary.oversized as u64);
         if let Some(error) = first_error {
-            return Err(error);
+            return Err(partial(error));
         }
-        if summary.spans == 0 && summary.oversized > 0 {
-            return Err(ExportError::TooLarge {
+        if summary.oversized > 0 {
+            return Err(partial(ExportError::TooLarge {
                 bytes: summary.largest_oversized_bytes,
                 limit: *max_request_bytes,
-            });
+            }));
         }
         Ok(())
     }

@@ -83,6 +83,23 @@ pub enum ExportError {
     },
     /// Any other failure of a custom exporter.
     Other(String),
+    /// Part of the batch was delivered; `lost` observations were not, for `cause`.
+    Partial {
+        /// Observations of the batch that were not delivered.
+        lost: usize,
+        /// Why (the first failure).
+        cause: Box<ExportError>,
+    },
+}
+
+impl ExportError {
+    /// How many of a batch of `batch_len` observations this error lost.
+    pub fn lost(&self, batch_len: usize) -> usize {
+        match self {
+            Self::Partial { lost, .. } => (*lost).min(batch_len),
+            _ => batch_len,
+        }
+    }
 }
 
 impl fmt::Display for ExportError {
@@ -95,6 +112,9 @@ impl fmt::Display for ExportError {
                 write!(f, "batch of {bytes} bytes exceeds the {limit}-byte request limit")
             }
             Self::Other(e) => f.write_str(e),
+            Self::Partial { lost, cause } => {
+                write!(f, "{lost} observations not delivered: {cause}")
+            }
         }
     }
 }

@@ -427,16 +427,16 @@ impl Worker {
         if chunk.is_empty() {
             return;
         }
-        let mut ok = true;
+        // An observation counts as lost when any exporter lost it (the worst exporter decides).
+        let mut lost = 0;
         for exporter in &mut self.exporters {
             if let Err(e) = exporter.export(chunk) {
-                ok = false;
+                lost = lost.max(e.lost(chunk.len()));
                 diag::error(format_args!("export of {} observations failed: {e}", chunk.len()));
             }
         }
-        let n = chunk.len() as u64;
-        let counter = if ok { &self.shared.exported } else { &self.shared.failed };
-        counter.fetch_add(n, Ordering::Relaxed);
+        self.shared.failed.fetch_add(lost as u64, Ordering::Relaxed);
+        self.shared.exported.fetch_add((chunk.len() - lost) as u64, Ordering::Relaxed);
         if counted {
             self.shared.queued.fetch_sub(chunk.len(), Ordering::Relaxed);
         }
