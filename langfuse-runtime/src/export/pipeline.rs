@@ -103,7 +103,7 @@ impl Shared {
         }
     }
 
-    /// Moves `batch` into the shared queue, leaving it empty with its capacity for reuse.
+    /// Moves `batch` into the shared queue and leaves an emptied buffer (or a new one) in its place.
     fn hand_off(&self, batch: &mut Vec<ObservationRecord>) {
         let n = batch.len();
         if n == 0 {
@@ -356,7 +356,8 @@ impl Worker {
         }
     }
 
-    /// Moves the shared queue into `pending` (a swap when `pending` is empty: no copy).
+    /// Drains the shared queue: whole requests' worth are exported where they are, remainders go
+    /// to `pending`, and the emptied buffers go back for the producers to reuse.
     fn take_handed(&mut self) {
         let full =
             std::mem::take(&mut self.shared.handed.lock().unwrap_or_else(|e| e.into_inner()).full);
