@@ -152,14 +152,25 @@ pub(crate) fn start_with(
 
 impl Handle {
     pub(crate) fn context(&self, trace_attributes: Option<Arc<crate::TraceAttributes>>) -> Context {
-        let parent = match self {
+        Context { parent: self.clone().into_parent(), trace_attributes }
+    }
+
+    /// What children of this observation see as their parent.
+    fn into_parent(self) -> Parent {
+        match self {
             Handle::Disabled => Parent::None,
-            Handle::Unsampled { trace_id, id } => {
-                Parent::Unsampled { trace_id: *trace_id, id: *id }
-            }
-            Handle::Live(frame) => Parent::Local(frame.clone()),
-        };
-        Context { parent, trace_attributes }
+            Handle::Unsampled { trace_id, id } => Parent::Unsampled { trace_id, id },
+            Handle::Live(frame) => Parent::Local(frame),
+        }
+    }
+
+    /// The observation a context's parent is, if it is one of ours.
+    fn from_parent(parent: Parent) -> Self {
+        match parent {
+            Parent::Local(frame) => Handle::Live(frame),
+            Parent::Unsampled { trace_id, id } => Handle::Unsampled { trace_id, id },
+            Parent::None | Parent::Remote { .. } => Handle::Disabled,
+        }
     }
 }
 
@@ -331,21 +342,12 @@ impl Observation {
     /// takes it back.
     pub(crate) fn into_context(mut self) -> Context {
         let inner = std::mem::take(&mut self.inner);
-        let parent = match inner.handle {
-            Handle::Disabled => Parent::None,
-            Handle::Unsampled { trace_id, id } => Parent::Unsampled { trace_id, id },
-            Handle::Live(frame) => Parent::Local(frame),
-        };
-        Context { parent, trace_attributes: inner.trace_attributes }
+        Context { parent: inner.handle.into_parent(), trace_attributes: inner.trace_attributes }
     }
 
     /// The observation whose handle [`Observation::into_context`] moved into `context`.
     pub(crate) fn from_context(context: Context) -> Self {
-        let handle = match context.parent {
-            Parent::Local(frame) => Handle::Live(frame),
-            Parent::Unsampled { trace_id, id } => Handle::Unsampled { trace_id, id },
-            Parent::None | Parent::Remote { .. } => Handle::Disabled,
-        };
+        let handle = Handle::from_parent(context.parent);
         Self { inner: ObservationRef { handle, trace_attributes: context.trace_attributes } }
     }
 
@@ -402,13 +404,7 @@ impl Frame {
 /// ```
 pub fn current_observation() -> ObservationRef {
     crate::context::with_current(|cx| ObservationRef {
-        handle: match &cx.parent {
-            Parent::Local(frame) => Handle::Live(frame.clone()),
-            Parent::Unsampled { trace_id, id } => {
-                Handle::Unsampled { trace_id: *trace_id, id: *id }
-            }
-            Parent::None | Parent::Remote { .. } => Handle::Disabled,
-        },
+        handle: Handle::from_parent(cx.parent.clone()),
         trace_attributes: cx.trace_attributes.clone(),
     })
 }
