@@ -152,17 +152,14 @@ impl Context {
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> R {
     let mut f = Some(f);
-    let done = CURRENT.try_with(|c| match (c.try_borrow(), f.take()) {
-        (Ok(cx), Some(f)) => Ok(f(&cx)),
-        (_, f) => Err(f),
+    let done = CURRENT.try_with(|c| {
+        let cx = c.try_borrow().ok()?;
+        f.take().map(|f| f(&cx))
     });
-    match done {
-        Ok(Ok(result)) => result,
-        Ok(Err(Some(f))) => f(&Context::default()),
-        _ => match f {
-            Some(f) => f(&Context::default()),
-            None => unreachable!("`f` is taken only by a call that returned"),
-        },
+    match (done, f) {
+        (Ok(Some(result)), _) => result,
+        (_, Some(f)) => f(&Context::default()),
+        (_, None) => unreachable!("`f` is taken only when it runs and returns"),
     }
 }
 
@@ -195,11 +192,7 @@ impl Drop for ContextGuard {
     fn drop(&mut self) {
         if let Some(previous) = self.previous.take() {
             // During thread teardown the slot may already be gone; nothing to restore then.
-            let _ = CURRENT.try_with(|c| {
-                if let Ok(mut slot) = c.try_borrow_mut() {
-                    *slot = previous;
-                }
-            });
+            drop(swap_current(previous));
         }
     }
 }
