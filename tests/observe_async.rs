@@ -92,7 +92,7 @@ fn async_err_and_early_return() {
     let all = records.all("fallible");
     assert_eq!(all[0].output.as_deref(), Some("12"));
     assert_eq!(all[1].level, Some(Level::Error));
-    assert_eq!(all[1].status_message.as_deref(), Some("it failed"));
+    assert_eq!(all[1].status_message(), Some("it failed"));
     assert_eq!(all[1].output, None);
 }
 
@@ -109,7 +109,7 @@ fn async_panic_is_recorded_and_resumed() {
     assert!(joined.unwrap_err().is_panic());
     let r = records.one("async_panic");
     assert_eq!(r.level, Some(Level::Error));
-    assert_eq!(r.status_message.as_deref(), Some("async boom"));
+    assert_eq!(r.status_message(), Some("async boom"));
 }
 
 #[observe]
@@ -126,7 +126,7 @@ fn a_dropped_future_is_marked_cancelled() {
     assert!(res.is_err());
     let r = records.one("slow");
     assert_eq!(r.level, Some(Level::Warning));
-    assert_eq!(r.status_message.as_deref(), Some(CANCELLED_MESSAGE));
+    assert_eq!(r.status_message(), Some(CANCELLED_MESSAGE));
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn impl_future_is_observed_until_it_completes() {
     assert!(ok.end_unix_nanos - ok.start_unix_nanos >= 20_000_000);
     assert_child(records.one("fetch"), ok);
     let err = all.iter().find(|r| r.output.is_none()).unwrap();
-    assert_eq!(err.status_message.as_deref(), Some("zero"));
+    assert_eq!(err.status_message(), Some("zero"));
 }
 
 #[test]

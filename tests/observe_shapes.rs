@@ -151,7 +151,7 @@ fn async_trait_methods_are_observed_while_they_run() {
     assert_child(records.one("leaf"), ok);
     let err = all.iter().find(|r| r.level.is_some()).unwrap();
     assert_eq!(err.level, Some(Level::Error));
-    assert_eq!(err.status_message.as_deref(), Some("k must be positive"));
+    assert_eq!(err.status_message(), Some("k must be positive"));
 }
 
 trait Native {

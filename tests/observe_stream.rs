@@ -98,11 +98,11 @@ fn err_items_and_panics_mark_the_observation_failed() {
     });
     let r = records.one("results");
     assert_eq!(r.level, Some(Level::Error));
-    assert_eq!(r.status_message.as_deref(), Some("bad item 1"));
+    assert_eq!(r.status_message(), Some("bad item 1"));
     assert_eq!(r.output.as_deref(), Some("[0,2]"));
     let e = records.one("exploding");
     assert_eq!(e.level, Some(Level::Error));
-    assert_eq!(e.status_message.as_deref(), Some("iterator boom"));
+    assert_eq!(e.status_message(), Some("iterator boom"));
     assert_eq!(e.output.as_deref(), Some("[0]"));
 }
 
@@ -163,5 +163,5 @@ fn capture_off_records_no_items_but_still_errors() {
     let r = records.one("results");
     assert_eq!(r.output, None);
     assert_eq!(r.input, None);
-    assert_eq!(r.status_message.as_deref(), Some("bad item 0"));
+    assert_eq!(r.status_message(), Some("bad item 0"));
 }

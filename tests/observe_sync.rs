@@ -131,15 +131,15 @@ fn ok_is_the_output_and_err_is_an_error_through_question_mark_and_return() {
     assert_eq!(parses[0].output.as_deref(), Some("42"));
     assert_eq!(parses[0].level, None);
     assert_eq!(parses[1].level, Some(Level::Error));
-    assert_eq!(parses[1].status_message.as_deref(), Some("my error: empty"));
+    assert_eq!(parses[1].status_message(), Some("my error: empty"));
     assert_eq!(parses[1].output, None);
     assert!(parses[1].is_error());
     assert_eq!(parses[2].level, Some(Level::Error));
-    assert_eq!(parses[2].status_message.as_deref(), Some("invalid digit found in string"));
+    assert_eq!(parses[2].status_message(), Some("invalid digit found in string"));
     let ios = records.all("io_result");
     assert_eq!(ios[0].output, None);
     assert_eq!(ios[0].level, None);
-    assert_eq!(ios[1].status_message.as_deref(), Some("disk full"));
+    assert_eq!(ios[1].status_message(), Some("disk full"));
 }
 
 #[observe]
@@ -173,7 +173,7 @@ fn a_panic_ends_the_observation_with_error_and_keeps_unwinding() {
     assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some("boom 3"));
     let r = records.one("explode");
     assert_eq!(r.level, Some(Level::Error));
-    assert_eq!(r.status_message.as_deref(), Some("boom 3"));
+    assert_eq!(r.status_message(), Some("boom 3"));
     assert_eq!(r.output, None);
     assert_eq!(r.input.as_deref(), Some(r#"{"code":3}"#));
 }
@@ -241,10 +241,10 @@ fn skip_metadata_level_version_and_capture_flags() {
     let (_, records) = record(|| (configured(4, "hunter2"), private(1)));
     let c = records.one("configured");
     assert_eq!(c.input.as_deref(), Some(r#"{"n":4}"#));
-    assert_eq!(c.metadata.get("source"), Some(r#""test""#));
-    assert_eq!(c.metadata.get("count"), Some("8"));
+    assert_eq!(c.metadata().get("source"), Some(r#""test""#));
+    assert_eq!(c.metadata().get("count"), Some("8"));
     assert_eq!(c.level, Some(Level::Warning));
-    assert_eq!(c.version.as_deref(), Some("1.2.3"));
+    assert_eq!(c.version(), Some("1.2.3"));
     let p = records.one("private");
     assert_eq!(p.input.as_deref(), Some("{}"));
     assert_eq!(p.output, None);
@@ -266,7 +266,7 @@ fn errors_are_recorded_even_when_output_capture_is_off() {
     let (_, records) = record_with(|b| b.io_capture_enabled(false), || parse("").is_err());
     let r = records.one("parse");
     assert_eq!(r.level, Some(Level::Error));
-    assert_eq!(r.status_message.as_deref(), Some("my error: empty"));
+    assert_eq!(r.status_message(), Some("my error: empty"));
 }
 
 #[test]
@@ -306,7 +306,7 @@ fn nothing_is_serialized_unless_the_call_is_recorded_with_capture_on() {
     assert_eq!(SERIALIZED.load(SeqCst), 0, "disabled or unsampled");
     let (_, records) = record_with(|b| b.io_capture_enabled(false), || counted(Counted));
     assert_eq!(SERIALIZED.load(SeqCst), 1, "only the metadata when IO capture is off");
-    assert_eq!(records.one("counted").metadata.get("m"), Some(r#""counted""#));
+    assert_eq!(records.one("counted").metadata().get("m"), Some(r#""counted""#));
     let (_, records) = record(|| counted(Counted));
     assert_eq!(SERIALIZED.load(SeqCst), 4);
     let r = records.one("counted");

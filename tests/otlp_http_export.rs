@@ -136,19 +136,19 @@ fn spans_arrive_with_ids_times_attributes_resource_and_scope() {
     let mut root = span(0xa1, None, "handle_request ✓");
     root.input = Some("Wie spät ist es? 日本語 🚀".into());
     root.output = Some(String::new());
-    root.metadata.insert("http.route", "\"/chat\"".into());
-    root.metadata.insert("attempt", "2".into());
+    root.metadata_mut().insert("http.route", "\"/chat\"".into());
+    root.metadata_mut().insert("attempt", "2".into());
 
     let mut generation = span(0xb2, Some(0xa1), "llm");
     generation.observation_type = ObservationType::Generation;
     generation.level = Some(Level::Error);
-    generation.status_message = Some("RateLimitError: slow down".into());
+    generation.set_status_message(Some("RateLimitError: slow down".into()));
     let mut fields = GenerationFields::default();
     fields.model = Some("gpt-4o-mini".into());
     fields.prompt_name = Some("qa".into());
     fields.prompt_version = Some(3);
     fields.usage_details = Some(r#"{"input":12,"output":3}"#.into());
-    generation.generation = Some(Box::new(fields));
+    *generation.generation_mut() = fields;
     let mut trace = TraceAttributes::default();
     trace.user_id = Some("user-1".into());
     trace.tags = vec!["conformance".into(), "ünïcode".into()];

@@ -15,8 +15,9 @@ use std::task::{Context as TaskContext, Poll};
 pub use crate::capture::{Json, Wrap};
 pub use crate::observation::kind::{Level, ObservationType};
 
-use crate::context::{Context, Parent, WithContext, swap_current, with_current};
+use crate::context::{Context, Parent, WithContext, exchange_current, with_current};
 use crate::ids::{ObservationId, TraceId};
+use crate::observation::fields::Field;
 use crate::observation::{
     Finish, Frame, Handle, Observation, ObservationRef, Observed, panic_message, start_with,
 };
@@ -138,13 +139,13 @@ impl Output {
         self.error = Some(message);
     }
 
-    fn record(observation: &ObservationRef, capture: bool, fill: impl FnOnce(&mut Output)) {
+    /// Runs the output closure; the field it yields is applied when the call ends.
+    fn collect(capture: bool, fill: impl FnOnce(&mut Output)) -> Option<Field> {
         let mut out = Output { capture, value: None, error: None };
         fill(&mut out);
-        if let Some(message) = out.error {
-            observation.set_error(message);
-        } else if let Some(text) = out.value.and_then(Json::into_io_text) {
-            observation.update(|r| r.output = Some(text));
+        match out.error {
+            Some(message) => Some(Field::Error(message)),
+            None => out.value.and_then(Json::into_io_text).map(|text| Field::Output(Some(text))),
         }
     }
 }
@@ -207,9 +208,6 @@ enum State {
     Unsampled(Context),
     /// A recorded observation.
     Live { observation: Observation, capture_output: bool },
-    /// A recorded observation made current: its handle moved into the thread's context (no
-    /// reference-count traffic) and comes back out when the call returns.
-    Current { capture_output: bool },
 }
 
 const PLACEHOLDER_TRACE: TraceId = match TraceId::from_u_int(1) {
@@ -233,6 +231,37 @@ pub fn start<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> Span
 
 #[inline(never)]
 fn start_recording<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> Span {
+    Span(begin(site, capture))
+}
+
+/// Starts the observation of a sync call and makes it current until the call returns.
+#[inline(always)]
+pub fn enter<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> Entered {
+    if crate::client::nothing_records() || crate::context::in_unsampled_trace() {
+        return Entered::OFF;
+    }
+    enter_recording(site, capture)
+}
+
+#[inline(never)]
+fn enter_recording<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> Entered {
+    let (context, capture_output) = match begin(site, capture) {
+        // The handle moves into a context (no reference-count traffic), that context is
+        // exchanged in place with the thread's, and both come back when the call returns.
+        State::Live { observation, capture_output } => {
+            (observation.into_context(), Some(capture_output))
+        }
+        State::Unsampled(cx) => (cx, None),
+        State::Off => return Entered::OFF,
+    };
+    let mut entered = Entered { context, attached: false, capture_output };
+    entered.attached = exchange_current(&mut entered.context);
+    entered
+}
+
+/// Starts the observation of one call: ids, start time, input and metadata.
+#[inline(always)]
+fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
     let started = with_current(|cx| {
         if let Parent::Unsampled { .. } = cx.parent {
             return None;
@@ -249,11 +278,11 @@ fn start_recording<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -
         Some((start_with(cx, None, record), cx.trace_attributes.clone()))
     });
     let Some((handle, trace_attributes)) = started else {
-        return Span(State::Off);
+        return State::Off;
     };
     match handle {
-        Handle::Disabled => Span(State::Off),
-        Handle::Unsampled { .. } => Span(State::Unsampled(handle.context(trace_attributes))),
+        Handle::Disabled => State::Off,
+        Handle::Unsampled { .. } => State::Unsampled(handle.context(trace_attributes)),
         Handle::Live(mut frame) => {
             let io_default = frame.client.io_capture_enabled;
             let capture_output = site.capture_output.unwrap_or(io_default);
@@ -265,66 +294,57 @@ fn start_recording<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -
             let input = start.input.map(Json::finish_object);
             Frame::update_fresh(&mut frame, |r| {
                 r.input = input;
-                r.version = site.version.map(str::to_owned);
+                if let Some(version) = site.version {
+                    r.set_version(Some(version.to_owned()));
+                }
                 for (key, value) in start.metadata {
-                    r.metadata.insert(key, value.into_string());
+                    r.metadata_mut().insert(key, value.into_string());
                 }
             });
             let observation = Observation::from_ref(ObservationRef {
                 handle: Handle::Live(frame),
                 trace_attributes,
             });
-            Span(State::Live { observation, capture_output })
+            State::Live { observation, capture_output }
         }
     }
 }
 
-/// Starts the observation of a sync call and makes it current until the call returns.
-#[inline(always)]
-pub fn enter<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> Entered {
-    let span = start(site, capture);
-    if let State::Off = span.0 {
-        return Entered { span, previous: None };
-    }
-    span.attach()
-}
-
 /// A sync call's observation, current on this thread until dropped.
 pub struct Entered {
-    span: Span,
-    previous: Option<Context>,
+    /// While attached, the caller's context (ours is the thread's); otherwise ours.
+    context: Context,
+    /// Whether `context` was exchanged with the thread's and has to be exchanged back.
+    attached: bool,
+    /// `Some` when the observation is recorded: whether its output is captured. `None` for
+    /// an unsampled root, or when nothing records.
+    capture_output: Option<bool>,
+}
+
+impl Entered {
+    const OFF: Entered = Entered { context: Context::EMPTY, attached: false, capture_output: None };
+
+    /// Makes the caller's context current again; returns ours.
+    #[inline]
+    fn detach(&mut self) -> Context {
+        if std::mem::take(&mut self.attached) {
+            exchange_current(&mut self.context);
+        }
+        std::mem::take(&mut self.context)
+    }
 }
 
 impl Drop for Entered {
     #[inline]
     fn drop(&mut self) {
-        if let Some(previous) = self.previous.take() {
-            let ours = swap_current(previous);
-            if let State::Current { .. } = self.span.0 {
-                drop(Observation::from_context(ours));
-            }
+        let ours = self.detach();
+        if self.capture_output.is_some() {
+            drop(Observation::from_context(ours));
         }
     }
 }
 
 impl Span {
-    #[inline(never)]
-    fn attach(self) -> Entered {
-        match self.0 {
-            State::Live { observation, capture_output } => Entered {
-                previous: Some(swap_current(observation.into_context())),
-                span: Span(State::Current { capture_output }),
-            },
-            State::Unsampled(cx) => Entered {
-                previous: Some(swap_current(cx.clone())),
-                span: Span(State::Unsampled(cx)),
-            },
-            state @ (State::Off | State::Current { .. }) => {
-                Entered { span: Span(state), previous: None }
-            }
-        }
-    }
-
     /// Runs `future` with the observation current on every poll; `finish` records its output.
     /// A panic is recorded as ERROR and resumed; dropping the future before it completes marks
     /// the observation cancelled (WARNING).
@@ -335,7 +355,7 @@ impl Span {
         K: FnOnce(&mut Output, &F::Output),
     {
         match self.0 {
-            State::Off | State::Current { .. } => Traced::Off { future },
+            State::Off => Traced::Off { future },
             State::Unsampled(cx) => Traced::Unsampled { future: cx.wrap(future) },
             State::Live { observation, capture_output } => Traced::Live {
                 future: Observed::with_finish(
@@ -353,7 +373,7 @@ impl Entered {
     /// output or its panic, and restores the caller's context.
     #[inline(always)]
     pub fn run<R>(self, body: impl FnOnce() -> R, finish: impl FnOnce(&mut Output, &R)) -> R {
-        if let State::Off = self.span.0 {
+        if !self.attached && self.capture_output.is_none() {
             // Nothing to restore or end: skip the drop glue so the off path stays a branch.
             std::mem::forget(self);
             return body();
@@ -367,22 +387,22 @@ impl Entered {
         body: impl FnOnce() -> R,
         finish: impl FnOnce(&mut Output, &R),
     ) -> R {
-        let State::Current { capture_output } = self.span.0 else {
+        let Some(capture_output) = self.capture_output else {
             // Unsampled: the context is current; `self` restores the caller's when dropped.
             return body();
         };
         let result = catch_unwind(AssertUnwindSafe(body));
-        let ours = self.previous.take().map(swap_current).unwrap_or_default();
-        let observation = Observation::from_context(ours);
+        let observation = Observation::from_context(self.detach());
+        std::mem::forget(self);
         match result {
             Ok(value) => {
-                Output::record(&observation, capture_output, |out| finish(out, &value));
-                drop(observation);
+                let field = Output::collect(capture_output, |out| finish(out, &value));
+                observation.end_with(|r| field.map_or((), |f| f.apply(r)));
                 value
             }
             Err(payload) => {
-                observation.set_error(panic_message(&*payload));
-                drop(observation);
+                let field = Field::Error(panic_message(&*payload));
+                observation.end_with(|r| field.apply(r));
                 resume_unwind(payload)
             }
         }
@@ -398,7 +418,9 @@ pub struct Finisher<K> {
 impl<T, K: FnOnce(&mut Output, &T)> Finish<T> for Finisher<K> {
     fn finish(self, observation: &ObservationRef, output: &T) {
         let finish = self.finish;
-        Output::record(observation, self.capture, |out| finish(out, output));
+        if let Some(field) = Output::collect(self.capture, |out| finish(out, output)) {
+            observation.update(|r| field.apply(r));
+        }
     }
 }
 

@@ -139,7 +139,7 @@ pub fn for_each_attribute(
     if let Some(level) = record.level {
         put(AttrKey::fixed(LEVEL), AttrValue::Str(level.as_str()));
     }
-    if let Some(v) = str_attr(&record.status_message) {
+    if let Some(v) = record.status_message().map(AttrValue::Str) {
         put(AttrKey::fixed(STATUS_MESSAGE), v);
     }
     if let Some(v) = str_attr(&record.input) {
@@ -157,11 +157,11 @@ pub fn for_each_attribute(
     if let Some(release) = defaults.release.as_deref() {
         put(AttrKey::fixed(RELEASE), AttrValue::Str(release));
     }
-    let version = record.version.as_deref().or(trace.and_then(|t| t.version.as_deref()));
+    let version = record.version().or(trace.and_then(|t| t.version.as_deref()));
     if let Some(version) = version {
         put(AttrKey::fixed(VERSION), AttrValue::Str(version));
     }
-    if let Some(g) = record.generation.as_deref() {
+    if let Some(g) = record.generation() {
         for (key, value) in [
             (MODEL_NAME, &g.model),
             (MODEL_PARAMETERS, &g.model_parameters),
@@ -175,10 +175,8 @@ pub fn for_each_attribute(
         }
     }
     // An explicit prompt on the observation wins over a propagated one.
-    let own_prompt = record
-        .generation
-        .as_deref()
-        .and_then(|g| g.prompt_name.as_deref().map(|n| (n, g.prompt_version)));
+    let own_prompt =
+        record.generation().and_then(|g| g.prompt_name.as_deref().map(|n| (n, g.prompt_version)));
     let prompt =
         own_prompt.or(trace.and_then(|t| t.prompt_name.as_deref().map(|n| (n, t.prompt_version))));
     if let Some((name, version)) = prompt {
@@ -207,7 +205,7 @@ pub fn for_each_attribute(
     if record.as_root {
         put(AttrKey::fixed(AS_ROOT), AttrValue::Bool(true));
     }
-    if let Some(v) = str_attr(&record.metadata_value) {
+    if let Some(v) = record.metadata_value().map(AttrValue::Str) {
         put(AttrKey::fixed(METADATA), v);
     }
     if let Some(t) = trace {
@@ -215,7 +213,7 @@ pub fn for_each_attribute(
             put(AttrKey { prefix: TRACE_METADATA_PREFIX, suffix: k }, AttrValue::Str(v));
         }
     }
-    for (k, v) in record.metadata.iter() {
+    for (k, v) in record.metadata().iter() {
         put(AttrKey { prefix: METADATA_PREFIX, suffix: k }, AttrValue::Str(v));
     }
     dropped
@@ -254,8 +252,8 @@ mod tests {
         let mut r = record();
         r.level = Some(Level::Error);
         r.input = Some("hi".into());
-        r.metadata.insert("a", "1".into());
-        r.metadata.insert("a", "2".into());
+        r.metadata_mut().insert("a", "1".into());
+        r.metadata_mut().insert("a", "2".into());
         r.generation_mut().prompt_version = Some(3);
         r.generation_mut().prompt_name = Some("p".into());
         let defaults = SpanDefaults { environment: Some("prod".into()), ..Default::default() };
@@ -283,7 +281,7 @@ mod tests {
         let mut r = record();
         r.output = Some("o".into());
         for i in 0..5 {
-            r.metadata.insert(format!("k{i}"), "1".into());
+            r.metadata_mut().insert(format!("k{i}"), "1".into());
         }
         let defaults = SpanDefaults { attribute_count_limit: 4, ..Default::default() };
         let (attrs, dropped) = collect(&r, &defaults);

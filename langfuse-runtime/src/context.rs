@@ -62,12 +62,13 @@ impl std::fmt::Debug for Context {
 }
 
 thread_local! {
-    static CURRENT: RefCell<Context> = const {
-        RefCell::new(Context { parent: Parent::None, trace_attributes: None })
-    };
+    static CURRENT: RefCell<Context> = const { RefCell::new(Context::EMPTY) };
 }
 
 impl Context {
+    /// No observation, no trace attributes.
+    pub(crate) const EMPTY: Context = Context { parent: Parent::None, trace_attributes: None };
+
     /// The context of the calling thread (empty outside any observation).
     pub fn current() -> Self {
         with_current(Context::clone)
@@ -171,6 +172,46 @@ pub(crate) fn in_unsampled_trace() -> bool {
     })
 }
 
+/// Exchanges `cx` with the thread's current context in place: no clone, no reference counting,
+/// nothing moved but the two slots. False, with nothing exchanged, while the thread's storage
+/// is torn down or the slot is in use.
+#[inline]
+pub(crate) fn exchange_current(cx: &mut Context) -> bool {
+    CURRENT
+        .try_with(|c| match c.try_borrow_mut() {
+            Ok(mut slot) => {
+                std::mem::swap(&mut *slot, cx);
+                true
+            }
+            Err(_) => false,
+        })
+        .unwrap_or(false)
+}
+
+/// Keeps a borrowed context current until dropped, then puts it back where it came from
+/// (panic-safe: the exchange is undone during unwinding too).
+pub(crate) struct Exchanged<'a> {
+    cx: &'a mut Context,
+    exchanged: bool,
+}
+
+impl<'a> Exchanged<'a> {
+    #[inline]
+    pub(crate) fn new(cx: &'a mut Context) -> Self {
+        let exchanged = exchange_current(cx);
+        Exchanged { cx, exchanged }
+    }
+}
+
+impl Drop for Exchanged<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.exchanged {
+            exchange_current(self.cx);
+        }
+    }
+}
+
 #[inline]
 pub(crate) fn swap_current(new: Context) -> Context {
     // Re-entered or torn down: nothing is made current and there is nothing to restore.
@@ -210,7 +251,7 @@ impl<F: Future> Future for WithContext<F> {
     type Output = F::Output;
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _guard = this.context.clone().attach();
+        let _current = Exchanged::new(this.context);
         this.future.poll(cx)
     }
 }

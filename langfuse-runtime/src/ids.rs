@@ -3,6 +3,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+use std::num::{NonZeroU64, NonZeroU128};
 
 /// A 16-byte trace id, shown as 32 lower-case hex characters.
 ///
@@ -12,11 +13,11 @@ use std::hash::{BuildHasher, Hasher};
 /// assert_eq!(id.to_string(), "656f344917362c3f5f8cd92a351d471d");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TraceId(u128);
+pub struct TraceId(NonZeroU128);
 
 /// An 8-byte observation id (the OpenTelemetry span id), shown as 16 lower-case hex characters.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ObservationId(u64);
+pub struct ObservationId(NonZeroU64);
 
 /// Error returned when an id string is not hex of the right length, or is all zeros.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,21 +39,25 @@ impl fmt::Display for ParseIdError {
 impl std::error::Error for ParseIdError {}
 
 macro_rules! id_impl {
-    ($name:ident, $int:ty, $bytes:literal) => {
+    ($name:ident, $int:ty, $nonzero:ty, $bytes:literal) => {
         impl $name {
             /// Builds an id from its integer form; `None` for the invalid all-zero id.
             pub const fn from_u_int(value: $int) -> Option<Self> {
-                if value == 0 { None } else { Some(Self(value)) }
+                // Non-zero inside, so `Option<Self>` is as small as the id itself.
+                match <$nonzero>::new(value) {
+                    Some(value) => Some(Self(value)),
+                    None => None,
+                }
             }
 
             /// The id as a big-endian integer.
             pub const fn to_u_int(self) -> $int {
-                self.0
+                self.0.get()
             }
 
             /// The id as big-endian bytes, as it goes into OTLP.
             pub const fn to_bytes(self) -> [u8; $bytes] {
-                self.0.to_be_bytes()
+                self.0.get().to_be_bytes()
             }
 
             /// Builds an id from big-endian bytes; `None` for all zeros.
@@ -95,22 +100,31 @@ macro_rules! id_impl {
     };
 }
 
-id_impl!(TraceId, u128, 16);
-id_impl!(ObservationId, u64, 8);
+id_impl!(TraceId, u128, NonZeroU128, 16);
+id_impl!(ObservationId, u64, NonZeroU64, 8);
+
+const ONE_TRACE: TraceId = match TraceId::from_u_int(1) {
+    Some(id) => id,
+    None => unreachable!(),
+};
+const ONE_OBSERVATION: ObservationId = match ObservationId::from_u_int(1) {
+    Some(id) => id,
+    None => unreachable!(),
+};
 
 impl TraceId {
     /// A fresh random trace id.
     pub fn random() -> Self {
         let high = u128::from(next_random_u64());
         let low = u128::from(next_random_u64());
-        Self::from_u_int((high << 64) | low).unwrap_or(Self(1))
+        Self::from_u_int((high << 64) | low).unwrap_or(ONE_TRACE)
     }
 }
 
 impl ObservationId {
     /// A fresh random observation id.
     pub fn random() -> Self {
-        Self::from_u_int(next_random_u64()).unwrap_or(Self(1))
+        Self::from_u_int(next_random_u64()).unwrap_or(ONE_OBSERVATION)
     }
 }
 
@@ -169,6 +183,12 @@ mod tests {
         assert!("00000000000000000000000000000000".parse::<TraceId>().is_err());
         assert!("zz000000000000000000000000000001".parse::<TraceId>().is_err());
         assert!("+0000000000000001".parse::<ObservationId>().is_err());
+    }
+
+    #[test]
+    fn optional_ids_cost_no_space() {
+        assert_eq!(std::mem::size_of::<Option<ObservationId>>(), 8);
+        assert_eq!(std::mem::size_of::<Option<TraceId>>(), 16);
     }
 
     #[test]

@@ -10,6 +10,21 @@ use crate::ids::{ObservationId, TraceId};
 use crate::observation::kind::{Level, ObservationType};
 
 /// A finished observation, as handed to a [`SpanExporter`](crate::export::SpanExporter).
+///
+/// What every observation has is a public field; what most never set (status message,
+/// version, metadata, generation fields) sits behind one allocation made on first use, read
+/// with [`ObservationRecord::status_message`] and its siblings. That keeps the record at 144
+/// bytes: it is moved twice per observation on the instrumented thread.
+///
+/// ```
+/// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+/// let mut r = ObservationRecord::new(TraceId::random(), ObservationId::random(), None, "llm", ObservationType::Generation, 0);
+/// r.set_status_message(Some("rate limited".into()));
+/// r.generation_mut().model = Some("gpt-4o".into());
+/// assert_eq!(r.status_message(), Some("rate limited"));
+/// assert_eq!(r.generation().and_then(|g| g.model.as_deref()), Some("gpt-4o"));
+/// assert!(r.metadata().is_empty());
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ObservationRecord {
@@ -19,39 +34,42 @@ pub struct ObservationRecord {
     pub id: ObservationId,
     /// Parent observation, `None` for a trace root.
     pub parent_id: Option<ObservationId>,
-    /// The parent came from another process (traceparent) or an explicit trace context.
-    pub parent_is_remote: bool,
     /// Display name.
     pub name: Cow<'static, str>,
     /// Start, nanoseconds since the Unix epoch.
     pub start_unix_nanos: u64,
     /// End, nanoseconds since the Unix epoch (equal to the start for events).
     pub end_unix_nanos: u64,
-    /// `langfuse.observation.type`.
-    pub observation_type: ObservationType,
-    /// `langfuse.observation.level`, omitted when `None`.
-    pub level: Option<Level>,
-    /// `langfuse.observation.status_message`.
-    pub status_message: Option<String>,
     /// `langfuse.observation.input`: raw text for strings, compact JSON otherwise.
     pub input: Option<String>,
     /// `langfuse.observation.output`, encoded like the input.
     pub output: Option<String>,
-    /// `langfuse.version`.
-    pub version: Option<String>,
-    /// `langfuse.observation.metadata.<key>`: one entry per top-level key, JSON-encoded value.
-    pub metadata: Metadata,
-    /// Non-object metadata, JSON-encoded, under the bare `langfuse.observation.metadata` key.
-    pub metadata_value: Option<String>,
-    /// Model, usage, cost, … (generation-like types).
-    pub generation: Option<Box<GenerationFields>>,
     /// Trace-level attributes propagated from the context this observation started in.
     pub trace: Option<Arc<TraceAttributes>>,
+    /// `langfuse.observation.type`.
+    pub observation_type: ObservationType,
+    /// `langfuse.observation.level`, omitted when `None`.
+    pub level: Option<Level>,
+    /// The parent came from another process (traceparent) or an explicit trace context.
+    pub parent_is_remote: bool,
     /// `langfuse.trace.public = true` was requested on this observation.
     pub trace_public: bool,
     /// `langfuse.internal.as_root`: started under an explicit trace context.
     pub as_root: bool,
+    /// The rarely set fields, allocated on first write.
+    details: Option<Box<Details>>,
 }
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Details {
+    status_message: Option<String>,
+    version: Option<String>,
+    metadata: Metadata,
+    metadata_value: Option<String>,
+    generation: Option<GenerationFields>,
+}
+
+static NO_METADATA: Metadata = Metadata(Vec::new());
 
 impl ObservationRecord {
     /// A record with only the identity, name, type and times filled in.
@@ -67,22 +85,18 @@ impl ObservationRecord {
             trace_id,
             id,
             parent_id,
-            parent_is_remote: false,
             name: name.into(),
             start_unix_nanos,
             end_unix_nanos: start_unix_nanos,
-            observation_type,
-            level: None,
-            status_message: None,
             input: None,
             output: None,
-            version: None,
-            metadata: Metadata::default(),
-            metadata_value: None,
-            generation: None,
             trace: None,
+            observation_type,
+            level: None,
+            parent_is_remote: false,
             trace_public: false,
             as_root: false,
+            details: None,
         }
     }
 
@@ -91,8 +105,64 @@ impl ObservationRecord {
         self.level == Some(Level::Error)
     }
 
-    pub(crate) fn generation_mut(&mut self) -> &mut GenerationFields {
-        self.generation.get_or_insert_with(Default::default)
+    fn details_mut(&mut self) -> &mut Details {
+        self.details.get_or_insert_with(Default::default)
+    }
+
+    /// `langfuse.observation.status_message`.
+    pub fn status_message(&self) -> Option<&str> {
+        self.details.as_ref()?.status_message.as_deref()
+    }
+
+    /// Sets or clears the status message.
+    pub fn set_status_message(&mut self, message: Option<String>) {
+        if message.is_some() || self.details.is_some() {
+            self.details_mut().status_message = message;
+        }
+    }
+
+    /// `langfuse.version` of this observation.
+    pub fn version(&self) -> Option<&str> {
+        self.details.as_ref()?.version.as_deref()
+    }
+
+    /// Sets or clears the version.
+    pub fn set_version(&mut self, version: Option<String>) {
+        if version.is_some() || self.details.is_some() {
+            self.details_mut().version = version;
+        }
+    }
+
+    /// `langfuse.observation.metadata.<key>`: one entry per top-level key, JSON-encoded value.
+    pub fn metadata(&self) -> &Metadata {
+        self.details.as_ref().map_or(&NO_METADATA, |d| &d.metadata)
+    }
+
+    /// The metadata, for adding keys.
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.details_mut().metadata
+    }
+
+    /// Non-object metadata, JSON-encoded, under the bare `langfuse.observation.metadata` key.
+    pub fn metadata_value(&self) -> Option<&str> {
+        self.details.as_ref()?.metadata_value.as_deref()
+    }
+
+    /// Sets or clears the non-object metadata (JSON text).
+    pub fn set_metadata_value(&mut self, json: Option<String>) {
+        if json.is_some() || self.details.is_some() {
+            self.details_mut().metadata_value = json;
+        }
+    }
+
+    /// Model, usage, cost, … (generation-like types), if any was set.
+    pub fn generation(&self) -> Option<&GenerationFields> {
+        self.details.as_ref()?.generation.as_ref()
+    }
+
+    /// The generation fields, created empty on first use.
+    pub fn generation_mut(&mut self) -> &mut GenerationFields {
+        self.details_mut().generation.get_or_insert_with(Default::default)
     }
 }
 
@@ -143,6 +213,8 @@ pub struct TraceAttributes {
 /// Ordered metadata with unique keys; values are compact JSON text.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Metadata(Vec<(String, String)>);
+
+const _: () = assert!(std::mem::size_of::<ObservationRecord>() <= 144);
 
 impl Metadata {
     /// Sets `key` to an already JSON-encoded value, replacing an earlier value in place.

@@ -88,7 +88,7 @@ impl<C, X> Seq<C, X> {
         X: Transform<T>,
     {
         let state = match span.0 {
-            State::Off | State::Current { .. } => SeqState::Off,
+            State::Off => SeqState::Off,
             State::Unsampled(cx) => SeqState::Unsampled(cx),
             State::Live { observation, capture_output } => SeqState::Live(Box::new(Live {
                 observation,

@@ -513,7 +513,7 @@ impl<'a> Renderer<'a> {
             out.push_str(&format_duration(r.end_unix_nanos.saturating_sub(r.start_unix_nanos)));
         }
 
-        let message = r.status_message.as_deref().map(|m| self.value(m));
+        let message = r.status_message().map(|m| self.value(m));
         let (style, level) = match r.level {
             Some(Level::Error) => (RED, Some(Level::Error)),
             Some(Level::Warning) => (YELLOW, Some(Level::Warning)),
@@ -578,7 +578,7 @@ impl<'a> Renderer<'a> {
         if let Some(output) = &r.output {
             self.line(out, prefix, &[("output", self.value(output))]);
         }
-        if let Some(g) = &r.generation {
+        if let Some(g) = r.generation() {
             let mut parts = Vec::new();
             if let Some(model) = &g.model {
                 parts.push(("model", self.value(model)));
@@ -614,13 +614,13 @@ impl<'a> Renderer<'a> {
             }
             self.line(out, prefix, &parts);
         }
-        if !r.metadata.is_empty() {
-            self.line(out, prefix, &[("metadata", self.metadata(&r.metadata))]);
+        if !r.metadata().is_empty() {
+            self.line(out, prefix, &[("metadata", self.metadata(r.metadata()))]);
         }
-        if let Some(value) = &r.metadata_value {
+        if let Some(value) = r.metadata_value() {
             self.line(out, prefix, &[("metadata", self.value(value))]);
         }
-        if let Some(version) = &r.version {
+        if let Some(version) = r.version() {
             self.line(out, prefix, &[("version", self.value(version))]);
         }
         let trace = r
@@ -977,15 +977,15 @@ mod tests {
         connect.trace = Some(attrs.clone());
         let mut db = rec(2, Some(1), "db_query", ObservationType::Span, 100, 2_100_000);
         db.input = Some("SELECT * FROM docs WHERE topic = 'rust'".into());
-        db.metadata.insert("rows", "3".into());
-        db.metadata.insert("table", "\"docs\"".into());
+        db.metadata_mut().insert("rows", "3".into());
+        db.metadata_mut().insert("table", "\"docs\"".into());
         db.trace = Some(attrs.clone());
         let mut hit = rec(5, Some(4), "cache_hit", ObservationType::Event, 2_500, 0);
         hit.trace = Some(attrs.clone());
         let mut chat = rec(4, Some(1), "chat_step", ObservationType::Generation, 2_300, 8_000_000);
         chat.input = Some(r#"[{"role":"user","content":"What is Rust?"}]"#.into());
         chat.output = Some("A systems programming language.".into());
-        chat.generation = Some(Box::new(GenerationFields {
+        *chat.generation_mut() = GenerationFields {
             model: Some("gpt-4o-mini".into()),
             model_parameters: Some(r#"{"temperature":0.2,"max_tokens":128}"#.into()),
             usage_details: Some(r#"{"input":12,"output":3,"total":15}"#.into()),
@@ -993,7 +993,7 @@ mod tests {
             completion_start_time: Some("\"2025-01-02T03:04:05.005300Z\"".into()),
             prompt_name: Some("qa".into()),
             prompt_version: Some(3),
-        }));
+        };
         chat.trace = Some(attrs.clone());
         let mut root = rec(1, None, "pipeline", ObservationType::Span, 0, 12_500_000);
         root.input = Some(r#"{"question":"What is Rust?"}"#.into());
@@ -1054,17 +1054,17 @@ cost: {input: 0.00012, output: 0.00006, total: 0.00018}
         let (mut exporter, buf) = exporter();
         let mut charge = rec(2, Some(1), "charge_card", ObservationType::Tool, 10, 950);
         charge.level = Some(Level::Error);
-        charge.status_message = Some("card declined:\ninsufficient funds".into());
+        charge.set_status_message(Some("card declined:\ninsufficient funds".into()));
         charge.output = Some(r#"{"code":402}"#.into());
         let mut retry = rec(3, Some(1), "retry", ObservationType::Span, 20, 1_234_567);
         retry.level = Some(Level::Warning);
         let mut audit = rec(4, Some(1), "audit", ObservationType::Span, 30, 999_960);
         audit.level = Some(Level::Default);
         let mut root = rec(1, None, "checkout", ObservationType::Agent, 0, 2_345_678_901);
-        root.status_message = Some("gave up".into());
+        root.set_status_message(Some("gave up".into()));
         root.level = Some(Level::Error);
         let mut note = rec(5, None, "note", ObservationType::Span, 0, 0);
-        note.status_message = Some("just saying".into());
+        note.set_status_message(Some("just saying".into()));
         exporter.export(&[charge, retry, audit, root, note]).unwrap();
         assert_eq!(
             buf.take(),
@@ -1146,7 +1146,7 @@ pipeline [span] 12.500 ms  (+2 children printed earlier)
         let mut root = rec(1, None, "big", ObservationType::Span, 0, 1_000_000);
         root.input = Some(long.clone());
         root.output = Some("é".repeat(201));
-        root.metadata.insert("blob", format!("\"{}\"", "y".repeat(300)));
+        root.metadata_mut().insert("blob", format!("\"{}\"", "y".repeat(300)));
         exporter.export(std::slice::from_ref(&root)).unwrap();
         let expected = format!(
             "trace 4bf92f3577b34da6a3ce929d0e0e4736 (1 observation)\n\
@@ -1275,8 +1275,8 @@ job [chain] 1.000 ms  (parent 0000000000000def from trace context)
         same.trace = Some(Arc::new((*first).clone()));
         let mut changed = rec(3, Some(1), "changed", ObservationType::Span, 2, 1_000);
         changed.trace = Some(second);
-        changed.version = Some("v7".into());
-        changed.metadata_value = Some("[1,2]".into());
+        changed.set_version(Some("v7".into()));
+        changed.set_metadata_value(Some("[1,2]".into()));
         let mut root = rec(1, None, "root", ObservationType::Span, 0, 1_000_000);
         root.trace = Some(first);
         exporter.export(&[same, changed, root]).unwrap();
@@ -1455,10 +1455,10 @@ later [span] 1.0 µs  (parent not finished)
         // Unparsable or earlier than the start: shown as given.
         let (mut exporter, buf) = exporter();
         let mut g = rec(1, None, "gen", ObservationType::Generation, 0, 1_000);
-        g.generation = Some(Box::new(GenerationFields {
+        *g.generation_mut() = GenerationFields {
             completion_start_time: Some("\"yesterday\"".into()),
             ..Default::default()
-        }));
+        };
         exporter.export(&[g]).unwrap();
         assert!(buf.take().contains("\n  completion start: \"yesterday\"\n"));
     }

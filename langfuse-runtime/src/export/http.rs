@@ -808,7 +808,7 @@ mod tests {
                 );
                 r.input = Some(format!("{{\"question\":\"what is {i} + {i}?\"}}"));
                 r.output = Some(format!("{}", i * 2));
-                r.metadata.insert("provider", "\"openai\"".into());
+                r.metadata_mut().insert("provider", "\"openai\"".into());
                 r
             })
             .collect();

@@ -285,7 +285,7 @@ impl Frame {
 #[inline]
 fn status_len(record: &ObservationRecord) -> Option<usize> {
     record.is_error().then(|| {
-        let message = record.status_message.as_deref().unwrap_or("");
+        let message = record.status_message().unwrap_or("");
         let message_len = if message.is_empty() { 0 } else { field_len(message.len()) };
         message_len + 2
     })
@@ -347,7 +347,7 @@ fn put_span(out: &mut Vec<u8>, record: &ObservationRecord, defaults: &SpanDefaul
     }
     if let Some(status) = status_len(record) {
         put_len_field(out, tag::SPAN_STATUS, status);
-        let message = record.status_message.as_deref().unwrap_or("");
+        let message = record.status_message().unwrap_or("");
         if !message.is_empty() {
             put_bytes_field(out, tag::STATUS_MESSAGE, message.as_bytes());
         }
@@ -557,16 +557,16 @@ mod tests {
             span(0x1111_2222_3333_4444, None, "handle_request 🚀 日本語", ObservationType::Span);
         root.input = Some("héllo wörld — 日本語 🚀".into());
         root.output = Some(String::new());
-        root.metadata.insert("provider", "\"openai\"".into());
-        root.metadata.insert("http.route.name", "\"/v1/chat\"".into());
-        root.metadata.insert("", "1".into());
+        root.metadata_mut().insert("provider", "\"openai\"".into());
+        root.metadata_mut().insert("http.route.name", "\"/v1/chat\"".into());
+        root.metadata_mut().insert("", "1".into());
         root.trace_public = true;
 
         let mut generation =
             span(0x5555, Some(0x1111_2222_3333_4444), "llm-call", ObservationType::Generation);
         generation.level = Some(Level::Error);
-        generation.status_message = Some("ValueError: boom ✗".into());
-        generation.version = Some("2".into());
+        generation.set_status_message(Some("ValueError: boom ✗".into()));
+        generation.set_version(Some("2".into()));
         let g = generation.generation_mut();
         g.model = Some("gpt-4o-mini".into());
         g.usage_details = Some(r#"{"input":12,"output":3,"total":15}"#.into());
@@ -867,7 +867,7 @@ mod tests {
         let mut r = span(1, None, "s", ObservationType::Span);
         r.input = Some("in".into());
         for i in 0..4 {
-            r.metadata.insert(format!("k{i}"), "1".into());
+            r.metadata_mut().insert(format!("k{i}"), "1".into());
         }
         let mut out = Vec::new();
         encode_request(&[r], &resource, &mut out);

@@ -70,18 +70,20 @@ impl Field {
             Self::Input(v) => r.input = v,
             Self::Output(v) => r.output = v,
             Self::Metadata(map, bare) => {
-                r.metadata.merge_from(&map);
+                if !map.is_empty() {
+                    r.metadata_mut().merge_from(&map);
+                }
                 if bare.is_some() {
-                    r.metadata_value = bare;
+                    r.set_metadata_value(bare);
                 }
             }
             Self::Level(level) => r.level = Some(level),
-            Self::StatusMessage(m) => r.status_message = Some(m),
+            Self::StatusMessage(m) => r.set_status_message(Some(m)),
             Self::Error(m) => {
                 r.level = Some(Level::Error);
-                r.status_message = Some(m);
+                r.set_status_message(Some(m));
             }
-            Self::Version(v) => r.version = Some(v),
+            Self::Version(v) => r.set_version(Some(v)),
             Self::Model(m) => r.generation_mut().model = Some(m),
             Self::ModelParameters(v) => r.generation_mut().model_parameters = v,
             Self::UsageDetails(v) => r.generation_mut().usage_details = v,

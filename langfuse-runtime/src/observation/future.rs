@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use super::{Observation, ObservationRef};
+use crate::context::{Context, Exchanged};
 use crate::observation::kind::Level;
 
 /// Status message of an observation whose future was dropped before it completed.
@@ -37,14 +38,16 @@ pin_project_lite::pin_project! {
     pub struct Observed<F, K = NoFinish> {
         #[pin]
         future: F,
-        observation: Option<Observation>,
+        // The observation, moved into the context its polls make current: exchanged in place
+        // with the thread's on every poll, so polling touches no reference count.
+        observation: Option<Context>,
         finish: Option<K>,
     }
 
     impl<F, K> PinnedDrop for Observed<F, K> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let Some(observation) = this.observation.take() {
+            if let Some(observation) = this.observation.take().map(Observation::from_context) {
                 observation.set_level(Level::Warning).set_status_message(CANCELLED_MESSAGE);
                 // Dropping the inner future happens after this, outside the context; ending
                 // here keeps the observation's end time at the moment of cancellation.
@@ -56,14 +59,14 @@ pin_project_lite::pin_project! {
 
 impl<F: Future> Observed<F, NoFinish> {
     pub(crate) fn new(observation: Observation, future: F) -> Self {
-        Observed { future, observation: Some(observation), finish: Some(NoFinish) }
+        Observed { future, observation: Some(observation.into_context()), finish: Some(NoFinish) }
     }
 }
 
 impl<F: Future, K: Finish<F::Output>> Observed<F, K> {
     /// Like [`Observation::instrument`], with `finish` called on the output before the end.
     pub fn with_finish(observation: Observation, future: F, finish: K) -> Self {
-        Observed { future, observation: Some(observation), finish: Some(finish) }
+        Observed { future, observation: Some(observation.into_context()), finish: Some(finish) }
     }
 }
 
@@ -72,27 +75,26 @@ impl<F: Future, K: Finish<F::Output>> Future for Observed<F, K> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let Some(observation) = this.observation.as_ref() else {
+        let Some(context) = this.observation.as_mut() else {
             // Polled after completion: forward, like any other future would.
             return this.future.poll(cx);
         };
         let polled = {
-            let _guard = observation.context().attach();
+            let _current = Exchanged::new(context);
             let future = this.future;
             catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
         };
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => {
-                if let (Some(observation), Some(finish)) =
-                    (this.observation.take(), this.finish.take())
-                {
+                let observation = this.observation.take().map(Observation::from_context);
+                if let (Some(observation), Some(finish)) = (observation, this.finish.take()) {
                     finish.finish(&observation, &output);
                 }
                 Poll::Ready(output)
             }
             Err(payload) => {
-                if let Some(observation) = this.observation.take() {
+                if let Some(observation) = this.observation.take().map(Observation::from_context) {
                     observation.set_error(panic_message(&*payload));
                 }
                 resume_unwind(payload)

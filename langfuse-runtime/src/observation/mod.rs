@@ -19,7 +19,7 @@ use crate::record::ObservationRecord;
 use fields::Field;
 
 mod builder;
-mod fields;
+pub(crate) mod fields;
 mod future;
 pub mod kind;
 
@@ -37,7 +37,10 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
-    pub(crate) fn new(client: Arc<ClientInner>, record: ObservationRecord) -> Arc<Self> {
+    /// A frame for `record`, reusing one this thread ended earlier when it can. The client is
+    /// borrowed so that a child started under a parent of the same client (the common case)
+    /// touches no reference count.
+    pub(crate) fn new(client: Cow<'_, Arc<ClientInner>>, record: ObservationRecord) -> Arc<Self> {
         let recycled = FRAMES.try_with(|pool| pool.try_borrow_mut().ok()?.pop()).ok().flatten();
         if let Some(mut frame) = recycled
             && let Some(slot) = Arc::get_mut(&mut frame)
@@ -45,16 +48,41 @@ impl Frame {
             // Field by field, so the record is copied into place once.
             slot.trace_id = record.trace_id;
             slot.id = record.id;
-            slot.client = client;
+            if !Arc::ptr_eq(&slot.client, &client) {
+                slot.client = client.into_owned();
+            }
             *slot.record.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(record);
             return frame;
         }
         Arc::new(Self {
             trace_id: record.trace_id,
             id: record.id,
-            client,
+            client: client.into_owned(),
             record: Mutex::new(Some(record)),
         })
+    }
+
+    /// Ends the observation (`f` applied last, then the end time) and releases this handle.
+    /// While no context, handle or task holds the frame any more (a sync call that nobody took
+    /// a context out of), no lock is taken and the frame is kept for reuse.
+    pub(crate) fn finish(mut frame: Arc<Self>, f: impl FnOnce(&mut ObservationRecord)) {
+        let Some(unique) = Arc::get_mut(&mut frame) else {
+            frame.end_at(clock::now_unix_nanos(), f);
+            return;
+        };
+        let slot = unique.record.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(record) = slot.as_mut() {
+            f(record);
+            record.end_unix_nanos = clock::now_unix_nanos().max(record.start_unix_nanos);
+            unique.client.submit(slot);
+        }
+        let _ = FRAMES.try_with(|pool| {
+            if let Ok(mut pool) = pool.try_borrow_mut()
+                && pool.len() < MAX_POOLED_FRAMES
+            {
+                pool.push(frame);
+            }
+        });
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<ObservationRecord>> {
@@ -110,14 +138,21 @@ pub(crate) enum Handle {
     Live(Arc<Frame>),
 }
 
+fn global_client() -> Option<Cow<'static, Arc<ClientInner>>> {
+    crate::client::global().map(Cow::Owned)
+}
+
 /// Starts an observation under `parent` with a prepared record (ids and times are filled in here).
 pub(crate) fn start_with(
     parent: &Context,
     client: Option<Arc<ClientInner>>,
     mut record: ObservationRecord,
 ) -> Handle {
+    let client = client.map(Cow::Owned);
     let (trace_id, parent_id, client, remote_root) = match &parent.parent {
-        Parent::Local(frame) => (frame.trace_id, Some(frame.id), Some(frame.client.clone()), None),
+        Parent::Local(frame) => {
+            (frame.trace_id, Some(frame.id), Some(Cow::Borrowed(&frame.client)), None)
+        }
         Parent::Unsampled { trace_id, .. } => {
             return Handle::Unsampled { trace_id: *trace_id, id: ObservationId::random() };
         }
@@ -125,9 +160,9 @@ pub(crate) fn start_with(
             if !*sampled {
                 return Handle::Unsampled { trace_id: *trace_id, id: ObservationId::random() };
             }
-            (*trace_id, Some(*id), client.or_else(crate::client::global), Some(*as_root))
+            (*trace_id, Some(*id), client.or_else(global_client), Some(*as_root))
         }
-        Parent::None => (TraceId::random(), None, client.or_else(crate::client::global), None),
+        Parent::None => (TraceId::random(), None, client.or_else(global_client), None),
     };
     let Some(client) = client.filter(|c| c.is_recording()) else {
         return Handle::Disabled;
@@ -333,6 +368,22 @@ impl Observation {
         Self { inner }
     }
 
+    /// Ends the observation now, with `f` applied to its record first.
+    pub(crate) fn end_with(self, f: impl FnOnce(&mut ObservationRecord)) {
+        let inner = self.into_inner();
+        if let Handle::Live(frame) = inner.handle {
+            Frame::finish(frame, f);
+        }
+    }
+
+    /// The handle, without ending the observation.
+    fn into_inner(mut self) -> ObservationRef {
+        let inner = std::mem::take(&mut self.inner);
+        // What is left is the empty default: skip the drop glue.
+        std::mem::forget(self);
+        inner
+    }
+
     /// A non-owning handle to this observation.
     pub fn as_ref(&self) -> ObservationRef {
         self.inner.clone()
@@ -340,8 +391,8 @@ impl Observation {
 
     /// Moves the handle into a context (no reference counting); [`Observation::from_context`]
     /// takes it back.
-    pub(crate) fn into_context(mut self) -> Context {
-        let inner = std::mem::take(&mut self.inner);
+    pub(crate) fn into_context(self) -> Context {
+        let inner = self.into_inner();
         Context { parent: inner.handle.into_parent(), trace_attributes: inner.trace_attributes }
     }
 
@@ -365,9 +416,8 @@ impl Observation {
 
 impl Drop for Observation {
     fn drop(&mut self) {
-        self.inner.end();
         if let Handle::Live(frame) = std::mem::take(&mut self.inner.handle) {
-            Frame::recycle(frame);
+            Frame::finish(frame, |_| {});
         }
     }
 }
@@ -379,22 +429,6 @@ thread_local! {
     /// Ended frames nobody else refers to, reused by the next observation on this thread
     /// instead of a fresh allocation.
     static FRAMES: std::cell::RefCell<Vec<Arc<Frame>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-impl Frame {
-    fn recycle(mut frame: Arc<Frame>) {
-        // Only a frame no context, handle or task still holds can be reused.
-        if Arc::get_mut(&mut frame).is_none() {
-            return;
-        }
-        let _ = FRAMES.try_with(|pool| {
-            if let Ok(mut pool) = pool.try_borrow_mut()
-                && pool.len() < MAX_POOLED_FRAMES
-            {
-                pool.push(frame);
-            }
-        });
-    }
 }
 
 /// The observation current on this thread (a no-op handle outside any observation).
