@@ -16,12 +16,10 @@ pub use crate::capture::{Json, Wrap};
 pub use crate::observation::kind::{Level, ObservationType};
 
 use crate::context::{Context, Parent, WithContext, exchange_current, with_current};
-use crate::ids::{ObservationId, TraceId};
 use crate::observation::fields::Field;
 use crate::observation::{
-    Finish, Frame, Handle, Observation, ObservationRef, Observed, panic_message, start_with,
+    Finish, Frame, Handle, Observation, ObservationRef, Observed, Seed, panic_message, start_with,
 };
-use crate::record::ObservationRecord;
 
 /// The capture traits, imported by generated code as `use …::traits::*`. The names are odd on
 /// purpose: a glob import never shadows the user's own names.
@@ -210,15 +208,6 @@ enum State {
     Live { observation: Observation, capture_output: bool },
 }
 
-const PLACEHOLDER_TRACE: TraceId = match TraceId::from_u_int(1) {
-    Some(id) => id,
-    None => panic!("1 is a valid trace id"),
-};
-const PLACEHOLDER_ID: ObservationId = match ObservationId::from_u_int(1) {
-    Some(id) => id,
-    None => panic!("1 is a valid observation id"),
-};
-
 /// Starts the observation of one call (not yet current): for async functions and functions
 /// returning futures or streams.
 #[inline(always)]
@@ -266,16 +255,13 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
         if let Parent::Unsampled { .. } = cx.parent {
             return None;
         }
-        let mut record = ObservationRecord::new(
-            PLACEHOLDER_TRACE,
-            PLACEHOLDER_ID,
-            None,
-            site.name,
-            site.observation_type,
-            crate::clock::now_unix_nanos(),
-        );
-        record.level = site.level;
-        Some((start_with(cx, None, record), cx.trace_attributes.clone()))
+        let seed = Seed::Call {
+            name: site.name,
+            observation_type: site.observation_type,
+            level: site.level,
+            start_unix_nanos: crate::clock::now_unix_nanos(),
+        };
+        Some((start_with(cx, None, seed), cx.trace_attributes.clone()))
     });
     let Some((handle, trace_attributes)) = started else {
         return State::Off;

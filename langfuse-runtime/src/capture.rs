@@ -23,11 +23,16 @@ pub struct Json {
 }
 
 impl Json {
+    // The small constructors and finishers are inlined on purpose: called out of line, the
+    // buffer's length is stored as 8 bytes and reloaded as part of a 16-byte move, a
+    // store-forwarding stall measured at ~10 % of an observed call.
+    #[inline]
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         Self { buf: crate::recycle::buffer(capacity) }
     }
 
     /// A JSON object being filled key by key (the input of a call).
+    #[inline]
     pub(crate) fn object(capacity: usize) -> Self {
         let mut json = Self::with_capacity(capacity);
         json.buf.push(b'{');
@@ -131,22 +136,27 @@ impl Json {
     }
 
     /// The text of an object started with [`Json::object`].
+    #[inline]
     pub(crate) fn finish_object(mut self) -> String {
         self.buf.push(b'}');
         self.into_string()
     }
 
     /// Input/output wire text: `null` is omitted, a JSON string is sent raw (unquoted).
+    #[inline]
     pub(crate) fn into_io_text(self) -> Option<String> {
         match self.buf.as_slice() {
             b"" | b"null" => None,
-            [b'"', ..] => Some(
-                serde_json::from_slice::<String>(&self.buf).unwrap_or_else(|_| self.into_string()),
-            ),
+            [b'"', ..] => Some(self.unquote()),
             _ => Some(self.into_string()),
         }
     }
 
+    fn unquote(self) -> String {
+        serde_json::from_slice::<String>(&self.buf).unwrap_or_else(|_| self.into_string())
+    }
+
+    #[inline]
     pub(crate) fn into_string(self) -> String {
         debug_assert!(std::str::from_utf8(&self.buf).is_ok());
         // SAFETY: every writer of `buf` appends whole UTF-8 sequences: serde_json output,

@@ -73,6 +73,7 @@ static NO_METADATA: Metadata = Metadata(Vec::new());
 
 impl ObservationRecord {
     /// A record with only the identity, name, type and times filled in.
+    #[inline]
     pub fn new(
         trace_id: TraceId,
         id: ObservationId,

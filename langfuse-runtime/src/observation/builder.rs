@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::fields::{Field, field_setters};
-use super::{Handle, Observation, ObservationRef, start_with};
+use super::{Handle, Observation, ObservationRef, Seed, start_with};
 use crate::clock;
 use crate::context::Context;
 use crate::ids::{ObservationId, TraceId};
@@ -101,7 +101,7 @@ impl ObservationBuilder {
         record.start_unix_nanos = start;
         record.end_unix_nanos = start;
         let is_event = record.observation_type == ObservationType::Event;
-        let handle = start_with(&parent, None, record);
+        let handle = start_with(&parent, None, Seed::Record(record));
         let observation = Observation::from_ref(ObservationRef {
             handle,
             trace_attributes: parent.trace_attributes.clone(),
