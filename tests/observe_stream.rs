@@ -61,6 +61,35 @@ fn iterator_items_are_concatenated_or_an_array_and_children_nest_under_it() {
     assert_eq!(records.one("transformed").output.as_deref(), Some("0|1|2"));
 }
 
+#[observe]
+fn countdown(n: u32) -> impl DoubleEndedIterator<Item = u32> + ExactSizeIterator {
+    (1..n + 1).inspect(|i| {
+        child(*i as usize);
+    })
+}
+
+#[test]
+fn double_ended_and_exact_size_iterators_are_observed_like_any_iterator() {
+    let (taken, records) = record(|| {
+        let mut it = countdown(4);
+        assert_eq!(it.len(), 4);
+        let taken = (it.next_back(), it.next(), it.next_back());
+        assert_eq!(it.len(), 1);
+        let rest: Vec<u32> = it.rev().collect();
+        (taken, rest)
+    });
+    assert_eq!(taken, ((Some(4), Some(1), Some(3)), vec![2]));
+    let countdown = records.one("countdown");
+    assert_eq!(countdown.input.as_deref(), Some(r#"{"n":4}"#));
+    // In the order they were taken, from either end.
+    assert_eq!(countdown.output.as_deref(), Some("[4,1,3,2]"));
+    let children = records.all("child");
+    assert_eq!(children.len(), 4);
+    for c in children {
+        assert_child(c, countdown);
+    }
+}
+
 #[test]
 fn an_iterator_observation_lasts_until_exhausted_or_dropped() {
     let (_, records) = record(|| {

@@ -426,14 +426,38 @@ fn future_output(ty: &Type) -> Option<Option<&Type>> {
     Some(assoc_type(future, "Output"))
 }
 
+/// The iterator traits a return type may be spelled with (`impl DoubleEndedIterator<Item = …>`
+/// is as much an iterator as `impl Iterator<Item = …>`); the wrapper implements each of them
+/// when the body's iterator does.
+const ITERATOR_TRAITS: &[&str] =
+    &["Iterator", "DoubleEndedIterator", "ExactSizeIterator", "FusedIterator"];
+
 /// `Some((true, item))` for `impl Stream<Item = …>`, `Some((false, item))` for
-/// `impl Iterator<Item = …>`.
+/// `impl Iterator<Item = …>` and the other [`ITERATOR_TRAITS`].
 fn stream_item(ty: &Type) -> Option<(bool, Option<&Type>)> {
     if !matches!(peel(ty), Type::ImplTrait(_)) {
         return None;
     }
-    let bound = bound_named(ty, &["Stream", "Iterator"])?;
-    Some((bound.ident == "Stream", assoc_type(bound, "Item")))
+    if let Some(stream) = bound_named(ty, &["Stream"]) {
+        return Some((true, assoc_type(stream, "Item")));
+    }
+    let bounds = match peel(ty) {
+        Type::ImplTrait(t) => &t.bounds,
+        _ => return None,
+    };
+    // `impl ExactSizeIterator + Iterator<Item = u8>`: the item may be given on any of them.
+    let iterators: Vec<&PathSegment> = bounds
+        .iter()
+        .filter_map(|b| match b {
+            TypeParamBound::Trait(t) => t.path.segments.last(),
+            _ => None,
+        })
+        .filter(|s| ITERATOR_TRAITS.iter().any(|n| s.ident == n))
+        .collect();
+    if iterators.is_empty() {
+        return None;
+    }
+    Some((false, iterators.iter().find_map(|s| assoc_type(s, "Item"))))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //! recorded call. `finish` writes the return value (or the `Err`) the same way; for streams and
 //! iterators it runs once per item.
 
-use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote_spanned};
 use syn::visit_mut::VisitMut;
 use syn::{Expr, ReturnType, Stmt, Type};
@@ -193,23 +193,26 @@ fn finish_closure(value: &Value, p: &TokenStream) -> TokenStream {
         Value::Unit | Value::Never => return q!(#p::no_output),
         Value::Plain => write(q!(__lf_r)),
         Value::Result(span) => {
+            // The whole match sits at the return type (mixed-site hygiene, located there): a
+            // type that is not `std`'s `Result` fails the call, the `Ok` and the `Err` arm, and
+            // at one span rustc reports that once.
             let ok = write(q!(__lf_v));
-            let shape = quote_spanned!(*span=> #p::ResultShape::__lf_result);
-            let r = Ident::new("__lf_r", Span::mixed_site().located_at(*span));
-            q! {
-                match #shape(#r) {
+            let shape = q!(#p::ResultShape::__lf_result);
+            let matched = q! {
+                match #shape(__lf_r) {
                     ::core::result::Result::Ok(__lf_v) => { #ok }
                     ::core::result::Result::Err(__lf_e) => __lf_o.error((&&&#p::Wrap(__lf_e)).__lf_message()),
                 }
-            }
+            };
+            located_at(matched, Span::mixed_site().located_at(*span))
         }
         Value::Option(span) => {
             let some = write(q!(__lf_v));
-            let shape = quote_spanned!(*span=> #p::OptionShape::__lf_option);
-            let r = Ident::new("__lf_r", Span::mixed_site().located_at(*span));
-            q! {
-                if let ::core::option::Option::Some(__lf_v) = #shape(#r) { #some }
-            }
+            let shape = q!(#p::OptionShape::__lf_option);
+            let matched = q! {
+                if let ::core::option::Option::Some(__lf_v) = #shape(__lf_r) { #some }
+            };
+            located_at(matched, Span::mixed_site().located_at(*span))
         }
     };
     q! {
@@ -219,6 +222,24 @@ fn finish_closure(value: &Value, p: &TokenStream) -> TokenStream {
             #body
         }
     }
+}
+
+/// `tokens` with every span moved to `at` (generated tokens only: hygiene comes from `at`).
+fn located_at(tokens: TokenStream, at: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let TokenTree::Group(group) = &tree {
+                let mut moved =
+                    proc_macro2::Group::new(group.delimiter(), located_at(group.stream(), at));
+                moved.set_span(at);
+                tree = TokenTree::Group(moved);
+            } else {
+                tree.set_span(at);
+            }
+            tree
+        })
+        .collect()
 }
 
 fn span_of(tokens: &impl ToTokens) -> Span {

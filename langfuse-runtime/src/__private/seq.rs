@@ -232,20 +232,19 @@ pub struct ObservedIter<I, C, X> {
     seq: Seq<C, X>,
 }
 
-impl<I, C, X> Iterator for ObservedIter<I, C, X>
+impl<I, C, X> ObservedIter<I, C, X>
 where
     I: Iterator,
     C: FnMut(&mut Output, &I::Item),
     X: Transform<I::Item>,
 {
-    type Item = I::Item;
-
-    fn next(&mut self) -> Option<I::Item> {
-        let Some(context) = self.seq.context() else { return self.inner.next() };
+    /// Produces one item with the observation current, recording it (or the end, or a panic).
+    fn step(&mut self, produce: impl FnOnce(&mut I) -> Option<I::Item>) -> Option<I::Item> {
+        let Some(context) = self.seq.context() else { return produce(&mut self.inner) };
         let inner = &mut self.inner;
         let next = {
             let _guard = context.attach();
-            catch_unwind(AssertUnwindSafe(|| inner.next()))
+            catch_unwind(AssertUnwindSafe(|| produce(inner)))
         };
         match next {
             Ok(Some(item)) => {
@@ -262,10 +261,53 @@ where
             }
         }
     }
+}
+
+impl<I, C, X> Iterator for ObservedIter<I, C, X>
+where
+    I: Iterator,
+    C: FnMut(&mut Output, &I::Item),
+    X: Transform<I::Item>,
+{
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        self.step(Iterator::next)
+    }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.inner.size_hint()
     }
+}
+
+/// `fn -> impl DoubleEndedIterator`: items taken from the back are recorded in the order they
+/// are taken, like those from the front.
+impl<I, C, X> DoubleEndedIterator for ObservedIter<I, C, X>
+where
+    I: DoubleEndedIterator,
+    C: FnMut(&mut Output, &I::Item),
+    X: Transform<I::Item>,
+{
+    fn next_back(&mut self) -> Option<I::Item> {
+        self.step(DoubleEndedIterator::next_back)
+    }
+}
+
+impl<I, C, X> ExactSizeIterator for ObservedIter<I, C, X>
+where
+    I: ExactSizeIterator,
+    C: FnMut(&mut Output, &I::Item),
+    X: Transform<I::Item>,
+{
+}
+
+/// Once the inner iterator is exhausted the wrapper only forwards to it.
+impl<I, C, X> std::iter::FusedIterator for ObservedIter<I, C, X>
+where
+    I: std::iter::FusedIterator,
+    C: FnMut(&mut Output, &I::Item),
+    X: Transform<I::Item>,
+{
 }
 
 impl<I, C, X> Drop for ObservedIter<I, C, X> {
