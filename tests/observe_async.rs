@@ -163,6 +163,42 @@ fn impl_future_is_observed_until_it_completes() {
     assert_eq!(err.status_message(), Some("zero"));
 }
 
+#[observe]
+fn prepare(x: u32) -> u32 {
+    x + 1
+}
+
+/// Work done before the future is returned (a sync prefix) belongs to the observation too.
+#[observe]
+fn prepared_later(x: u32) -> impl Future<Output = u32> {
+    let y = prepare(x);
+    async move { y * 2 }
+}
+
+#[observe]
+fn exploding_prefix() -> impl Future<Output = u32> {
+    if true {
+        panic!("no future today");
+    }
+    async { 1 }
+}
+
+#[test]
+fn calls_made_before_the_future_is_returned_nest_under_it() {
+    let (v, records) = record(|| block_on(async { prepared_later(1).await }));
+    assert_eq!(v, 4);
+    let outer = records.one("prepared_later");
+    assert_eq!(outer.output.as_deref(), Some("4"));
+    assert_child(records.one("prepare"), outer);
+
+    let (panicked, records) =
+        record(|| std::panic::catch_unwind(|| drop(exploding_prefix())).is_err());
+    assert!(panicked);
+    let r = records.one("exploding_prefix");
+    assert_eq!(r.level, Some(Level::Error));
+    assert_eq!(r.status_message(), Some("no future today"));
+}
+
 #[test]
 fn unsampled_async_records_nothing() {
     let (v, records) = record_with(|b| b.sample_rate(0.0), || block_on(combine(1, 1)));

@@ -6,8 +6,8 @@
 //! ```text
 //! sync     let s = $p::enter(&SITE, capture);  s.run(move || -> Ret { body }, finish)
 //! async    let s = $p::start(&SITE, capture);  s.instrument(async move { fake_ret; body }, finish).await
-//! future   let s = $p::start(&SITE, capture);  s.instrument($p::call(move || { body }), finish)
-//! stream   let s = $p::start(&SITE, capture);  s.stream($p::call(move || { body }), finish_item)
+//! future   let s = $p::start(&SITE, capture);  let f = s.call(move || { body });  s.instrument(f, finish)
+//! stream   let s = $p::start(&SITE, capture);  let f = s.call(move || { body });  s.stream(f, finish_item)
 //! ```
 //!
 //! `capture` is a closure writing the arguments into the input object; it only runs for a
@@ -82,16 +82,17 @@ pub(crate) fn expand(observe: Observe, func: Func) -> TokenStream {
                     #func(__lf_span.instrument(#future, #finish))
                 },
                 None => {
-                    let instrumented = q! {
-                        __lf_span.instrument(#p::call(move || { #body }), #finish)
-                    };
+                    let instrumented = q!(__lf_span.instrument(__lf_made, #finish));
                     let instrumented = if is_impl {
                         instrumented
                     } else {
                         q!(::std::boxed::Box::pin(#instrumented))
                     };
+                    // The body runs (up to the future it returns) with the observation
+                    // current, so calls made before the future nest under it too.
                     q! {
                         let __lf_span = #p::start(&__LF_SITE, #capture);
+                        let __lf_made = __lf_span.call(move || { #body });
                         #instrumented
                     }
                 }
@@ -107,7 +108,8 @@ pub(crate) fn expand(observe: Observe, func: Func) -> TokenStream {
             let transform = observe.transform_to_string.as_ref().map(|f| q!(, #f));
             q! {
                 let __lf_span = #p::start(&__LF_SITE, #capture);
-                __lf_span.#method(#p::call(move || { #body }), #finish #transform)
+                let __lf_made = __lf_span.call(move || { #body });
+                __lf_span.#method(__lf_made, #finish #transform)
             }
         }
     };

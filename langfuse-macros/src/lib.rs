@@ -50,8 +50,11 @@
 //! ```
 //!
 //! An `async fn` runs its body as `__lf_span.instrument(async move { body }, finish).await`;
-//! a function returning `impl Future` or `Pin<Box<dyn Future>>` instruments the future it
-//! returns; one returning `impl Iterator`/`impl Stream` wraps it in an observed sequence. The
+//! a function returning `impl Future` or `Pin<Box<dyn Future>>` runs its body with the
+//! observation current (calls made before the future is returned nest under it) and
+//! instruments the future it returns; one returning `impl Iterator`/`impl Stream` (or
+//! `DoubleEndedIterator`, `ExactSizeIterator`, `FusedIterator`) does the same and wraps the
+//! sequence in an observed one. The
 //! generated locals have mixed-site hygiene, so they can neither shadow nor be shadowed by the
 //! function's own names.
 mod args;

@@ -15,7 +15,7 @@ use std::task::{Context as TaskContext, Poll};
 pub use crate::capture::{Json, Wrap};
 pub use crate::observation::kind::{Level, ObservationType};
 
-use crate::context::{Context, Parent, WithContext, exchange_current, with_current};
+use crate::context::{Context, Exchanged, Parent, WithContext, exchange_current, with_current};
 use crate::observation::fields::Field;
 use crate::observation::{
     Finish, Frame, Handle, Observation, ObservationRef, Observed, Seed, panic_message, start_with,
@@ -101,13 +101,6 @@ impl Start {
 /// The capture closure of a function whose input is empty and that has no metadata.
 #[inline(always)]
 pub fn no_input(_: &mut Start) {}
-
-/// Calls `f`: the body of a function returning a future or stream, wrapped so that `return`
-/// inside it is seen.
-#[inline(always)]
-pub fn call<R>(f: impl FnOnce() -> R) -> R {
-    f()
-}
 
 /// The output closure of a function whose output is never recorded (`()`, `!`).
 #[inline(always)]
@@ -331,6 +324,29 @@ impl Drop for Entered {
 }
 
 impl Span {
+    /// Runs the body of a function returning a future or stream — the part that runs before
+    /// the value is returned (a closure, so that `return` inside it is seen) — with the
+    /// observation current: calls made there nest under it. A panic there is recorded as ERROR
+    /// and resumed.
+    #[inline]
+    pub fn call<R>(&self, body: impl FnOnce() -> R) -> R {
+        let mut context = match &self.0 {
+            State::Off => return body(),
+            State::Unsampled(cx) => cx.clone(),
+            State::Live { observation, .. } => observation.context(),
+        };
+        let result = {
+            let _current = Exchanged::new(&mut context);
+            catch_unwind(AssertUnwindSafe(body))
+        };
+        result.unwrap_or_else(|payload| {
+            if let State::Live { observation, .. } = &self.0 {
+                observation.set_error(panic_message(&*payload));
+            }
+            resume_unwind(payload)
+        })
+    }
+
     /// Runs `future` with the observation current on every poll; `finish` records its output.
     /// A panic is recorded as ERROR and resumed; dropping the future before it completes marks
     /// the observation cancelled (WARNING).
