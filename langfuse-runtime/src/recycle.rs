@@ -37,23 +37,21 @@ thread_local! {
 #[inline]
 pub(crate) fn buffer(capacity: usize) -> Vec<u8> {
     let capacity = capacity.max(MIN_CAPACITY);
-    let recycled = LOCAL
-        .try_with(|local| {
-            let mut local = local.try_borrow_mut().ok()?;
+    // Written in place rather than returned through `Option`/`Result` layers: each layer moved
+    // the 24-byte `Vec` through the stack with mismatched widths (a store-forwarding stall).
+    let mut buf = Vec::new();
+    let _ = LOCAL.try_with(|local| {
+        if let Ok(mut local) = local.try_borrow_mut() {
             if local.is_empty() {
                 refill(&mut local);
             }
-            local.pop()
-        })
-        .ok()
-        .flatten();
-    match recycled {
-        Some(mut buf) => {
-            buf.reserve(capacity);
-            buf
+            if let Some(recycled) = local.pop() {
+                buf = recycled;
+            }
         }
-        None => Vec::with_capacity(capacity),
-    }
+    });
+    buf.reserve(capacity);
+    buf
 }
 
 #[cold]

@@ -151,7 +151,8 @@ fn global_client() -> Option<Cow<'static, Arc<ClientInner>>> {
     crate::client::global().map(Cow::Owned)
 }
 
-/// Starts an observation under `parent` with a prepared record (ids and times are filled in here).
+/// Starts an observation under `parent`: decides ids, parent and sampling, then builds the
+/// record from `seed` in its frame.
 pub(crate) fn start_with(parent: &Context, client: Option<Arc<ClientInner>>, seed: Seed) -> Handle {
     let client = client.map(Cow::Owned);
     let (trace_id, parent_id, client, remote_root) = match &parent.parent {
