@@ -18,7 +18,7 @@ pub use crate::observation::kind::{Level, ObservationType};
 use crate::context::{Context, Exchanged, Parent, WithContext, exchange_current, with_current};
 use crate::observation::fields::Field;
 use crate::observation::{
-    Finish, Frame, Handle, Observation, ObservationRef, Observed, Seed, panic_message, start_with,
+    Begun, Finish, Handle, Observation, ObservationRef, Observed, Seed, panic_message, start_with,
 };
 
 /// The capture traits, imported by generated code as `use …::traits::*`. The names are odd on
@@ -256,14 +256,16 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
         };
         Some((start_with(cx, None, seed), cx.trace_attributes.clone()))
     });
-    let Some((handle, trace_attributes)) = started else {
+    let Some((begun, trace_attributes)) = started else {
         return State::Off;
     };
-    match handle {
-        Handle::Disabled => State::Off,
-        Handle::Unsampled { .. } => State::Unsampled(handle.context(trace_attributes)),
-        Handle::Live(mut frame) => {
-            let io_default = frame.client.io_capture_enabled;
+    match begun {
+        Begun::Disabled => State::Off,
+        begun @ Begun::Unsampled { .. } => {
+            State::Unsampled(begun.into_handle().context(trace_attributes))
+        }
+        Begun::Live(mut frame) => {
+            let io_default = frame.client().io_capture_enabled;
             let capture_output = site.capture_output.unwrap_or(io_default);
             let mut start = Start {
                 input: site.capture_input.unwrap_or(io_default).then(|| Json::object(128)),
@@ -271,7 +273,7 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
             };
             capture(&mut start);
             let input = start.input.map(Json::finish_object);
-            Frame::update_fresh(&mut frame, |r| {
+            if let Some(r) = frame.record_mut() {
                 r.input = input;
                 if let Some(version) = site.version {
                     r.set_version(Some(version.to_owned()));
@@ -279,9 +281,9 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
                 for (key, value) in start.metadata {
                     r.metadata_mut().insert(key, value.into_string());
                 }
-            });
+            }
             let observation = Observation::from_ref(ObservationRef {
-                handle: Handle::Live(frame),
+                handle: Handle::Live(frame.share()),
                 trace_attributes,
             });
             State::Live { observation, capture_output }

@@ -101,7 +101,7 @@ impl ObservationBuilder {
         record.start_unix_nanos = start;
         record.end_unix_nanos = start;
         let is_event = record.observation_type == ObservationType::Event;
-        let handle = start_with(&parent, None, Seed::Record(record));
+        let handle = start_with(&parent, None, Seed::Record(record)).into_handle();
         let observation = Observation::from_ref(ObservationRef {
             handle,
             trace_attributes: parent.trace_attributes.clone(),

@@ -42,15 +42,15 @@ impl Frame {
     /// record copied into the frame right after being written costs a store-forwarding stall
     /// per cache line. The client is borrowed so that a child started under a parent of the
     /// same client (the common case) touches no reference count.
-    fn new(
+    fn fresh(
         client: Cow<'_, Arc<ClientInner>>,
         seed: Seed,
         place: impl FnOnce(&mut ObservationRecord),
-    ) -> Arc<Self> {
-        let recycled = FRAMES.try_with(|pool| pool.try_borrow_mut().ok()?.pop()).ok().flatten();
-        if let Some(mut frame) = recycled
-            && let Some(slot) = Arc::get_mut(&mut frame)
-        {
+    ) -> FreshFrame {
+        let pooled = FRAMES.try_with(|pool| pool.try_borrow_mut().ok()?.pop()).ok().flatten();
+        if let Some(frame) = pooled {
+            let mut fresh = FreshFrame(frame);
+            let slot = fresh.frame_mut();
             let record = slot.record.get_mut().unwrap_or_else(|e| e.into_inner());
             let record = record.insert(seed.into_record());
             place(record);
@@ -59,16 +59,16 @@ impl Frame {
             if !Arc::ptr_eq(&slot.client, &client) {
                 slot.client = client.into_owned();
             }
-            return frame;
+            return fresh;
         }
         let mut record = seed.into_record();
         place(&mut record);
-        Arc::new(Self {
+        FreshFrame(Arc::new(Self {
             trace_id: record.trace_id,
             id: record.id,
             client: client.into_owned(),
             record: Mutex::new(Some(record)),
-        })
+        }))
     }
 
     /// Ends the observation (`f` applied last, then the end time) and releases this handle.
@@ -100,19 +100,6 @@ impl Frame {
         self.record.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Like [`Frame::update`], without locking while nothing else holds the frame yet.
-    pub(crate) fn update_fresh(frame: &mut Arc<Self>, f: impl FnOnce(&mut ObservationRecord)) {
-        match Arc::get_mut(frame) {
-            Some(unique) => {
-                let record = unique.record.get_mut().unwrap_or_else(|e| e.into_inner());
-                if let Some(record) = record.as_mut() {
-                    f(record);
-                }
-            }
-            None => frame.update(f),
-        }
-    }
-
     pub(crate) fn update(&self, f: impl FnOnce(&mut ObservationRecord)) {
         if let Some(record) = self.lock().as_mut() {
             f(record);
@@ -135,6 +122,60 @@ impl Frame {
     }
 }
 
+/// A frame that nothing else refers to yet: just built, or taken from this thread's pool. It
+/// is written without a lock or an atomic operation (`Arc::get_mut` costs a locked
+/// compare-exchange, ~5 ns, and an observed call used to make three of them).
+pub(crate) struct FreshFrame(Arc<Frame>);
+
+impl FreshFrame {
+    #[inline]
+    fn frame_mut(&mut self) -> &mut Frame {
+        debug_assert!(Arc::strong_count(&self.0) == 1 && Arc::weak_count(&self.0) == 0);
+        // SAFETY: this is `Arc::get_mut_unchecked`. A `FreshFrame` holds the only reference to
+        // its frame: it is made from a new `Arc` or from the thread-local pool, which takes in
+        // only frames `Arc::get_mut` proved unique (`Frame::finish`) and hands each out once;
+        // it is not `Clone`; no `Weak<Frame>` is ever created. `Arc::as_ptr` derives from the
+        // allocation's own pointer, so writing through it is allowed while no other reference
+        // exists.
+        unsafe { &mut *Arc::as_ptr(&self.0).cast_mut() }
+    }
+
+    /// The record, for filling in what the start captured.
+    #[inline]
+    pub(crate) fn record_mut(&mut self) -> Option<&mut ObservationRecord> {
+        self.frame_mut().record.get_mut().unwrap_or_else(|e| e.into_inner()).as_mut()
+    }
+
+    pub(crate) fn client(&self) -> &ClientInner {
+        &self.0.client
+    }
+
+    /// From here on the frame may be shared (made current, cloned into contexts).
+    pub(crate) fn share(self) -> Arc<Frame> {
+        self.0
+    }
+}
+
+/// What [`start_with`] produced.
+pub(crate) enum Begun {
+    /// Tracing off.
+    Disabled,
+    /// In a trace that is not sampled: ids for propagation, nothing recorded.
+    Unsampled { trace_id: TraceId, id: ObservationId },
+    /// Recorded, not shared yet.
+    Live(FreshFrame),
+}
+
+impl Begun {
+    pub(crate) fn into_handle(self) -> Handle {
+        match self {
+            Begun::Disabled => Handle::Disabled,
+            Begun::Unsampled { trace_id, id } => Handle::Unsampled { trace_id, id },
+            Begun::Live(fresh) => Handle::Live(fresh.share()),
+        }
+    }
+}
+
 /// What a start produced.
 #[derive(Clone, Default)]
 pub(crate) enum Handle {
@@ -153,30 +194,30 @@ fn global_client() -> Option<Cow<'static, Arc<ClientInner>>> {
 
 /// Starts an observation under `parent`: decides ids, parent and sampling, then builds the
 /// record from `seed` in its frame.
-pub(crate) fn start_with(parent: &Context, client: Option<Arc<ClientInner>>, seed: Seed) -> Handle {
+pub(crate) fn start_with(parent: &Context, client: Option<Arc<ClientInner>>, seed: Seed) -> Begun {
     let client = client.map(Cow::Owned);
     let (trace_id, parent_id, client, remote_root) = match &parent.parent {
         Parent::Local(frame) => {
             (frame.trace_id, Some(frame.id), Some(Cow::Borrowed(&frame.client)), None)
         }
         Parent::Unsampled { trace_id, .. } => {
-            return Handle::Unsampled { trace_id: *trace_id, id: ObservationId::random() };
+            return Begun::Unsampled { trace_id: *trace_id, id: ObservationId::random() };
         }
         Parent::Remote { trace_id, id, sampled, as_root } => {
             if !*sampled {
-                return Handle::Unsampled { trace_id: *trace_id, id: ObservationId::random() };
+                return Begun::Unsampled { trace_id: *trace_id, id: ObservationId::random() };
             }
             (*trace_id, Some(*id), client.or_else(global_client), Some(*as_root))
         }
         Parent::None => (TraceId::random(), None, client.or_else(global_client), None),
     };
     let Some(client) = client.filter(|c| c.is_recording()) else {
-        return Handle::Disabled;
+        return Begun::Disabled;
     };
     let id = ObservationId::random();
     // Local children inherit their root's decision; every other start decides from the trace id.
     if !matches!(parent.parent, Parent::Local(_)) && !client.sampler.should_sample(trace_id) {
-        return Handle::Unsampled { trace_id, id };
+        return Begun::Unsampled { trace_id, id };
     }
     let place = |record: &mut ObservationRecord| {
         record.trace_id = trace_id;
@@ -190,7 +231,7 @@ pub(crate) fn start_with(parent: &Context, client: Option<Arc<ClientInner>>, see
             record.trace = parent.trace_attributes.clone();
         }
     };
-    Handle::Live(Frame::new(client, seed, place))
+    Begun::Live(Frame::fresh(client, seed, place))
 }
 
 /// What a new observation's record starts from.
