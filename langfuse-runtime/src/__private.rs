@@ -238,6 +238,12 @@ fn enter_recording<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -
     };
     let mut entered = Entered { context, attached: false, capture_output };
     entered.attached = exchange_current(&mut entered.context);
+    if !entered.attached && entered.capture_output.is_none() {
+        // An unsampled context that could not be made current (thread-local storage torn
+        // down or in use): nothing to do; dropping `entered` releases the context, which
+        // `run` would otherwise skip on its no-drop-glue path.
+        return Entered::OFF;
+    }
     entered
 }
 
