@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every benchmark of BENCHMARKS.md (A–I and the allocation counts) and prints the tables.
+# Runs every benchmark of BENCHMARKS.md (A–I, the allocation counts and, where valgrind is
+# installed, row A in instructions per call) and prints the tables.
 #
-#   benches/run.sh                    # the whole suite: about 2 minutes on 2 vCPUs (plus the build)
+#   benches/run.sh                    # the whole suite: about 3 minutes on 2 vCPUs (plus the build)
 #   benches/run.sh --bench hot_path   # extra arguments go to `cargo bench`
 #
 # Timings on a 2-vCPU machine are only as good as the machine is quiet: the script waits (at
@@ -31,3 +32,7 @@ cargo bench -p langfuse-benches "$@"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 cat "$out/machine.txt"
 cargo run --release --quiet -p langfuse-benches --bin bench-report | tee "$out/report.md"
+# Machine-independent: row A in instructions per call (skipped where valgrind is missing).
+if [ "$#" -eq 0 ] && command -v valgrind > /dev/null; then
+  { echo; benches/instructions.sh; } | tee -a "$out/report.md"
+fi
