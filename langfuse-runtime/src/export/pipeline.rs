@@ -247,7 +247,9 @@ impl Pipeline {
                 }
             };
             let mut records = buffer.lock();
-            records.extend(record.take());
+            if let Some(record) = record.take() {
+                records.push(record);
+            }
             if records.len() >= self.shared.local_batch {
                 self.shared.hand_off(&mut records);
             }
