@@ -137,6 +137,36 @@ impl<C, X> Seq<C, X> {
         }
     }
 
+    /// Produces the next item with the observation current and records what comes of it: an
+    /// item, the end (`Ready(None)`), or a panic (recorded, then resumed). Iterators are
+    /// always `Ready`.
+    fn next<T>(&mut self, produce: impl FnOnce() -> Poll<Option<T>>) -> Poll<Option<T>>
+    where
+        C: FnMut(&mut Output, &T),
+        X: Transform<T>,
+    {
+        let Some(context) = self.context() else { return produce() };
+        let next = {
+            let _guard = context.attach();
+            catch_unwind(AssertUnwindSafe(produce))
+        };
+        match next {
+            Ok(Poll::Ready(Some(item))) => {
+                self.item(&item);
+                Poll::Ready(Some(item))
+            }
+            Ok(Poll::Ready(None)) => {
+                self.finish();
+                Poll::Ready(None)
+            }
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => {
+                self.panicked(panic_message(&*payload));
+                resume_unwind(payload)
+            }
+        }
+    }
+
     fn panicked(&mut self, message: String) {
         if let SeqState::Live(live) = &mut self.state {
             live.error = Some(message);
@@ -240,25 +270,10 @@ where
 {
     /// Produces one item with the observation current, recording it (or the end, or a panic).
     fn step(&mut self, produce: impl FnOnce(&mut I) -> Option<I::Item>) -> Option<I::Item> {
-        let Some(context) = self.seq.context() else { return produce(&mut self.inner) };
         let inner = &mut self.inner;
-        let next = {
-            let _guard = context.attach();
-            catch_unwind(AssertUnwindSafe(|| produce(inner)))
-        };
-        match next {
-            Ok(Some(item)) => {
-                self.seq.item(&item);
-                Some(item)
-            }
-            Ok(None) => {
-                self.seq.finish();
-                None
-            }
-            Err(payload) => {
-                self.seq.panicked(panic_message(&*payload));
-                resume_unwind(payload)
-            }
+        match self.seq.next(|| Poll::Ready(produce(inner))) {
+            Poll::Ready(next) => next,
+            Poll::Pending => unreachable!("an iterator's step is always ready"),
         }
     }
 }
@@ -341,27 +356,8 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<S::Item>> {
         let this = self.project();
-        let Some(context) = this.seq.context() else { return this.inner.poll_next(cx) };
         let inner = this.inner;
-        let polled = {
-            let _guard = context.attach();
-            catch_unwind(AssertUnwindSafe(|| inner.poll_next(cx)))
-        };
-        match polled {
-            Ok(Poll::Ready(Some(item))) => {
-                this.seq.item(&item);
-                Poll::Ready(Some(item))
-            }
-            Ok(Poll::Ready(None)) => {
-                this.seq.finish();
-                Poll::Ready(None)
-            }
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => {
-                this.seq.panicked(panic_message(&*payload));
-                resume_unwind(payload)
-            }
-        }
+        this.seq.next(|| inner.poll_next(cx))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
