@@ -13,7 +13,8 @@ use futures_core::Stream;
 
 use super::{Output, Span, State};
 use crate::capture::Json;
-use crate::context::Context;
+use crate::context::{Context, Exchanged};
+use crate::observation::fields::Field;
 use crate::observation::{Observation, panic_message};
 
 /// Turns the items into the output text instead of the default aggregation.
@@ -56,7 +57,9 @@ impl<T: Clone, F: FnOnce(&[T]) -> String> Transform<T> for KeepItems<T, F> {
 
 /// The recording side of an observed sequence.
 struct Live<X> {
-    observation: Observation,
+    /// The observation, moved into the context each step makes current: exchanged in place
+    /// with the thread's, so a step touches no reference count.
+    observation: Context,
     capture_output: bool,
     /// Reused for every item.
     scratch: Output,
@@ -91,7 +94,7 @@ impl<C, X> Seq<C, X> {
             State::Off => SeqState::Off,
             State::Unsampled(cx) => SeqState::Unsampled(cx),
             State::Live { observation, capture_output } => SeqState::Live(Box::new(Live {
-                observation,
+                observation: observation.into_context(),
                 capture_output,
                 scratch: Output { capture: false, value: None, error: None },
                 array: Json::array(),
@@ -106,11 +109,11 @@ impl<C, X> Seq<C, X> {
     }
 
     /// The context to make current while the next item is produced.
-    fn context(&self) -> Option<Context> {
-        match &self.state {
+    fn context(&mut self) -> Option<&mut Context> {
+        match &mut self.state {
             SeqState::Off => None,
-            SeqState::Unsampled(cx) => Some(cx.clone()),
-            SeqState::Live(live) => Some(live.observation.context()),
+            SeqState::Unsampled(cx) => Some(cx),
+            SeqState::Live(live) => Some(&mut live.observation),
         }
     }
 
@@ -147,7 +150,7 @@ impl<C, X> Seq<C, X> {
     {
         let Some(context) = self.context() else { return produce() };
         let next = {
-            let _guard = context.attach();
+            let _current = Exchanged::new(context);
             catch_unwind(AssertUnwindSafe(produce))
         };
         match next {
@@ -190,15 +193,19 @@ impl<C, X> Seq<C, X> {
             text,
             ..
         } = *live;
-        if capture_output {
-            let text = text(transform).or_else(|| Some(array.finish_items(count, all_strings)));
-            if let Some(text) = text {
-                observation.update(|r| r.output = Some(text));
+        let output = if capture_output {
+            text(transform).or_else(|| Some(array.finish_items(count, all_strings)))
+        } else {
+            None
+        };
+        Observation::from_context(observation).end_with(|r| {
+            if output.is_some() {
+                r.output = output;
             }
-        }
-        if let Some(message) = error {
-            observation.set_error(message);
-        }
+            if let Some(message) = error {
+                Field::Error(message).apply(r);
+            }
+        });
     }
 }
 
