@@ -82,6 +82,21 @@ fn strings_are_raw_unit_and_none_are_omitted() {
     assert_eq!(maybes[1].output.as_deref(), Some("7"));
 }
 
+#[observe]
+fn complete(prompt: &str, system: String) -> String {
+    format!("{system}\n> {prompt}\n\"ok\"\t✓")
+}
+
+#[test]
+fn string_arguments_are_escaped_and_a_string_output_is_sent_as_it_is() {
+    let prompt = "say \"hi\"\n\\ then \u{1} stop ✓";
+    let (out, records) = record(|| complete(prompt, "be brief".to_owned()));
+    let r = records.one("complete");
+    let expected_input = serde_json::json!({"prompt": prompt, "system": "be brief"}).to_string();
+    assert_eq!(r.input.as_deref(), Some(expected_input.as_str()));
+    assert_eq!(r.output.as_deref(), Some(out.as_str()));
+}
+
 #[test]
 fn serialize_then_debug_then_type_name() {
     let (_, records) = record(|| mixed(Point { x: 1, y: 2 }, DebugOnly { id: 9 }, Opaque, "t"));

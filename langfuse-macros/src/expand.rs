@@ -153,7 +153,7 @@ fn call_site(observe: &Observe, p: &TokenStream) -> TokenStream {
 
 /// Writes `value` (a reference) into the JSON writer `out` by the best available trait.
 fn capture_value(p: &TokenStream, value: TokenStream, out: TokenStream) -> TokenStream {
-    q!((&&&#p::Wrap(#value)).__lf_capture(#out);)
+    q!((&&&&#p::Wrap(#value)).__lf_capture(#out);)
 }
 
 fn capture_closure(observe: &Observe, p: &TokenStream) -> TokenStream {

@@ -26,8 +26,9 @@ use crate::observation::{
 pub mod traits {
     pub use crate::capture::{
         CaptureDebug as __LfCaptureDebug, CaptureSerialize as __LfCaptureSerialize,
-        CaptureTypeName as __LfCaptureTypeName, MessageDebug as __LfMessageDebug,
-        MessageDisplay as __LfMessageDisplay, MessageTypeName as __LfMessageTypeName,
+        CaptureStr as __LfCaptureStr, CaptureTypeName as __LfCaptureTypeName,
+        MessageDebug as __LfMessageDebug, MessageDisplay as __LfMessageDisplay,
+        MessageTypeName as __LfMessageTypeName,
     };
 }
 
@@ -110,6 +111,8 @@ pub fn no_output<R: ?Sized>(_: &mut Output, _: &R) {}
 #[derive(Debug)]
 pub struct Output {
     capture: bool,
+    /// The value is the call's whole output (not an item of a sequence): a string is kept raw.
+    whole_output: bool,
     value: Option<Json>,
     error: Option<String>,
 }
@@ -118,11 +121,13 @@ impl Output {
     /// Where to write the return value, when output is captured.
     #[inline]
     pub fn value(&mut self) -> Option<&mut Json> {
-        if self.capture {
-            Some(self.value.get_or_insert_with(|| Json::with_capacity(64)))
-        } else {
-            None
+        if !self.capture {
+            return None;
         }
+        let whole_output = self.whole_output;
+        Some(self.value.get_or_insert_with(|| {
+            if whole_output { Json::output(64) } else { Json::with_capacity(64) }
+        }))
     }
 
     /// Marks the call failed (`Err`): level ERROR with `message` as status, no output.
@@ -132,7 +137,7 @@ impl Output {
 
     /// Runs the output closure; the field it yields is applied when the call ends.
     fn collect(capture: bool, fill: impl FnOnce(&mut Output)) -> Option<Field> {
-        let mut out = Output { capture, value: None, error: None };
+        let mut out = Output { capture, whole_output: true, value: None, error: None };
         fill(&mut out);
         match out.error {
             Some(message) => Some(Field::Error(message)),

@@ -1,10 +1,11 @@
-//! Values to JSON text for `#[observe]`: serde when the type implements `Serialize`, else its
-//! `Debug` text as a JSON string, else a `<type name>` placeholder.
+//! Values to JSON text for `#[observe]`: strings directly (escaped by [`crate::escape`], or
+//! raw as a whole output), serde when the type implements `Serialize`, else its `Debug` text as
+//! a JSON string, else a `<type name>` placeholder.
 //!
 //! The choice is made at the call site by autoref specialization (dtolnay's case study): the
-//! macro writes `(&&&Wrap(&value)).__lf_capture(out)` with the three `Capture*` traits in scope,
-//! and method resolution picks the impl on `&&Wrap<T: Serialize>` first, then `&Wrap<T: Debug>`,
-//! then `Wrap<T>`. This only sees what the *call site* knows about the type: inside
+//! macro writes `(&&&&Wrap(&value)).__lf_capture(out)` with the four `Capture*` traits in
+//! scope, and method resolution picks the impl on `&&&Wrap<T: StrLike>` first, then
+//! `&&Wrap<T: Serialize>`, then `&Wrap<T: Debug>`, then `Wrap<T>`. This only sees what the *call site* knows about the type: inside
 //! `fn f<T>(x: T)` a `T` without bounds is a placeholder even if the caller passes a
 //! serializable value; `T: Serialize` (or `T: Debug`) in the signature selects the better impl.
 //!
@@ -20,6 +21,10 @@ use serde::Serialize;
 #[derive(Debug, Default)]
 pub struct Json {
     buf: Vec<u8>,
+    /// This is a call's whole output, where a string is sent as it is (not JSON).
+    raw_text_ok: bool,
+    /// `buf` holds such a string as it is.
+    raw_text: bool,
 }
 
 impl Json {
@@ -28,7 +33,14 @@ impl Json {
     // store-forwarding stall measured at ~10 % of an observed call.
     #[inline]
     pub(crate) fn with_capacity(capacity: usize) -> Self {
-        Self { buf: crate::recycle::buffer(capacity) }
+        Self { buf: crate::recycle::buffer(capacity), raw_text_ok: false, raw_text: false }
+    }
+
+    /// A call's output: a string value is kept as raw text (the wire form of a string output),
+    /// instead of being escaped now and unescaped again when the output is sent.
+    #[inline]
+    pub(crate) fn output(capacity: usize) -> Self {
+        Self { raw_text_ok: true, ..Self::with_capacity(capacity) }
     }
 
     /// A JSON object being filled key by key (the input of a call).
@@ -131,8 +143,18 @@ impl Json {
     pub(crate) fn write_str(&mut self, value: &str) {
         self.buf.reserve(value.len() + 2);
         self.buf.push(b'"');
-        let _ = Escaper(&mut self.buf).write_str(value);
+        crate::escape::escape_into(&mut self.buf, value);
         self.buf.push(b'"');
+    }
+
+    /// Writes a string value: raw when it is a call's whole output, else a JSON string.
+    pub(crate) fn write_str_value(&mut self, value: &str) {
+        if self.raw_text_ok && self.buf.is_empty() {
+            self.buf.extend_from_slice(value.as_bytes());
+            self.raw_text = true;
+        } else {
+            self.write_str(value);
+        }
     }
 
     /// The text of an object started with [`Json::object`].
@@ -145,6 +167,9 @@ impl Json {
     /// Input/output wire text: `null` is omitted, a JSON string is sent raw (unquoted).
     #[inline]
     pub(crate) fn into_io_text(self) -> Option<String> {
+        if self.raw_text {
+            return Some(self.into_string());
+        }
         match self.buf.as_slice() {
             b"" | b"null" => None,
             [b'"', ..] => Some(self.unquote()),
@@ -170,30 +195,7 @@ struct Escaper<'a>(&'a mut Vec<u8>);
 
 impl fmt::Write for Escaper<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let bytes = s.as_bytes();
-        let mut start = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            let escape: &[u8] = match b {
-                b'"' => b"\\\"",
-                b'\\' => b"\\\\",
-                b'\n' => b"\\n",
-                b'\r' => b"\\r",
-                b'\t' => b"\\t",
-                0..=0x1f => b"",
-                _ => continue,
-            };
-            self.0.extend_from_slice(&bytes[start..i]);
-            if escape.is_empty() {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                self.0.extend_from_slice(b"\\u00");
-                self.0.push(HEX[(b >> 4) as usize]);
-                self.0.push(HEX[(b & 0xf) as usize]);
-            } else {
-                self.0.extend_from_slice(escape);
-            }
-            start = i + 1;
-        }
-        self.0.extend_from_slice(&bytes[start..]);
+        crate::escape::escape_into(self.0, s);
         Ok(())
     }
 }
@@ -202,7 +204,74 @@ impl fmt::Write for Escaper<'_> {
 #[doc(hidden)]
 pub struct Wrap<'a, T: ?Sized>(pub &'a T);
 
-/// Chosen first: JSON through serde.
+/// String types, captured without serde (see [`CaptureStr`]).
+#[doc(hidden)]
+pub trait StrLike {
+    fn __lf_str(&self) -> &str;
+}
+impl StrLike for str {
+    #[inline]
+    fn __lf_str(&self) -> &str {
+        self
+    }
+}
+impl StrLike for String {
+    #[inline]
+    fn __lf_str(&self) -> &str {
+        self
+    }
+}
+impl StrLike for std::borrow::Cow<'_, str> {
+    #[inline]
+    fn __lf_str(&self) -> &str {
+        self
+    }
+}
+impl StrLike for Box<str> {
+    #[inline]
+    fn __lf_str(&self) -> &str {
+        self
+    }
+}
+impl StrLike for std::sync::Arc<str> {
+    #[inline]
+    fn __lf_str(&self) -> &str {
+        self
+    }
+}
+impl StrLike for std::rc::Rc<str> {
+    #[inline]
+    fn __lf_str(&self) -> &str {
+        self
+    }
+}
+impl<T: StrLike + ?Sized> StrLike for &T {
+    #[inline]
+    fn __lf_str(&self) -> &str {
+        (**self).__lf_str()
+    }
+}
+impl<T: StrLike + ?Sized> StrLike for &mut T {
+    #[inline]
+    fn __lf_str(&self) -> &str {
+        (**self).__lf_str()
+    }
+}
+
+/// Chosen first, for strings (prompts, completions): escaped eight bytes at a time as an
+/// argument, kept as raw text as an output. The same text serde would produce, faster.
+#[doc(hidden)]
+pub trait CaptureStr {
+    fn __lf_capture(&self, out: &mut Json);
+}
+impl<T: StrLike + ?Sized> CaptureStr for &&&Wrap<'_, T> {
+    #[inline]
+    fn __lf_capture(&self, out: &mut Json) {
+        out.write_str_value(self.0.__lf_str());
+    }
+}
+
+/// Chosen next: JSON through serde.
 #[doc(hidden)]
 pub trait CaptureSerialize {
     fn __lf_capture(&self, out: &mut Json);
@@ -277,8 +346,8 @@ mod tests {
     #![allow(unused_imports, clippy::needless_borrow)]
     use super::*;
     use super::{
-        CaptureDebug as _, CaptureSerialize as _, CaptureTypeName as _, MessageDebug as _,
-        MessageDisplay as _, MessageTypeName as _,
+        CaptureDebug as _, CaptureSerialize as _, CaptureStr as _, CaptureTypeName as _,
+        MessageDebug as _, MessageDisplay as _, MessageTypeName as _,
     };
 
     #[derive(Serialize, Debug)]
@@ -300,16 +369,38 @@ mod tests {
 
     #[test]
     fn serialize_then_debug_then_type_name() {
-        assert_eq!(cap(|j| (&&&Wrap(&Both { a: 1 })).__lf_capture(j)), r#"{"a":1}"#);
+        assert_eq!(cap(|j| (&&&&Wrap(&Both { a: 1 })).__lf_capture(j)), r#"{"a":1}"#);
         assert_eq!(
-            cap(|j| (&&&Wrap(&DebugOnly { b: "x\"\n" })).__lf_capture(j)),
+            cap(|j| (&&&&Wrap(&DebugOnly { b: "x\"\n" })).__lf_capture(j)),
             r#""DebugOnly { b: \"x\\\"\\n\" }""#
         );
         assert_eq!(
-            cap(|j| (&&&Wrap(&Neither)).__lf_capture(j)),
+            cap(|j| (&&&&Wrap(&Neither)).__lf_capture(j)),
             r#""<langfuse_runtime::capture::tests::Neither>""#
         );
-        assert_eq!(cap(|j| (&&&Wrap("s\u{1}")).__lf_capture(j)), r#""s\u0001""#);
+        assert_eq!(cap(|j| (&&&&Wrap("s\u{1}")).__lf_capture(j)), r#""s\u0001""#);
+    }
+
+    #[test]
+    fn strings_are_escaped_as_arguments_and_raw_as_a_whole_output() {
+        let text = "a \"quoted\"\nprompt ✓";
+        for value in [
+            cap(|j| (&&&&Wrap(text)).__lf_capture(j)),
+            cap(|j| (&&&&Wrap(&text.to_owned())).__lf_capture(j)),
+            cap(|j| (&&&&Wrap(&std::borrow::Cow::Borrowed(text))).__lf_capture(j)),
+            cap(|j| (&&&&Wrap(&std::sync::Arc::<str>::from(text))).__lf_capture(j)),
+        ] {
+            assert_eq!(value, serde_json::to_string(text).unwrap());
+        }
+        let mut output = Json::output(8);
+        (&&&&Wrap(&text.to_owned())).__lf_capture(&mut output);
+        assert_eq!(output.into_io_text().as_deref(), Some(text));
+        let mut empty = Json::output(8);
+        (&&&&Wrap("")).__lf_capture(&mut empty);
+        assert_eq!(empty.into_io_text().as_deref(), Some(""), "an empty string output is kept");
+        let mut number = Json::output(8);
+        (&&&&Wrap(&7)).__lf_capture(&mut number);
+        assert_eq!(number.into_io_text().as_deref(), Some("7"));
     }
 
     #[test]
@@ -318,7 +409,7 @@ mod tests {
         map.insert((1, 2), 3);
         let text = cap(|j| {
             j.buf.push(b'[');
-            (&&&Wrap(&map)).__lf_capture(j);
+            (&&&&Wrap(&map)).__lf_capture(j);
             j.buf.push(b']');
         });
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -328,8 +419,8 @@ mod tests {
     #[test]
     fn objects_and_io_text() {
         let mut o = Json::object(16);
-        (&&&Wrap(&2)).__lf_capture(o.key("a"));
-        (&&&Wrap("x")).__lf_capture(o.key("b"));
+        (&&&&Wrap(&2)).__lf_capture(o.key("a"));
+        (&&&&Wrap("x")).__lf_capture(o.key("b"));
         assert_eq!(o.finish_object(), r#"{"a":2,"b":"x"}"#);
         assert_eq!(Json::object(0).finish_object(), "{}");
         let mut s = Json::default();
@@ -343,9 +434,12 @@ mod tests {
     #[test]
     fn error_messages() {
         let io = std::io::Error::other("disk full");
-        assert_eq!((&&&Wrap(&io)).__lf_message(), "disk full");
-        assert_eq!((&&&Wrap(&DebugOnly { b: "y" })).__lf_message(), r#"DebugOnly { b: "y" }"#);
-        assert_eq!((&&&Wrap(&Neither)).__lf_message(), "langfuse_runtime::capture::tests::Neither");
-        assert_eq!((&&&Wrap("")).__lf_message(), "str");
+        assert_eq!((&&&&Wrap(&io)).__lf_message(), "disk full");
+        assert_eq!((&&&&Wrap(&DebugOnly { b: "y" })).__lf_message(), r#"DebugOnly { b: "y" }"#);
+        assert_eq!(
+            (&&&&Wrap(&Neither)).__lf_message(),
+            "langfuse_runtime::capture::tests::Neither"
+        );
+        assert_eq!((&&&&Wrap("")).__lf_message(), "str");
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 mod context;
 mod diag;
 mod encode;
+mod escape;
 pub mod export;
 mod ids;
 pub mod observation;

@@ -96,7 +96,8 @@ impl<C, X> Seq<C, X> {
             State::Live { observation, capture_output } => SeqState::Live(Box::new(Live {
                 observation: observation.into_context(),
                 capture_output,
-                scratch: Output { capture: false, value: None, error: None },
+                // Items are elements of the output array: strings stay JSON strings.
+                scratch: Output { capture: false, whole_output: false, value: None, error: None },
                 array: Json::array(),
                 count: 0,
                 all_strings: true,

@@ -1,0 +1,146 @@
+//! JSON string escaping, eight bytes at a time: the same output as `serde_json`, several times
+//! faster on the long, mostly plain text of prompts and completions.
+//!
+//! A byte needs escaping when it is a control character (< 0x20), `"` or `\`. Each 8-byte word
+//! is tested for those with the "has a byte less than / equal to" bit tricks; words without
+//! any are copied as they are, and only a word that has one is looked at byte by byte. Bytes of
+//! multi-byte UTF-8 sequences are all ≥ 0x80, so they never match and are copied untouched.
+
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte of `word` is < 0x20, `"` or `\` (exact, no false positives).
+#[inline]
+fn has_escape(word: u64) -> bool {
+    let below_space = word.wrapping_sub(LOW_BITS * 0x20) & !word;
+    let quote = word ^ (LOW_BITS * u64::from(b'"'));
+    let backslash = word ^ (LOW_BITS * u64::from(b'\\'));
+    let is_quote = quote.wrapping_sub(LOW_BITS) & !quote;
+    let is_backslash = backslash.wrapping_sub(LOW_BITS) & !backslash;
+    (below_space | is_quote | is_backslash) & HIGH_BITS != 0
+}
+
+/// For each byte, how `serde_json` escapes it: 0 for "not at all", `u` for `\u00XX`, else the
+/// letter after the backslash.
+static ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b'u';
+        b += 1;
+    }
+    table[0x08] = b'b';
+    table[0x0c] = b'f';
+    table[b'\n' as usize] = b'n';
+    table[b'\r' as usize] = b'r';
+    table[b'\t' as usize] = b't';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
+#[cold]
+fn write_escape(out: &mut Vec<u8>, byte: u8, code: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    if code == b'u' {
+        out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(byte >> 4)],
+            HEX[usize::from(byte & 0xf)],
+        ]);
+    } else {
+        out.extend_from_slice(&[b'\\', code]);
+    }
+}
+
+/// Appends `text` escaped for the inside of a JSON string (no surrounding quotes).
+pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len());
+    // Bytes before `start` are written.
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        // Skip whole words that need nothing; look at single bytes only near an escape.
+        if let Some(word) = bytes.get(i..i + 8)
+            && !has_escape(u64::from_le_bytes(word.try_into().expect("8 bytes")))
+        {
+            i += 8;
+            continue;
+        }
+        let end = (i + 8).min(bytes.len());
+        while i < end {
+            let code = ESCAPE[usize::from(bytes[i])];
+            if code != 0 {
+                out.extend_from_slice(&bytes[start..i]);
+                write_escape(out, bytes[i], code);
+                start = i + 1;
+            }
+            i += 1;
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(text: &str) -> String {
+        let mut out = vec![b'"'];
+        escape_into(&mut out, text);
+        out.push(b'"');
+        String::from_utf8(out).expect("UTF-8 in, UTF-8 out")
+    }
+
+    fn check(text: &str) {
+        assert_eq!(escaped(text), serde_json::to_string(text).unwrap(), "{text:?}");
+    }
+
+    #[test]
+    fn every_ascii_character_alone_and_in_every_word_position() {
+        for b in 0u8..0x80 {
+            let c = char::from(b);
+            check(&c.to_string());
+            for len in 1..20 {
+                for at in 0..len {
+                    let text: String = (0..len).map(|i| if i == at { c } else { 'a' }).collect();
+                    check(&text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn multi_byte_text_and_mixtures() {
+        for text in [
+            "",
+            "plain ASCII text that is long enough to span several words",
+            "ünïcödé ✓ 🦀 and \"quotes\" and \\backslashes\\ and \n newlines \t tabs",
+            "\u{7f}\u{80}\u{ff}\u{100}\u{2028}\u{2029}\u{fffd}",
+            "\u{0}\u{1}\u{1f} \u{8}\u{c}",
+            "\"\"\"\"\"\"\"\"\"\\\\\\\\\\\\\\\\",
+        ] {
+            check(text);
+        }
+    }
+
+    #[test]
+    fn pseudo_random_strings_match_serde_json() {
+        let alphabet: Vec<char> = "ab \"\\\n\t\u{1}\u{1f}é🦀\u{7f}~".chars().collect();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 64) as usize;
+            let text: String = (0..len)
+                .map(|i| alphabet[((state >> (i % 60)) as usize + i) % alphabet.len()])
+                .collect();
+            check(&text);
+        }
+    }
+}
