@@ -5,9 +5,10 @@
 //! The choice is made at the call site by autoref specialization (dtolnay's case study): the
 //! macro writes `(&&&&Wrap(&value)).__lf_capture(out)` with the four `Capture*` traits in
 //! scope, and method resolution picks the impl on `&&&Wrap<T: StrLike>` first, then
-//! `&&Wrap<T: Serialize>`, then `&Wrap<T: Debug>`, then `Wrap<T>`. This only sees what the *call site* knows about the type: inside
-//! `fn f<T>(x: T)` a `T` without bounds is a placeholder even if the caller passes a
-//! serializable value; `T: Serialize` (or `T: Debug`) in the signature selects the better impl.
+//! `&&Wrap<T: Serialize>`, then `&Wrap<T: Debug>`, then `Wrap<T>`. This only sees what the
+//! *call site* knows about the type: inside `fn f<T>(x: T)` a `T` without bounds is a
+//! placeholder even if the caller passes a serializable value; `T: Serialize` (or `T: Debug`)
+//! in the signature selects the better impl.
 //!
 //! Everything is written straight into one byte buffer: no `serde_json::Value` trees, no
 //! intermediate strings for `Debug` output.
@@ -185,7 +186,8 @@ impl Json {
     pub(crate) fn into_string(self) -> String {
         debug_assert!(std::str::from_utf8(&self.buf).is_ok());
         // SAFETY: every writer of `buf` appends whole UTF-8 sequences: serde_json output,
-        // `str` slices through the escaper, and ASCII punctuation (see the type's docs).
+        // whole `str`s (raw string outputs), `str` slices cut by the escaper at ASCII bytes
+        // (never inside a multi-byte character), and ASCII punctuation.
         unsafe { String::from_utf8_unchecked(self.buf) }
     }
 }
