@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use langfuse_runtime::observation::CANCELLED_MESSAGE;
-use langfuse_runtime::{Level, ObservationType, observe};
+use langfuse_runtime::{Level, ObservationType, observe, propagate_attributes};
 use support::{assert_child, record, record_with};
 
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -197,6 +197,32 @@ fn calls_made_before_the_future_is_returned_nest_under_it() {
     let r = records.one("exploding_prefix");
     assert_eq!(r.level, Some(Level::Error));
     assert_eq!(r.status_message(), Some("no future today"));
+}
+
+#[observe]
+async fn guarded(id: u32) -> usize {
+    // A scope guard held across `.await` inside an observed future (allowed where the future
+    // need not be `Send`): the observation keeps its children and ends exactly once.
+    let _scope = propagate_attributes().user_id("u-7").context().attach();
+    fetch(id).await.len()
+}
+
+#[test]
+fn a_guard_held_across_await_inside_an_observed_future_keeps_the_tree_right() {
+    let ((n, after), records) = record(|| {
+        let n = block_on(async { guarded(3).await });
+        (n, langfuse_runtime::current_trace_id())
+    });
+    assert_eq!(n, 5);
+    assert_eq!(after, None, "nothing stays current after the future completed");
+    let guarded = records.one("guarded");
+    let fetched = records.one("fetch");
+    assert_child(fetched, guarded);
+    let user =
+        |r: &langfuse_runtime::ObservationRecord| r.trace.as_ref().and_then(|t| t.user_id.clone());
+    assert_eq!(user(fetched).as_deref(), Some("u-7"));
+    assert_eq!(user(guarded).as_deref(), Some("u-7"));
+    assert!(guarded.end_unix_nanos >= fetched.end_unix_nanos);
 }
 
 #[test]
