@@ -125,8 +125,10 @@ impl Context {
     /// Guards must be dropped in reverse order of creation on the same thread; use
     /// [`Context::wrap`] for futures, never a guard held across `.await`.
     #[must_use = "the context is current only while the guard lives"]
-    pub fn attach(self) -> ContextGuard {
-        ContextGuard { previous: Some(swap_current(self)), _not_send: std::marker::PhantomData }
+    pub fn attach(mut self) -> ContextGuard {
+        let exchanged = exchange_current(&mut self);
+        // `self` now holds the caller's context, restored when the guard drops.
+        ContextGuard { previous: self, exchanged, _not_send: std::marker::PhantomData }
     }
 
     /// Runs `f` with this context current.
@@ -212,28 +214,19 @@ impl Drop for Exchanged<'_> {
     }
 }
 
-#[inline]
-pub(crate) fn swap_current(new: Context) -> Context {
-    // Re-entered or torn down: nothing is made current and there is nothing to restore.
-    CURRENT
-        .try_with(move |c| match c.try_borrow_mut() {
-            Ok(mut slot) => std::mem::replace(&mut *slot, new),
-            Err(_) => Context::default(),
-        })
-        .unwrap_or_default()
-}
-
 /// Restores the previous context when dropped. Not `Send`: it belongs to the thread it was made on.
 pub struct ContextGuard {
-    previous: Option<Context>,
+    previous: Context,
+    /// False when the context could not be made current (thread-local storage re-entered or
+    /// torn down): then there is nothing to restore either.
+    exchanged: bool,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
 impl Drop for ContextGuard {
     fn drop(&mut self) {
-        if let Some(previous) = self.previous.take() {
-            // During thread teardown the slot may already be gone; nothing to restore then.
-            drop(swap_current(previous));
+        if self.exchanged {
+            exchange_current(&mut self.previous);
         }
     }
 }
