@@ -110,6 +110,13 @@ impl ObservationRecord {
         self.details.get_or_insert_with(Default::default)
     }
 
+    /// Sets or clears one optional detail; clearing one that was never set allocates nothing.
+    fn set_detail(&mut self, value: Option<String>, slot: fn(&mut Details) -> &mut Option<String>) {
+        if value.is_some() || self.details.is_some() {
+            *slot(self.details_mut()) = value;
+        }
+    }
+
     /// `langfuse.observation.status_message`.
     pub fn status_message(&self) -> Option<&str> {
         self.details.as_ref()?.status_message.as_deref()
@@ -117,9 +124,7 @@ impl ObservationRecord {
 
     /// Sets or clears the status message.
     pub fn set_status_message(&mut self, message: Option<String>) {
-        if message.is_some() || self.details.is_some() {
-            self.details_mut().status_message = message;
-        }
+        self.set_detail(message, |d| &mut d.status_message);
     }
 
     /// `langfuse.version` of this observation.
@@ -129,9 +134,7 @@ impl ObservationRecord {
 
     /// Sets or clears the version.
     pub fn set_version(&mut self, version: Option<String>) {
-        if version.is_some() || self.details.is_some() {
-            self.details_mut().version = version;
-        }
+        self.set_detail(version, |d| &mut d.version);
     }
 
     /// `langfuse.observation.metadata.<key>`: one entry per top-level key, JSON-encoded value.
@@ -151,9 +154,7 @@ impl ObservationRecord {
 
     /// Sets or clears the non-object metadata (JSON text).
     pub fn set_metadata_value(&mut self, json: Option<String>) {
-        if json.is_some() || self.details.is_some() {
-            self.details_mut().metadata_value = json;
-        }
+        self.set_detail(json, |d| &mut d.metadata_value);
     }
 
     /// Model, usage, cost, … (generation-like types), if any was set.
