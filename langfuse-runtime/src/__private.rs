@@ -437,6 +437,13 @@ impl<T, K: FnOnce(&mut Output, &T)> Finish<T> for Finisher<K> {
             observation.update(|r| field.apply(r));
         }
     }
+
+    /// The output is applied in the same step as the end (no separate lock).
+    fn finish_and_end(self, observation: Observation, output: &T) {
+        let finish = self.finish;
+        let field = Output::collect(self.capture, |out| finish(out, output));
+        observation.end_with(|r| field.map_or((), |f| f.apply(r)));
+    }
 }
 
 pin_project_lite::pin_project! {

@@ -17,6 +17,16 @@ pub const CANCELLED_MESSAGE: &str = "cancelled: the future was dropped before it
 pub trait Finish<T> {
     /// Records `output` on `observation`.
     fn finish(self, observation: &ObservationRef, output: &T);
+
+    /// Records `output` and ends the observation. The default calls [`Finish::finish`] and
+    /// then ends it; an implementation can do both in one step.
+    fn finish_and_end(self, observation: Observation, output: &T)
+    where
+        Self: Sized,
+    {
+        self.finish(&observation, output);
+        observation.end();
+    }
 }
 
 /// Records nothing.
@@ -89,7 +99,7 @@ impl<F: Future, K: Finish<F::Output>> Future for Observed<F, K> {
             Ok(Poll::Ready(output)) => {
                 let observation = this.observation.take().map(Observation::from_context);
                 if let (Some(observation), Some(finish)) = (observation, this.finish.take()) {
-                    finish.finish(&observation, &output);
+                    finish.finish_and_end(observation, &output);
                 }
                 Poll::Ready(output)
             }
