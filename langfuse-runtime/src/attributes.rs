@@ -223,7 +223,7 @@ pub fn for_each_attribute(
 mod tests {
     use super::*;
     use crate::ids::{ObservationId, TraceId};
-    use crate::observation::kind::{Level, ObservationType};
+    use crate::kind::{Level, ObservationType};
 
     fn collect(
         record: &ObservationRecord,

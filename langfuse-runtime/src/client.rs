@@ -30,6 +30,18 @@ impl ClientInner {
         self.pipeline.as_ref().is_some_and(|p| !p.is_closed())
     }
 
+    /// A client that records nothing, for unit tests of the parts that hold one.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Arc<Self> {
+        Arc::new(Self {
+            sampler: Sampler::always(),
+            io_capture_enabled: true,
+            pipeline: None,
+            timeout: Duration::from_secs(1),
+            abort_export: None,
+        })
+    }
+
     /// Exports the record in `slot` (taking it out).
     pub(crate) fn submit(&self, slot: &mut Option<ObservationRecord>) {
         if let Some(pipeline) = &self.pipeline {

@@ -12,9 +12,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
+use crate::frame::{Frame, Handle};
 use crate::ids::{ObservationId, TraceId};
-use crate::observation::Frame;
 use crate::record::TraceAttributes;
+use crate::state::{SpanIds, Tracing};
 
 /// A snapshot of "where we are" in a trace: the current observation (if any) and the trace
 /// attributes propagated to observations started under it.
@@ -38,17 +39,38 @@ pub struct Context {
 }
 
 /// What new observations become children of.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) enum Parent {
-    /// No trace: a new observation starts a new trace.
-    #[default]
-    None,
-    /// A live, recorded observation of ours.
-    Local(Arc<Frame>),
-    /// A trace that is not sampled: children skip all work but keep the ids.
-    Unsampled { trace_id: TraceId, id: ObservationId },
+    /// One of ours: none (a new observation starts a new trace), an unsampled one (children
+    /// skip all work but keep the ids) or a live one.
+    Ours(Handle),
     /// A parent from elsewhere (W3C traceparent, explicit trace id).
-    Remote { trace_id: TraceId, id: ObservationId, sampled: bool, as_root: bool },
+    Remote(RemoteParent),
+}
+
+impl Default for Parent {
+    fn default() -> Self {
+        Parent::Ours(Tracing::Off)
+    }
+}
+
+impl Parent {
+    /// The handle of the observation this parent is, if it is one of ours.
+    pub(crate) fn into_handle(self) -> Handle {
+        match self {
+            Parent::Ours(handle) => handle,
+            Parent::Remote(_) => Tracing::Off,
+        }
+    }
+}
+
+/// A parent span of another process or an explicit trace context.
+#[derive(Clone, Copy)]
+pub(crate) struct RemoteParent {
+    pub(crate) ids: SpanIds,
+    pub(crate) sampled: bool,
+    /// Whether observations under it are marked `langfuse.internal.as_root`.
+    pub(crate) as_root: bool,
 }
 
 impl std::fmt::Debug for Context {
@@ -67,7 +89,8 @@ thread_local! {
 
 impl Context {
     /// No observation, no trace attributes.
-    pub(crate) const EMPTY: Context = Context { parent: Parent::None, trace_attributes: None };
+    pub(crate) const EMPTY: Context =
+        Context { parent: Parent::Ours(Tracing::Off), trace_attributes: None };
 
     /// The context of the calling thread (empty outside any observation).
     pub fn current() -> Self {
@@ -77,10 +100,10 @@ impl Context {
     /// The trace id and observation id new children would get as parent.
     pub fn ids(&self) -> Option<(TraceId, ObservationId)> {
         match &self.parent {
-            Parent::None => None,
-            Parent::Local(frame) => Some((frame.trace_id, frame.id)),
-            Parent::Unsampled { trace_id, id } | Parent::Remote { trace_id, id, .. } => {
-                Some((*trace_id, *id))
+            Parent::Ours(Tracing::Off) => None,
+            Parent::Ours(Tracing::Live(frame)) => Some((frame.trace_id, frame.id)),
+            Parent::Ours(Tracing::Unsampled(ids)) | Parent::Remote(RemoteParent { ids, .. }) => {
+                Some((ids.trace_id, ids.id))
             }
         }
     }
@@ -98,9 +121,8 @@ impl Context {
     /// Whether observations started here are recorded (false outside any trace).
     pub fn is_sampled(&self) -> bool {
         match &self.parent {
-            Parent::Local(_) => true,
-            Parent::Remote { sampled, .. } => *sampled,
-            Parent::None | Parent::Unsampled { .. } => false,
+            Parent::Ours(handle) => handle.is_live(),
+            Parent::Remote(remote) => remote.sampled,
         }
     }
 
@@ -110,12 +132,11 @@ impl Context {
     /// and carry `langfuse.internal.as_root`, as the Python SDK's explicit trace context does.
     pub fn from_trace_id(trace_id: TraceId, parent: Option<ObservationId>) -> Self {
         Self {
-            parent: Parent::Remote {
-                trace_id,
-                id: parent.unwrap_or_else(ObservationId::random),
+            parent: Parent::Remote(RemoteParent {
+                ids: SpanIds { trace_id, id: parent.unwrap_or_else(ObservationId::random) },
                 sampled: true,
                 as_root: true,
-            },
+            }),
             trace_attributes: None,
         }
     }
@@ -144,7 +165,7 @@ impl Context {
 
     pub(crate) fn frame(&self) -> Option<&Arc<Frame>> {
         match &self.parent {
-            Parent::Local(frame) => Some(frame),
+            Parent::Ours(Tracing::Live(frame)) => Some(frame),
             _ => None,
         }
     }
@@ -170,7 +191,10 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> R {
 #[inline(always)]
 pub(crate) fn in_unsampled_trace() -> bool {
     CURRENT.with(|c| {
-        matches!(c.try_borrow().map(|c| matches!(c.parent, Parent::Unsampled { .. })), Ok(true))
+        matches!(
+            c.try_borrow().map(|c| matches!(c.parent, Parent::Ours(Tracing::Unsampled(_)))),
+            Ok(true)
+        )
     })
 }
 

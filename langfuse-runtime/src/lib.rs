@@ -13,12 +13,17 @@ mod diag;
 mod encode;
 mod escape;
 pub mod export;
+mod frame;
 mod ids;
+mod kind;
+mod macro_support;
 pub mod observation;
 mod propagation;
 mod record;
 mod recycle;
 mod sampling;
+mod start;
+mod state;
 #[cfg(feature = "tokio")]
 mod task;
 
@@ -26,10 +31,10 @@ pub use client::{Langfuse, init};
 pub use config::{Config, ConfigBuilder, ConfigError};
 pub use context::{Context, ContextGuard, FutureExt, WithContext, bind, spawn_thread};
 pub use ids::{ObservationId, ParseIdError, TraceId};
+pub use kind::{Level, ObservationType, ParseKindError};
 /// `#[observe]`, re-exported from `langfuse-observe-macros`: depending on this crate is enough.
 ///
 pub use langfuse_macros::observe;
-pub use observation::kind::{Level, ObservationType, ParseKindError};
 pub use observation::{
     Observation, ObservationBuilder, ObservationRef, Usage, current_generation,
     current_observation, current_observation_id, current_trace_id, event, generation, observation,

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::ids::{ObservationId, TraceId};
-use crate::observation::kind::{Level, ObservationType};
+use crate::kind::{Level, ObservationType};
 
 /// A finished observation, as handed to a [`SpanExporter`](crate::export::SpanExporter).
 ///

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::{ExportError, SpanExporter};
 use crate::ids::{ObservationId, TraceId};
-use crate::observation::kind::{Level, ObservationType};
+use crate::kind::{Level, ObservationType};
 use crate::record::{Metadata, ObservationRecord, TraceAttributes};
 
 /// How many printed observations are remembered, so that a late child can name its parent.

@@ -794,7 +794,7 @@ mod tests {
     #[ignore = "throughput measurement; run in release mode"]
     fn gzip_throughput() {
         use crate::ids::TraceId;
-        use crate::observation::kind::ObservationType;
+        use crate::kind::ObservationType;
         let resource = ExportResource::new("svc", "pk");
         let batch: Vec<_> = (1..=512u64)
             .map(|i| {

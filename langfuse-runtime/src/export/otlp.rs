@@ -514,7 +514,7 @@ mod tests {
 
     use super::*;
     use crate::ids::{ObservationId, TraceId};
-    use crate::observation::kind::{Level, ObservationType};
+    use crate::kind::{Level, ObservationType};
     use crate::record::TraceAttributes;
 
     const TRACE: u128 = 0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c;

@@ -6,11 +6,14 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::fields::{Field, field_setters};
-use super::{Handle, Observation, ObservationRef, Seed, start_with};
+use super::{Observation, ObservationRef};
 use crate::clock;
 use crate::context::Context;
+use crate::frame::FreshFrame;
 use crate::ids::{ObservationId, TraceId};
-use crate::observation::kind::{Level, ObservationType};
+use crate::kind::{Level, ObservationType};
+use crate::start::{Seed, start_with};
+use crate::state::Tracing;
 
 use crate::record::ObservationRecord;
 
@@ -101,12 +104,12 @@ impl ObservationBuilder {
         record.start_unix_nanos = start;
         record.end_unix_nanos = start;
         let is_event = record.observation_type == ObservationType::Event;
-        let handle = start_with(&parent, None, Seed::Record(record)).into_handle();
+        let handle = start_with(&parent, None, Seed::Record(record)).map_live(FreshFrame::share);
         let observation = Observation::from_ref(ObservationRef {
             handle,
             trace_attributes: parent.trace_attributes.clone(),
         });
-        if is_event && let Handle::Live(frame) = &observation.handle {
+        if is_event && let Tracing::Live(frame) = &observation.handle {
             frame.end_at(start, |_| {});
         }
         observation

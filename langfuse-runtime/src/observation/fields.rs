@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::clock;
 use crate::encode;
-use crate::observation::kind::{Level, ObservationType};
+use crate::kind::{Level, ObservationType};
 use crate::record::{Metadata, ObservationRecord};
 
 pub(crate) enum Field {

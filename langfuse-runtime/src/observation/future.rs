@@ -8,7 +8,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use super::{Observation, ObservationRef};
 use crate::context::{Context, Exchanged};
-use crate::observation::kind::Level;
+use crate::kind::Level;
 
 /// Status message of an observation whose future was dropped before it completed.
 pub const CANCELLED_MESSAGE: &str = "cancelled: the future was dropped before it completed";

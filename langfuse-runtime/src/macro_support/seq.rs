@@ -11,11 +11,13 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures_core::Stream;
 
-use super::{Output, Span, State};
+use super::Output;
+use super::call::{LiveCall, Span};
 use crate::capture::Json;
 use crate::context::{Context, Exchanged};
 use crate::observation::fields::Field;
 use crate::observation::{Observation, panic_message};
+use crate::state::Tracing;
 
 /// Turns the items into the output text instead of the default aggregation.
 pub trait Transform<T> {
@@ -74,11 +76,8 @@ struct Live<X> {
     text: fn(X) -> Option<String>,
 }
 
-enum SeqState<X> {
-    Off,
-    Unsampled(Context),
-    Live(Box<Live<X>>),
-}
+/// Off, unsampled (the context made current while an item is produced) or recorded.
+type SeqState<X> = Tracing<Box<Live<X>>, Context>;
 
 struct Seq<C, X> {
     capture: C,
@@ -91,20 +90,27 @@ impl<C, X> Seq<C, X> {
         X: Transform<T>,
     {
         let state = match span.0 {
-            State::Off => SeqState::Off,
-            State::Unsampled(cx) => SeqState::Unsampled(cx),
-            State::Live { observation, capture_output } => SeqState::Live(Box::new(Live {
-                observation: observation.into_context(),
-                capture_output,
-                // Items are elements of the output array: strings stay JSON strings.
-                scratch: Output { capture: false, whole_output: false, value: None, error: None },
-                array: Json::array(),
-                count: 0,
-                all_strings: true,
-                error: None,
-                transform,
-                text: X::text,
-            })),
+            Tracing::Off => Tracing::Off,
+            Tracing::Unsampled(cx) => Tracing::Unsampled(cx),
+            Tracing::Live(LiveCall { observation, capture_output }) => {
+                Tracing::Live(Box::new(Live {
+                    observation: observation.into_context(),
+                    capture_output,
+                    // Items are elements of the output array: strings stay JSON strings.
+                    scratch: Output {
+                        capture: false,
+                        whole_output: false,
+                        value: None,
+                        error: None,
+                    },
+                    array: Json::array(),
+                    count: 0,
+                    all_strings: true,
+                    error: None,
+                    transform,
+                    text: X::text,
+                }))
+            }
         };
         Seq { capture, state }
     }
@@ -112,9 +118,9 @@ impl<C, X> Seq<C, X> {
     /// The context to make current while the next item is produced.
     fn context(&mut self) -> Option<&mut Context> {
         match &mut self.state {
-            SeqState::Off => None,
-            SeqState::Unsampled(cx) => Some(cx),
-            SeqState::Live(live) => Some(&mut live.observation),
+            Tracing::Off => None,
+            Tracing::Unsampled(cx) => Some(cx),
+            Tracing::Live(live) => Some(&mut live.observation),
         }
     }
 
@@ -123,7 +129,7 @@ impl<C, X> Seq<C, X> {
         C: FnMut(&mut Output, &T),
         X: Transform<T>,
     {
-        let SeqState::Live(live) = &mut self.state else { return };
+        let Tracing::Live(live) = &mut self.state else { return };
         let live = &mut **live;
         live.scratch.capture = live.capture_output && !X::KEEPS;
         live.scratch.error = None;
@@ -172,7 +178,7 @@ impl<C, X> Seq<C, X> {
     }
 
     fn panicked(&mut self, message: String) {
-        if let SeqState::Live(live) = &mut self.state {
+        if let Tracing::Live(live) = &mut self.state {
             live.error = Some(message);
         }
         self.finish();
@@ -180,7 +186,7 @@ impl<C, X> Seq<C, X> {
 
     /// Ends the observation (exhausted, panicked or dropped); later calls do nothing.
     fn finish(&mut self) {
-        let SeqState::Live(live) = std::mem::replace(&mut self.state, SeqState::Off) else {
+        let Tracing::Live(live) = std::mem::replace(&mut self.state, Tracing::Off) else {
             return;
         };
         let Live {

@@ -1,0 +1,111 @@
+//! The start decision: where a new observation goes (trace, parent), whether it is recorded,
+//! and the record it starts from.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::client::ClientInner;
+use crate::context::{Context, Parent};
+use crate::frame::{Frame, FreshFrame};
+use crate::ids::{ObservationId, TraceId};
+use crate::kind::{Level, ObservationType};
+use crate::record::ObservationRecord;
+use crate::state::{SpanIds, Tracing};
+
+/// What [`start_with`] produced: a recorded frame not shared yet, the ids of an unsampled
+/// observation, or nothing.
+pub(crate) type Begun = Tracing<FreshFrame>;
+
+fn global_client() -> Option<Cow<'static, Arc<ClientInner>>> {
+    crate::client::global().map(Cow::Owned)
+}
+
+/// Starts an observation under `parent`: decides ids, parent and sampling, then builds the
+/// record from `seed` in its frame.
+pub(crate) fn start_with(parent: &Context, client: Option<Arc<ClientInner>>, seed: Seed) -> Begun {
+    let client = client.map(Cow::Owned);
+    let unsampled =
+        |trace_id| Tracing::Unsampled(SpanIds { trace_id, id: ObservationId::random() });
+    let (trace_id, parent_id, client, remote_root) = match &parent.parent {
+        Parent::Ours(Tracing::Live(frame)) => {
+            (frame.trace_id, Some(frame.id), Some(Cow::Borrowed(&frame.client)), None)
+        }
+        Parent::Ours(Tracing::Unsampled(ids)) => return unsampled(ids.trace_id),
+        Parent::Remote(remote) => {
+            if !remote.sampled {
+                return unsampled(remote.ids.trace_id);
+            }
+            let ids = remote.ids;
+            (ids.trace_id, Some(ids.id), client.or_else(global_client), Some(remote.as_root))
+        }
+        Parent::Ours(Tracing::Off) => {
+            (TraceId::random(), None, client.or_else(global_client), None)
+        }
+    };
+    let Some(client) = client.filter(|c| c.is_recording()) else {
+        return Tracing::Off;
+    };
+    let id = ObservationId::random();
+    // Local children inherit their root's decision; every other start decides from the trace id.
+    let local_parent = matches!(parent.parent, Parent::Ours(Tracing::Live(_)));
+    if !local_parent && !client.sampler.should_sample(trace_id) {
+        return Tracing::Unsampled(SpanIds { trace_id, id });
+    }
+    let place = |record: &mut ObservationRecord| {
+        record.trace_id = trace_id;
+        record.id = id;
+        record.parent_id = parent_id;
+        if let Some(as_root) = remote_root {
+            record.parent_is_remote = true;
+            record.as_root = as_root;
+        }
+        if record.trace.is_none() {
+            record.trace = parent.trace_attributes.clone();
+        }
+    };
+    Tracing::Live(Frame::fresh(client, || seed.into_record(), place))
+}
+
+/// What a new observation's record starts from.
+pub(crate) enum Seed {
+    /// An `#[observe]` call: only the call site's constants and the start time.
+    Call {
+        name: &'static str,
+        observation_type: ObservationType,
+        level: Option<Level>,
+        start_unix_nanos: u64,
+    },
+    /// A record the builder prepared.
+    Record(ObservationRecord),
+}
+
+impl Seed {
+    #[inline]
+    fn into_record(self) -> ObservationRecord {
+        match self {
+            Seed::Call { name, observation_type, level, start_unix_nanos } => {
+                let mut record = ObservationRecord::new(
+                    PLACEHOLDER_TRACE,
+                    PLACEHOLDER_ID,
+                    None,
+                    name,
+                    observation_type,
+                    start_unix_nanos,
+                );
+                record.level = level;
+                record
+            }
+            Seed::Record(record) => record,
+        }
+    }
+}
+
+/// Ids a record carries until [`start_with`] places it.
+const PLACEHOLDER_TRACE: TraceId = match TraceId::from_u_int(1) {
+    Some(id) => id,
+    None => panic!("1 is a valid trace id"),
+};
+const PLACEHOLDER_ID: ObservationId = match ObservationId::from_u_int(1) {
+    Some(id) => id,
+    None => panic!("1 is a valid observation id"),
+};
