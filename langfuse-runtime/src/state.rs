@@ -10,20 +10,15 @@
 use crate::ids::{ObservationId, TraceId};
 
 /// Off, unsampled (with `U`, the ids children need) or live (with `L`, what records).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) enum Tracing<L, U = SpanIds> {
     /// Nothing records: no ids, no work.
+    #[default]
     Off,
     /// In a trace that is not sampled.
     Unsampled(U),
     /// Recorded.
     Live(L),
-}
-
-impl<L, U> Default for Tracing<L, U> {
-    fn default() -> Self {
-        Tracing::Off
-    }
 }
 
 impl<L, U> Tracing<L, U> {
