@@ -1,9 +1,22 @@
 //! Prints each finished trace as an indented tree: what a new user sees without Langfuse keys.
 //!
-//! Children finish before their parents, so records are buffered per trace until the trace's
-//! root arrives; then the whole tree is printed at once and forgotten. Whatever is still
-//! buffered is printed on `force_flush` and `shutdown`, and the oldest trace is printed early
-//! when the buffer is full.
+//! When a tree is printed, so that a trace recorded on several threads prints as one tree:
+//!
+//! 1. An `export` call merges its whole batch into the buffer before printing anything. Each
+//!    thread's records reach the exporter in turn, so a root often comes before the children a
+//!    worker thread recorded (and that finished earlier).
+//! 2. A trace is printed when its root has arrived and every record held for it descends from
+//!    a root. A record whose parent is missing is a child of a child still on its way from
+//!    another thread, so it holds the whole trace, finished root included, until that parent
+//!    arrives.
+//! 3. `force_flush` and `shutdown` print everything still held (nothing is lost at shutdown),
+//!    and when more than the buffer bound is held the oldest trace is printed as it is.
+//!    Observations whose parent was not printed with them are marked `(parent not finished)`.
+//!
+//! A child arriving in a later `export` call than its already printed root (its thread's
+//! buffer was swept a round later) is printed as its own tree, marked
+//! `(parent NAME printed earlier)`: holding every finished root for a later call would delay
+//! the last tree until the next export, which may never come before shutdown.
 //!
 //! One job per file: `buffer` holds records until a tree can be printed, `tree` links parents
 //! and children, `render` writes the lines, `style` colors them, `format` shows durations and
@@ -35,7 +48,9 @@ use crate::record::ObservationRecord;
 /// A [`SpanExporter`] that prints each finished trace as an indented tree.
 ///
 /// Records are buffered per trace until the trace's root (an observation without a parent, or
-/// one continuing a remote or explicit trace context) arrives, then printed in one piece:
+/// one continuing a remote or explicit trace context) has arrived and nothing held for the
+/// trace waits for a missing parent ([the rule](crate::export::console)), then printed in one
+/// piece:
 ///
 /// ```text
 /// trace 4bf92f3577b34da6a3ce929d0e0e4736 (3 observations)
@@ -210,9 +225,7 @@ impl fmt::Debug for ConsoleExporter {
 impl SpanExporter for ConsoleExporter {
     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
         let mut ready = Vec::new();
-        for record in batch {
-            self.buffer.accept(record, &self.printed, &mut ready);
-        }
+        self.buffer.accept_batch(batch, &self.printed, &mut ready);
         let mut out = String::new();
         self.print(ready, &mut out);
         self.write(&out)

@@ -487,3 +487,55 @@ fn unreadable_completion_start_is_shown_as_given() {
     exporter.export(&[g]).unwrap();
     assert!(buf.take().contains("\n  completion start: \"yesterday\"\n"));
 }
+
+#[test]
+fn a_root_ahead_of_its_children_in_one_batch_prints_one_tree() {
+    let (mut exporter, buf) = exporter();
+    let mut records = pipeline_records();
+    // Threads' buffers are swept one after another: the root's may come first.
+    records.reverse();
+    exporter.export(&records).unwrap();
+    assert_eq!(buf.take(), PIPELINE_TREE);
+    assert_eq!(exporter.buffer.len(), 0);
+}
+
+#[test]
+fn a_finished_root_waits_while_a_grandchild_waits_for_its_parent() {
+    let (mut exporter, buf) = exporter();
+    let mut records = pipeline_records();
+    let root = records.pop().unwrap();
+    let chat = records.pop().unwrap();
+    let hit = records.pop().unwrap();
+    let db = records.pop().unwrap();
+    let connect = records.pop().unwrap();
+    // `connect` waits for `db`, still in another thread's buffer: the root's tree is held.
+    exporter.export(&[connect, root, hit]).unwrap();
+    assert_eq!(buf.take(), "");
+    assert_eq!(exporter.buffer.len(), 3);
+    exporter.export(&[chat, db]).unwrap();
+    assert_eq!(buf.take(), PIPELINE_TREE);
+    assert_eq!(exporter.buffer.len(), 0);
+}
+
+#[test]
+fn a_held_root_is_printed_at_shutdown_with_what_waits_beside_it() {
+    let (mut exporter, buf) = exporter();
+    exporter
+        .export(&[
+            rec(3, Some(2), "orphan", ObservationType::Span, 10, 1_000),
+            rec(1, None, "root", ObservationType::Span, 0, 1_000_000),
+        ])
+        .unwrap();
+    assert_eq!(buf.take(), "");
+    exporter.shutdown().unwrap();
+    assert_eq!(
+        buf.take(),
+        "\
+trace 4bf92f3577b34da6a3ce929d0e0e4736 (2 observations)
+root [span] 1.000 ms
+orphan [span] 1.0 µs  (parent not finished)
+
+"
+    );
+    assert_eq!(exporter.buffer.len(), 0);
+}
