@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
-use langfuse_runtime::observation::CANCELLED_MESSAGE;
-use langfuse_runtime::{ConfigBuilder, Context, FutureExt as _, span};
+/// What a dropped future is marked with (the wire text is part of the contract).
+const CANCELLED_MESSAGE: &str = "cancelled: the future was dropped before it completed";
+use langfuse_runtime::{ConfigBuilder, FutureContextExt as _, TraceContext, span};
 use support::{Loopback, ReceivedSpan};
 
 /// What the assertions read from a received span.
@@ -222,7 +223,7 @@ fn threads_nest_with_the_helpers() {
     let root = span("root").start();
     root.run(|| {
         langfuse_runtime::spawn_thread(|| span("helper_thread").start().end()).join().unwrap();
-        let cx = Context::current();
+        let cx = TraceContext::current();
         std::thread::spawn(move || cx.run(|| span("context_thread").start().end())).join().unwrap();
         std::thread::spawn(langfuse_runtime::bind(|| span("bound_thread").start().end()))
             .join()

@@ -57,7 +57,9 @@ fn generation_fields_have_exact_encodings() {
     g.set_output(&"Langfuse is an observability tool for LLMs")
         .set_usage_details(&Usage::new(15, 60))
         .set_cost_details(&json!({"input": 0.0015, "output": 0.0030}))
-        .set_metadata(&json!({"agent": "faq-bot", "n": 1, "nested": {"a": [1, 2]}, "skip": null}));
+        .merge_metadata(
+            &json!({"agent": "faq-bot", "n": 1, "nested": {"a": [1, 2]}, "skip": null}),
+        );
     g.end();
     let spans = h.finish();
     let s = find(&spans, "chat_step");
@@ -124,7 +126,7 @@ fn updates_overwrite_in_place_and_metadata_accumulates() {
     let s = span("db_query").metadata(&json!({"sql": "SELECT * FROM users"})).start();
     s.set_input(&json!({"q": 1})).set_input(&json!({"q": 2}));
     s.add_metadata("rows_returned", &42).set_version("7").set_name("db_query_renamed");
-    let handle = s.as_ref();
+    let handle = s.handle();
     s.end();
     handle.set_output(&"after end is ignored");
     let spans = h.finish();
@@ -210,7 +212,7 @@ fn disabled_or_keyless_clients_export_nothing_and_code_still_runs() {
         .tracing_enabled(false)
         .init()
         .unwrap();
-    assert!(!disabled.is_enabled());
+    assert!(!disabled.is_recording());
     let obs = span("nothing").input(&"x").start();
     assert!(!obs.is_recording());
     assert_eq!(obs.run(|| 2 + 2), 4);
@@ -218,7 +220,7 @@ fn disabled_or_keyless_clients_export_nothing_and_code_still_runs() {
     assert!(disabled.flush());
     drop(disabled);
     let keyless = Config::builder().env_source(|_| None).init().unwrap();
-    assert!(!keyless.is_enabled());
+    assert!(!keyless.is_recording());
     span("nothing_either").start().end();
     drop(keyless);
     assert_eq!(receiver.request_count(), 0);

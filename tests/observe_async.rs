@@ -5,7 +5,8 @@ mod support;
 use std::future::Future;
 use std::time::Duration;
 
-use langfuse_runtime::observation::CANCELLED_MESSAGE;
+/// What a dropped future is marked with (the wire text is part of the contract).
+const CANCELLED_MESSAGE: &str = "cancelled: the future was dropped before it completed";
 use langfuse_runtime::{Level, ObservationType, observe, propagate_attributes};
 use support::{assert_child, record, record_with};
 
@@ -51,7 +52,7 @@ fn async_children_nest_across_awaits_and_joins() {
 
 #[test]
 fn spawned_tasks_keep_the_parent_when_given_the_context() {
-    use langfuse_runtime::FutureExt as _;
+    use langfuse_runtime::FutureContextExt as _;
 
     #[observe]
     async fn spawner() -> u32 {

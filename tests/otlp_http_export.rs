@@ -41,9 +41,9 @@ fn exporter(settings: OtlpHttpSettings) -> OtlpHttpExporter {
 
 fn span(id: u64, parent: Option<u64>, name: &'static str) -> ObservationRecord {
     let mut record = ObservationRecord::new(
-        TraceId::from_u_int(TRACE).unwrap(),
-        ObservationId::from_u_int(id).unwrap(),
-        parent.and_then(ObservationId::from_u_int),
+        TraceId::from_u128(TRACE).unwrap(),
+        ObservationId::from_u64(id).unwrap(),
+        parent.and_then(ObservationId::from_u64),
         name,
         ObservationType::Span,
         1_735_787_045_678_000_000,

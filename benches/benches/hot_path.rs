@@ -83,14 +83,14 @@ fn rows_e(g: &mut BenchmarkGroup<'_, WallTime>) {
     });
 
     let langfuse = clients::no_keys();
-    assert!(!langfuse.is_enabled());
+    assert!(!langfuse.is_recording());
     g.bench_function("E1_disabled_no_keys", |b| {
         b.iter(|| black_box(observed_add(black_box(1), black_box(2))));
     });
     drop(langfuse);
 
     let langfuse = clients::tracing_disabled();
-    assert!(!langfuse.is_enabled());
+    assert!(!langfuse.is_recording());
     g.bench_function("E2_disabled_tracing_off", |b| {
         b.iter(|| black_box(observed_add(black_box(1), black_box(2))));
     });

@@ -67,7 +67,7 @@ use proc_macro::TokenStream;
 ///
 /// The observation's **input** is the arguments, its **output** the return value, and the
 /// observed calls made inside it become its **children**, across threads only where the
-/// context is carried (see `langfuse_runtime::Context`) and across `.await` always.
+/// context is carried (see `langfuse_runtime::TraceContext`) and across `.await` always.
 ///
 /// ```
 /// use langfuse_runtime::observe;

@@ -66,11 +66,6 @@ impl AttrKey<'_> {
     pub fn len(&self) -> usize {
         self.prefix.len() + self.suffix.len()
     }
-
-    /// Whether the key is empty (never true for real keys).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl std::fmt::Display for AttrKey<'_> {
@@ -238,8 +233,8 @@ mod tests {
 
     fn record() -> ObservationRecord {
         ObservationRecord::new(
-            TraceId::from_u_int(1).unwrap(),
-            ObservationId::from_u_int(2).unwrap(),
+            TraceId::from_u128(1).unwrap(),
+            ObservationId::from_u64(2).unwrap(),
             None,
             "n",
             ObservationType::Generation,

@@ -190,7 +190,7 @@ impl Langfuse {
     }
 
     /// Whether observations are being recorded.
-    pub fn is_enabled(&self) -> bool {
+    pub fn is_recording(&self) -> bool {
         self.inner.is_recording()
     }
 

@@ -2,7 +2,7 @@
 //! that observed futures restore on every poll, and that the spawn helpers carry to new tasks
 //! and threads.
 //!
-//! A [`Context`] is two pointers wide. Making one current is a thread-local swap: no allocation,
+//! A [`TraceContext`] is two pointers wide. Making one current is a thread-local swap: no allocation,
 //! no lock. Inside an unsampled trace the context holds the ids inline, so nested calls see
 //! "not sampled" and skip all work without touching the heap.
 
@@ -20,12 +20,12 @@ use crate::state::{SpanIds, Tracing};
 /// A snapshot of "where we are" in a trace: the current observation (if any) and the trace
 /// attributes propagated to observations started under it.
 ///
-/// Take it with [`Context::current`] and re-establish it elsewhere with [`Context::attach`],
-/// [`Context::run`], [`Context::wrap`] or the [`spawn`](crate::spawn) helpers.
+/// Take it with [`TraceContext::current`] and re-establish it elsewhere with [`TraceContext::attach`],
+/// [`TraceContext::run`], [`TraceContext::wrap`] or the [`spawn`](crate::spawn) helpers.
 ///
 /// ```
-/// use langfuse_runtime::Context;
-/// let cx = Context::current();
+/// use langfuse_runtime::TraceContext;
+/// let cx = TraceContext::current();
 /// let handle = std::thread::spawn(move || {
 ///     let _guard = cx.attach();
 ///     // observations started here nest under the caller's observation
@@ -33,7 +33,7 @@ use crate::state::{SpanIds, Tracing};
 /// handle.join().unwrap();
 /// ```
 #[derive(Clone, Default)]
-pub struct Context {
+pub struct TraceContext {
     pub(crate) parent: Parent,
     pub(crate) trace_attributes: Option<Arc<TraceAttributes>>,
 }
@@ -73,28 +73,28 @@ pub(crate) struct RemoteParent {
     pub(crate) as_root: bool,
 }
 
-impl std::fmt::Debug for Context {
+impl std::fmt::Debug for TraceContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut d = f.debug_struct("Context");
+        let mut d = f.debug_struct("TraceContext");
         if let Some((trace, id)) = self.ids() {
             d.field("trace_id", &trace).field("observation_id", &id);
         }
-        d.field("sampled", &self.is_sampled()).finish()
+        d.field("sampled", &self.is_recording()).finish()
     }
 }
 
 thread_local! {
-    static CURRENT: RefCell<Context> = const { RefCell::new(Context::EMPTY) };
+    static CURRENT: RefCell<TraceContext> = const { RefCell::new(TraceContext::EMPTY) };
 }
 
-impl Context {
+impl TraceContext {
     /// No observation, no trace attributes.
-    pub(crate) const EMPTY: Context =
-        Context { parent: Parent::Ours(Tracing::Off), trace_attributes: None };
+    pub(crate) const EMPTY: TraceContext =
+        TraceContext { parent: Parent::Ours(Tracing::Off), trace_attributes: None };
 
     /// The context of the calling thread (empty outside any observation).
     pub fn current() -> Self {
-        with_current(Context::clone)
+        with_current(TraceContext::clone)
     }
 
     /// The trace id and observation id new children would get as parent.
@@ -119,7 +119,7 @@ impl Context {
     }
 
     /// Whether observations started here are recorded (false outside any trace).
-    pub fn is_sampled(&self) -> bool {
+    pub fn is_recording(&self) -> bool {
         match &self.parent {
             Parent::Ours(handle) => handle.is_live(),
             Parent::Remote(remote) => remote.sampled,
@@ -144,7 +144,7 @@ impl Context {
     /// Makes this context current until the guard is dropped.
     ///
     /// Guards must be dropped in reverse order of creation on the same thread; use
-    /// [`Context::wrap`] for futures, never a guard held across `.await`.
+    /// [`TraceContext::wrap`] for futures, never a guard held across `.await`.
     #[must_use = "the context is current only while the guard lives"]
     pub fn attach(mut self) -> ContextGuard {
         let exchanged = exchange_current(&mut self);
@@ -174,7 +174,7 @@ impl Context {
 /// Calls `f` with the current context; an empty one while the thread's storage is being torn
 /// down (observed code running in another thread-local's destructor must not panic).
 #[inline]
-pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> R {
+pub(crate) fn with_current<R>(f: impl FnOnce(&TraceContext) -> R) -> R {
     let mut f = Some(f);
     let done = CURRENT.try_with(|c| {
         let cx = c.try_borrow().ok()?;
@@ -182,7 +182,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> R {
     });
     match (done, f) {
         (Ok(Some(result)), _) => result,
-        (_, Some(f)) => f(&Context::default()),
+        (_, Some(f)) => f(&TraceContext::default()),
         (_, None) => unreachable!("`f` is taken only when it runs and returns"),
     }
 }
@@ -202,7 +202,7 @@ pub(crate) fn in_unsampled_trace() -> bool {
 /// nothing moved but the two slots. False, with nothing exchanged, while the thread's storage
 /// is torn down or the slot is in use.
 #[inline]
-pub(crate) fn exchange_current(cx: &mut Context) -> bool {
+pub(crate) fn exchange_current(cx: &mut TraceContext) -> bool {
     CURRENT
         .try_with(|c| match c.try_borrow_mut() {
             Ok(mut slot) => {
@@ -217,13 +217,13 @@ pub(crate) fn exchange_current(cx: &mut Context) -> bool {
 /// Keeps a borrowed context current until dropped, then puts it back where it came from
 /// (panic-safe: the exchange is undone during unwinding too).
 pub(crate) struct Exchanged<'a> {
-    cx: &'a mut Context,
+    cx: &'a mut TraceContext,
     exchanged: bool,
 }
 
 impl<'a> Exchanged<'a> {
     #[inline]
-    pub(crate) fn new(cx: &'a mut Context) -> Self {
+    pub(crate) fn new(cx: &'a mut TraceContext) -> Self {
         let exchanged = exchange_current(cx);
         Exchanged { cx, exchanged }
     }
@@ -240,7 +240,7 @@ impl Drop for Exchanged<'_> {
 
 /// Restores the previous context when dropped. Not `Send`: it belongs to the thread it was made on.
 pub struct ContextGuard {
-    previous: Context,
+    previous: TraceContext,
     /// False when the context could not be made current (thread-local storage re-entered or
     /// torn down): then there is nothing to restore either.
     exchanged: bool,
@@ -256,11 +256,11 @@ impl Drop for ContextGuard {
 }
 
 pin_project_lite::pin_project! {
-    /// A future that runs with a [`Context`] current on every poll (see [`Context::wrap`]).
+    /// A future that runs with a [`TraceContext`] current on every poll (see [`TraceContext::wrap`]).
     pub struct WithContext<F> {
         #[pin]
         future: F,
-        context: Context,
+        context: TraceContext,
     }
 }
 
@@ -276,7 +276,7 @@ impl<F: Future> Future for WithContext<F> {
 /// Extension methods that carry the current context into futures.
 ///
 /// ```
-/// use langfuse_runtime::FutureExt as _;
+/// use langfuse_runtime::FutureContextExt as _;
 /// # async fn work() {}
 /// # async fn demo() {
 /// // In a tokio app: tokio::spawn(work().in_current_context());
@@ -284,19 +284,19 @@ impl<F: Future> Future for WithContext<F> {
 /// future.await;
 /// # }
 /// ```
-pub trait FutureExt: Future + Sized {
+pub trait FutureContextExt: Future + Sized {
     /// Captures the caller's context now and makes it current on every poll.
     fn in_current_context(self) -> WithContext<Self> {
-        Context::current().wrap(self)
+        TraceContext::current().wrap(self)
     }
 
     /// Makes `context` current on every poll.
-    fn with_langfuse_context(self, context: Context) -> WithContext<Self> {
+    fn with_langfuse_context(self, context: TraceContext) -> WithContext<Self> {
         context.wrap(self)
     }
 }
 
-impl<F: Future> FutureExt for F {}
+impl<F: Future> FutureContextExt for F {}
 
 /// Runs `f` on a new OS thread with the caller's context current, like `std::thread::spawn`.
 pub fn spawn_thread<F, R>(f: F) -> std::thread::JoinHandle<R>
@@ -304,7 +304,7 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let cx = Context::current();
+    let cx = TraceContext::current();
     std::thread::spawn(move || cx.run(f))
 }
 
@@ -314,6 +314,6 @@ pub fn bind<F, R>(f: F) -> impl FnOnce() -> R + Send + 'static
 where
     F: FnOnce() -> R + Send + 'static,
 {
-    let cx = Context::current();
+    let cx = TraceContext::current();
     move || cx.run(f)
 }

@@ -39,10 +39,10 @@ impl fmt::Display for ParseIdError {
 impl std::error::Error for ParseIdError {}
 
 macro_rules! id_impl {
-    ($name:ident, $int:ty, $nonzero:ty, $bytes:literal) => {
+    ($name:ident, $int:ty, $nonzero:ty, $bytes:literal, $from:ident, $to:ident) => {
         impl $name {
             /// Builds an id from its integer form; `None` for the invalid all-zero id.
-            pub const fn from_u_int(value: $int) -> Option<Self> {
+            pub const fn $from(value: $int) -> Option<Self> {
                 // Non-zero inside, so `Option<Self>` is as small as the id itself.
                 match <$nonzero>::new(value) {
                     Some(value) => Some(Self(value)),
@@ -51,7 +51,7 @@ macro_rules! id_impl {
             }
 
             /// The id as a big-endian integer.
-            pub const fn to_u_int(self) -> $int {
+            pub const fn $to(self) -> $int {
                 self.0.get()
             }
 
@@ -62,7 +62,7 @@ macro_rules! id_impl {
 
             /// Builds an id from big-endian bytes; `None` for all zeros.
             pub const fn from_bytes(bytes: [u8; $bytes]) -> Option<Self> {
-                Self::from_u_int(<$int>::from_be_bytes(bytes))
+                Self::$from(<$int>::from_be_bytes(bytes))
             }
         }
 
@@ -94,20 +94,20 @@ macro_rules! id_impl {
                 if s.len() != $bytes * 2 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
                     return Err(error());
                 }
-                <$int>::from_str_radix(s, 16).ok().and_then(Self::from_u_int).ok_or_else(error)
+                <$int>::from_str_radix(s, 16).ok().and_then(Self::$from).ok_or_else(error)
             }
         }
     };
 }
 
-id_impl!(TraceId, u128, NonZeroU128, 16);
-id_impl!(ObservationId, u64, NonZeroU64, 8);
+id_impl!(TraceId, u128, NonZeroU128, 16, from_u128, to_u128);
+id_impl!(ObservationId, u64, NonZeroU64, 8, from_u64, to_u64);
 
-const ONE_TRACE: TraceId = match TraceId::from_u_int(1) {
+const ONE_TRACE: TraceId = match TraceId::from_u128(1) {
     Some(id) => id,
     None => unreachable!(),
 };
-const ONE_OBSERVATION: ObservationId = match ObservationId::from_u_int(1) {
+const ONE_OBSERVATION: ObservationId = match ObservationId::from_u64(1) {
     Some(id) => id,
     None => unreachable!(),
 };
@@ -117,14 +117,14 @@ impl TraceId {
     pub fn random() -> Self {
         let high = u128::from(next_random_u64());
         let low = u128::from(next_random_u64());
-        Self::from_u_int((high << 64) | low).unwrap_or(ONE_TRACE)
+        Self::from_u128((high << 64) | low).unwrap_or(ONE_TRACE)
     }
 }
 
 impl ObservationId {
     /// A fresh random observation id.
     pub fn random() -> Self {
-        Self::from_u_int(next_random_u64()).unwrap_or(ONE_OBSERVATION)
+        Self::from_u64(next_random_u64()).unwrap_or(ONE_OBSERVATION)
     }
 }
 
@@ -169,10 +169,10 @@ mod tests {
 
     #[test]
     fn hex_round_trip_and_width() {
-        let id = TraceId::from_u_int(0xabc).unwrap();
+        let id = TraceId::from_u128(0xabc).unwrap();
         assert_eq!(id.to_string(), "00000000000000000000000000000abc");
         assert_eq!(id.to_string().parse::<TraceId>().unwrap(), id);
-        let obs = ObservationId::from_u_int(0x1f).unwrap();
+        let obs = ObservationId::from_u64(0x1f).unwrap();
         assert_eq!(obs.to_string(), "000000000000001f");
         assert_eq!("000000000000001F".parse::<ObservationId>().unwrap(), obs);
     }

@@ -1,13 +1,85 @@
-//! Langfuse tracing for Rust.
+//! Langfuse tracing for Rust: annotate a function with [`#[observe]`](observe) and every call
+//! becomes a Langfuse observation — arguments as input, the return value as output, observed
+//! calls inside as children, `Err` and panics as level ERROR — exported in the background over
+//! OTLP/HTTP exactly as the official Python SDK sends it.
+//!
+//! # Quickstart
+//!
+//! ```no_run
+//! use langfuse_runtime::observe;
+//!
+//! #[observe(as_type = "retriever")]
+//! fn retrieve(query: &str) -> Vec<String> {
+//!     vec![format!("a document about {query}")]
+//! }
+//!
+//! #[observe]
+//! fn answer(question: &str) -> String {
+//!     let docs = retrieve(question);
+//!     format!("{} documents found", docs.len())
+//! }
+//!
+//! fn main() -> Result<(), langfuse_runtime::ConfigError> {
+//!     // Reads LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY and LANGFUSE_BASE_URL. Without keys
+//!     // nothing is sent; LANGFUSE_CONSOLE_EXPORTER=true prints the tree that would be.
+//!     let langfuse = langfuse_runtime::init()?;
+//!     answer("What is Langfuse?");
+//!     langfuse.flush(); // also done when `langfuse` is dropped
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # The API by task
+//!
+//! | To… | use |
+//! |---|---|
+//! | annotate a function | [`#[observe]`](observe) (name, `as_type`, capture switches, metadata, level, version) |
+//! | start observations by hand | [`span`], [`generation`], [`event`], [`observation`] → [`ObservationBuilder`] → [`Observation`] (ends on drop) |
+//! | update the current observation | [`current_observation`], [`current_generation`] → [`ObservationRef`] (`set_output`, `set_usage_details`, `set_error`, …) |
+//! | record a model call | [`generation`], [`ObservationRef::set_model`], [`Usage`], [`ObservationRef::set_completion_start_time`] |
+//! | set user, session, tags, trace name | [`propagate_attributes`] → [`Propagate`] (applies to every observation started inside) |
+//! | carry the trace into tasks and threads | [`spawn`], [`spawn_blocking`], [`spawn_thread`], [`bind`], [`FutureContextExt`], [`TraceContext`] |
+//! | continue a trace from elsewhere | [`TraceContext::from_trace_id`], [`TraceId`], [`ObservationId`] |
+//! | configure | [`init`], [`Config::builder`] → [`ConfigBuilder`] (every `LANGFUSE_*` variable has a method), [`ConfigError`] |
+//! | see the tree locally | `LANGFUSE_CONSOLE_EXPORTER=true` or [`ConfigBuilder::console_exporter`]; [`export::ConsoleExporter`] |
+//! | send observations elsewhere too | [`export::SpanExporter`] with [`ConfigBuilder::exporter`]; records are [`ObservationRecord`] |
+//! | check what was sent and dropped | [`Langfuse::stats`] → [`export::ExportStats`] |
+//!
+//! Everything is a no-op, at the cost of one atomic load, when no client records; inside an
+//! unsampled trace observations carry ids (for propagation) but record and allocate nothing.
+//!
+//! # Public items
+//!
+//! At the root:
+//! - [`observe`]: the attribute macro.
+//! - [`init`], [`Langfuse`]: the client (flush, stats, shutdown on drop).
+//! - [`Config`], [`ConfigBuilder`], [`ConfigError`], [`Setting`], [`Compression`]: configuration.
+//! - [`span`], [`generation`], [`event`], [`observation`], [`ObservationBuilder`]: manual starts.
+//! - [`Observation`] (owning), [`ObservationRef`] (non-owning), [`Observed`] (a future with its
+//!   observation), [`Usage`]: handles and their values.
+//! - [`current_observation`], [`current_generation`], [`current_trace_id`],
+//!   [`current_observation_id`]: the current observation.
+//! - [`propagate_attributes`], [`Propagate`]: user, session, tags, trace name and metadata.
+//! - [`TraceContext`], [`ContextGuard`], [`WithContext`], [`FutureContextExt`], [`bind`],
+//!   [`spawn_thread`], [`spawn`], [`spawn_blocking`]: context across threads and tasks.
+//! - [`TraceId`], [`ObservationId`], [`ParseIdError`]: ids.
+//! - [`ObservationType`], [`Level`], [`ParseKindError`]: kinds.
+//! - [`ObservationRecord`], [`GenerationFields`], [`Metadata`], [`TraceAttributes`]: finished
+//!   observations as exporters see them.
+//! - [`SDK_VERSION`].
+//!
+//! In [`export`]: [`SpanExporter`](export::SpanExporter), [`ExportError`](export::ExportError),
+//! [`ExportStats`](export::ExportStats), [`ConsoleExporter`](export::ConsoleExporter), and the
+//! Langfuse OTLP/HTTP exporter's own types.
 #![warn(missing_docs)]
 
 #[doc(hidden)]
 pub mod __private;
-pub mod attributes;
+mod attributes;
 mod capture;
 mod client;
 mod clock;
-pub mod config;
+mod config;
 mod context;
 mod diag;
 mod encode;
@@ -17,7 +89,7 @@ mod frame;
 mod ids;
 mod kind;
 mod macro_support;
-pub mod observation;
+mod observation;
 mod propagation;
 mod record;
 mod recycle;
@@ -28,15 +100,16 @@ mod state;
 mod task;
 
 pub use client::{Langfuse, init};
-pub use config::{Config, ConfigBuilder, ConfigError};
-pub use context::{Context, ContextGuard, FutureExt, WithContext, bind, spawn_thread};
+pub use config::{Config, ConfigBuilder, ConfigError, Setting};
+pub use context::{ContextGuard, FutureContextExt, TraceContext, WithContext, bind, spawn_thread};
+pub use export::Compression;
 pub use ids::{ObservationId, ParseIdError, TraceId};
 pub use kind::{Level, ObservationType, ParseKindError};
 /// `#[observe]`, re-exported from `langfuse-observe-macros`: depending on this crate is enough.
 ///
 pub use langfuse_macros::observe;
 pub use observation::{
-    Observation, ObservationBuilder, ObservationRef, Usage, current_generation,
+    Observation, ObservationBuilder, ObservationRef, Observed, Usage, current_generation,
     current_observation, current_observation_id, current_trace_id, event, generation, observation,
     span,
 };

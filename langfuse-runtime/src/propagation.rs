@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::context::{Context, WithContext};
+use crate::context::{TraceContext, WithContext};
 use crate::diag;
 use crate::encode;
 use crate::record::TraceAttributes;
@@ -126,8 +126,8 @@ impl Propagate {
     }
 
     /// The current context with these attributes merged in; the current observation gets them too.
-    pub fn context(self) -> Context {
-        let mut cx = Context::current();
+    pub fn context(self) -> TraceContext {
+        let mut cx = TraceContext::current();
         let mut merged = cx.trace_attributes.as_deref().cloned().unwrap_or_default();
         merge(&mut merged, self.update);
         let merged = Arc::new(merged);

@@ -26,7 +26,7 @@ impl Sampler {
 
     #[inline]
     pub(crate) fn should_sample(&self, trace_id: TraceId) -> bool {
-        u128::from(trace_id.to_u_int() as u64) < self.bound
+        u128::from(trace_id.to_u128() as u64) < self.bound
     }
 }
 

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::client::ClientInner;
-use crate::context::{Context, Parent};
+use crate::context::{Parent, TraceContext};
 use crate::frame::{Frame, FreshFrame};
 use crate::ids::{ObservationId, TraceId};
 use crate::kind::{Level, ObservationType};
@@ -22,7 +22,11 @@ fn global_client() -> Option<Cow<'static, Arc<ClientInner>>> {
 
 /// Starts an observation under `parent`: decides ids, parent and sampling, then builds the
 /// record from `seed` in its frame.
-pub(crate) fn start_with(parent: &Context, client: Option<Arc<ClientInner>>, seed: Seed) -> Begun {
+pub(crate) fn start_with(
+    parent: &TraceContext,
+    client: Option<Arc<ClientInner>>,
+    seed: Seed,
+) -> Begun {
     let client = client.map(Cow::Owned);
     let unsampled =
         |trace_id| Tracing::Unsampled(SpanIds { trace_id, id: ObservationId::random() });
@@ -101,11 +105,11 @@ impl Seed {
 }
 
 /// Ids a record carries until [`start_with`] places it.
-const PLACEHOLDER_TRACE: TraceId = match TraceId::from_u_int(1) {
+const PLACEHOLDER_TRACE: TraceId = match TraceId::from_u128(1) {
     Some(id) => id,
     None => panic!("1 is a valid trace id"),
 };
-const PLACEHOLDER_ID: ObservationId = match ObservationId::from_u_int(1) {
+const PLACEHOLDER_ID: ObservationId = match ObservationId::from_u64(1) {
     Some(id) => id,
     None => panic!("1 is a valid observation id"),
 };

@@ -5,7 +5,7 @@
 
 use std::future::Future;
 
-use crate::context::{Context, FutureExt as _};
+use crate::context::{FutureContextExt as _, TraceContext};
 
 /// `tokio::spawn`, with the caller's observation as the parent of everything the task observes.
 ///
@@ -30,6 +30,6 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let cx = Context::current();
+    let cx = TraceContext::current();
     tokio::task::spawn_blocking(move || cx.run(f))
 }

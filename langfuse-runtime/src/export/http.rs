@@ -534,7 +534,7 @@ fn transport_failure(error: ureq::Error) -> Failure {
 /// `2^retry × base × uniform(0.8, 1.2)`.
 fn backoff(base: Duration, retry: u32) -> Duration {
     // Any decent random bits do: the id generator is fast, seeded and already here.
-    let random = crate::ids::ObservationId::random().to_u_int();
+    let random = crate::ids::ObservationId::random().to_u64();
     let unit = (random >> 11) as f64 / (1u64 << 53) as f64;
     let factor = 2f64.powi(retry.min(62) as i32) * (0.8 + 0.4 * unit);
     Duration::try_from_secs_f64(base.as_secs_f64() * factor).unwrap_or(Duration::MAX)
@@ -800,7 +800,7 @@ mod tests {
             .map(|i| {
                 let mut r = ObservationRecord::new(
                     TraceId::random(),
-                    crate::ids::ObservationId::from_u_int(i).unwrap(),
+                    crate::ids::ObservationId::from_u64(i).unwrap(),
                     None,
                     "handle_request",
                     ObservationType::Span,

@@ -540,9 +540,9 @@ mod tests {
         ty: ObservationType,
     ) -> ObservationRecord {
         let mut r = ObservationRecord::new(
-            TraceId::from_u_int(TRACE).unwrap(),
-            ObservationId::from_u_int(id).unwrap(),
-            parent.and_then(ObservationId::from_u_int),
+            TraceId::from_u128(TRACE).unwrap(),
+            ObservationId::from_u64(id).unwrap(),
+            parent.and_then(ObservationId::from_u64),
             name,
             ty,
             1_735_787_045_678_000_000 + id,
@@ -1016,7 +1016,7 @@ mod tests {
         let batch: Vec<_> = (0..512u64)
             .map(|i| {
                 let mut r = sample_batch().swap_remove((i % 3) as usize);
-                r.id = ObservationId::from_u_int(i + 1).unwrap();
+                r.id = ObservationId::from_u64(i + 1).unwrap();
                 r.input = Some(format!("{{\"question\":\"what is {i} + {i}?\"}}"));
                 r.output = Some(format!("{}", i * 2));
                 r

@@ -8,7 +8,9 @@ use std::task::{Context as TaskContext, Poll};
 
 use super::{CallSite, Output, Start};
 use crate::capture::Json;
-use crate::context::{Context, Exchanged, Parent, WithContext, exchange_current, with_current};
+use crate::context::{
+    Exchanged, Parent, TraceContext, WithContext, exchange_current, with_current,
+};
 use crate::observation::fields::Field;
 use crate::observation::{Finish, Observation, ObservationRef, Observed, panic_message};
 use crate::start::{Seed, start_with};
@@ -21,7 +23,7 @@ pub struct Span(pub(super) State);
 /// What one call's observation is: off (nothing records, or the call runs inside an unsampled
 /// trace: nothing to do at all), an unsampled root (its context is made current so nested
 /// calls skip too), or recorded.
-pub(super) type State = Tracing<LiveCall, Context>;
+pub(super) type State = Tracing<LiveCall, TraceContext>;
 
 /// A recorded call.
 pub(super) struct LiveCall {
@@ -95,7 +97,7 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
     };
     match begun {
         Tracing::Off => Tracing::Off,
-        Tracing::Unsampled(ids) => Tracing::Unsampled(Context {
+        Tracing::Unsampled(ids) => Tracing::Unsampled(TraceContext {
             parent: Parent::Ours(Tracing::Unsampled(ids)),
             trace_attributes,
         }),
@@ -129,7 +131,7 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
 /// A sync call's observation, current on this thread until dropped.
 pub struct Entered {
     /// While attached, the caller's context (ours is the thread's); otherwise ours.
-    context: Context,
+    context: TraceContext,
     /// Whether `context` was exchanged with the thread's and has to be exchanged back.
     attached: bool,
     /// `Some` when the observation is recorded: whether its output is captured. `None` for
@@ -138,11 +140,12 @@ pub struct Entered {
 }
 
 impl Entered {
-    const OFF: Entered = Entered { context: Context::EMPTY, attached: false, capture_output: None };
+    const OFF: Entered =
+        Entered { context: TraceContext::EMPTY, attached: false, capture_output: None };
 
     /// Makes the caller's context current again; returns ours.
     #[inline]
-    fn detach(&mut self) -> Context {
+    fn detach(&mut self) -> TraceContext {
         if std::mem::take(&mut self.attached) {
             exchange_current(&mut self.context);
         }
@@ -248,7 +251,7 @@ impl Entered {
     }
 }
 
-/// Adapts the macro's output closure to [`Finish`].
+/// Adapts the macro's output closure to the observed future's `Finish` hook.
 pub struct Finisher<K> {
     finish: K,
     capture: bool,

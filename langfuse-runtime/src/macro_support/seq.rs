@@ -14,7 +14,7 @@ use futures_core::Stream;
 use super::Output;
 use super::call::{LiveCall, Span};
 use crate::capture::Json;
-use crate::context::{Context, Exchanged};
+use crate::context::{Exchanged, TraceContext};
 use crate::observation::fields::Field;
 use crate::observation::{Observation, panic_message};
 use crate::state::Tracing;
@@ -61,7 +61,7 @@ impl<T: Clone, F: FnOnce(&[T]) -> String> Transform<T> for KeepItems<T, F> {
 struct Live<X> {
     /// The observation, moved into the context each step makes current: exchanged in place
     /// with the thread's, so a step touches no reference count.
-    observation: Context,
+    observation: TraceContext,
     capture_output: bool,
     /// Reused for every item.
     scratch: Output,
@@ -77,7 +77,7 @@ struct Live<X> {
 }
 
 /// Off, unsampled (the context made current while an item is produced) or recorded.
-type SeqState<X> = Tracing<Box<Live<X>>, Context>;
+type SeqState<X> = Tracing<Box<Live<X>>, TraceContext>;
 
 struct Seq<C, X> {
     capture: C,
@@ -116,7 +116,7 @@ impl<C, X> Seq<C, X> {
     }
 
     /// The context to make current while the next item is produced.
-    fn context(&mut self) -> Option<&mut Context> {
+    fn context(&mut self) -> Option<&mut TraceContext> {
         match &mut self.state {
             Tracing::Off => None,
             Tracing::Unsampled(cx) => Some(cx),

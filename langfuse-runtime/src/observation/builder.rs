@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::fields::{Field, field_setters};
 use super::{Observation, ObservationRef};
 use crate::clock;
-use crate::context::Context;
+use crate::context::TraceContext;
 use crate::frame::FreshFrame;
 use crate::ids::{ObservationId, TraceId};
 use crate::kind::{Level, ObservationType};
@@ -22,7 +22,7 @@ use crate::record::ObservationRecord;
 #[must_use = "nothing is recorded until `.start()`"]
 pub struct ObservationBuilder {
     record: ObservationRecord,
-    parent: Option<Context>,
+    parent: Option<TraceContext>,
     start_time: Option<u64>,
 }
 
@@ -57,8 +57,8 @@ pub fn observation(
 ) -> ObservationBuilder {
     // Ids and times are placeholders until `start()` knows the parent.
     let record = ObservationRecord::new(
-        TraceId::from_u_int(1).unwrap_or_else(TraceId::random),
-        ObservationId::from_u_int(1).unwrap_or_else(ObservationId::random),
+        TraceId::from_u128(1).unwrap_or_else(TraceId::random),
+        ObservationId::from_u64(1).unwrap_or_else(ObservationId::random),
         None,
         name,
         observation_type,
@@ -83,7 +83,7 @@ impl ObservationBuilder {
     field_setters!(builder_setters);
 
     /// Parent context (default: the current one).
-    pub fn parent(mut self, parent: Context) -> Self {
+    pub fn parent(mut self, parent: TraceContext) -> Self {
         self.parent = Some(parent);
         self
     }
@@ -99,7 +99,7 @@ impl ObservationBuilder {
     /// [`Observation::instrument`].
     pub fn start(self) -> Observation {
         let mut record = self.record;
-        let parent = self.parent.unwrap_or_else(Context::current);
+        let parent = self.parent.unwrap_or_else(TraceContext::current);
         let start = self.start_time.unwrap_or_else(clock::now_unix_nanos);
         record.start_unix_nanos = start;
         record.end_unix_nanos = start;
@@ -118,7 +118,7 @@ impl ObservationBuilder {
     /// Starts and immediately ends the observation (for events).
     pub fn emit(self) -> ObservationRef {
         let observation = self.start();
-        let handle = observation.as_ref();
+        let handle = observation.handle();
         drop(observation);
         handle
     }

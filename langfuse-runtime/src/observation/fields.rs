@@ -111,7 +111,7 @@ macro_rules! field_setters {
             /// Merges metadata: each top-level key of an object becomes its own attribute
             /// (later updates overwrite a key, `null` values are skipped); any other value is
             /// stored whole under the bare metadata key.
-            set_metadata / metadata <T>(value: &T) => Field::metadata(value);
+            merge_metadata / metadata <T>(value: &T) => Field::metadata(value);
             /// Sets the level; [`Level::Error`] also marks the span status as ERROR.
             set_level / level (level: Level) => Field::Level(level);
             /// Sets the status message (the error text for level ERROR).

@@ -7,11 +7,11 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use super::{Observation, ObservationRef};
-use crate::context::{Context, Exchanged};
+use crate::context::{Exchanged, TraceContext};
 use crate::kind::Level;
 
 /// Status message of an observation whose future was dropped before it completed.
-pub const CANCELLED_MESSAGE: &str = "cancelled: the future was dropped before it completed";
+pub(crate) const CANCELLED_MESSAGE: &str = "cancelled: the future was dropped before it completed";
 
 /// Called with the output just before the observation ends (the macro records output here).
 pub trait Finish<T> {
@@ -50,7 +50,7 @@ pin_project_lite::pin_project! {
         future: F,
         // The observation, moved into the context its polls make current: exchanged in place
         // with the thread's on every poll, so polling touches no reference count.
-        observation: Option<Context>,
+        observation: Option<TraceContext>,
         finish: Option<K>,
     }
 
@@ -114,7 +114,7 @@ impl<F: Future, K: Finish<F::Output>> Future for Observed<F, K> {
 }
 
 /// The text of a panic payload (`&str` or `String`), else a generic marker.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::context::{Context, Parent};
+use crate::context::{Parent, TraceContext};
 use crate::frame::{Frame, Handle};
 use crate::ids::{ObservationId, TraceId};
 use crate::record::ObservationRecord;
@@ -24,7 +24,8 @@ mod future;
 
 use crate::kind::{Level, ObservationType};
 pub use builder::{ObservationBuilder, event, generation, observation, span};
-pub use future::{CANCELLED_MESSAGE, Finish, NoFinish, Observed, panic_message};
+pub use future::Observed;
+pub(crate) use future::{Finish, panic_message};
 
 /// A non-owning handle to an observation: update it from anywhere, it never ends on drop.
 ///
@@ -96,8 +97,8 @@ impl ObservationRef {
     }
 
     /// The context in which this observation is the parent of new observations.
-    pub fn context(&self) -> Context {
-        Context {
+    pub fn context(&self) -> TraceContext {
+        TraceContext {
             parent: Parent::Ours(self.handle.clone()),
             trace_attributes: self.trace_attributes.clone(),
         }
@@ -205,19 +206,22 @@ impl Observation {
     }
 
     /// A non-owning handle to this observation.
-    pub fn as_ref(&self) -> ObservationRef {
+    pub fn handle(&self) -> ObservationRef {
         self.inner.clone()
     }
 
     /// Moves the handle into a context (no reference counting); [`Observation::from_context`]
     /// takes it back.
-    pub(crate) fn into_context(self) -> Context {
+    pub(crate) fn into_context(self) -> TraceContext {
         let inner = self.into_inner();
-        Context { parent: Parent::Ours(inner.handle), trace_attributes: inner.trace_attributes }
+        TraceContext {
+            parent: Parent::Ours(inner.handle),
+            trace_attributes: inner.trace_attributes,
+        }
     }
 
     /// The observation whose handle [`Observation::into_context`] moved into `context`.
-    pub(crate) fn from_context(context: Context) -> Self {
+    pub(crate) fn from_context(context: TraceContext) -> Self {
         let handle = context.parent.into_handle();
         Self { inner: ObservationRef { handle, trace_attributes: context.trace_attributes } }
     }

@@ -41,11 +41,11 @@ fn exporter() -> (ConsoleExporter, SharedBuf) {
 const T0: u64 = 1_735_787_045_000_000_000;
 
 fn trace_id() -> TraceId {
-    TraceId::from_u_int(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736).unwrap()
+    TraceId::from_u128(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736).unwrap()
 }
 
 fn id(n: u64) -> ObservationId {
-    ObservationId::from_u_int(n).unwrap()
+    ObservationId::from_u64(n).unwrap()
 }
 
 /// An observation of `trace_id()` starting `start_us` after `T0` and lasting `nanos`.
@@ -278,7 +278,7 @@ fn long_values_are_truncated_for_display_only() {
 fn oldest_trace_is_printed_when_the_buffer_is_full() {
     let (exporter, buf) = exporter();
     let mut exporter = exporter.with_max_buffered(2);
-    let other = TraceId::from_u_int(7).unwrap();
+    let other = TraceId::from_u128(7).unwrap();
     let mut b = rec(20, Some(10), "b_child", ObservationType::Span, 0, 1_000);
     b.trace_id = other;
     exporter
@@ -398,7 +398,7 @@ root [span] 1.000 ms
 #[test]
 fn traces_are_flushed_oldest_first_and_cycles_terminate() {
     let (mut exporter, buf) = exporter();
-    let other = TraceId::from_u_int(1).unwrap();
+    let other = TraceId::from_u128(1).unwrap();
     let mut x = rec(10, Some(11), "x", ObservationType::Span, 0, 1_000);
     x.trace_id = other;
     let mut y = rec(11, Some(10), "y", ObservationType::Span, 1, 1_000);
