@@ -1,6 +1,7 @@
 //! The Langfuse attribute keys and the order they are written in: the only file that spells
 //! `langfuse.*` wire names.
 
+use crate::clock;
 use crate::record::ObservationRecord;
 
 /// Attribute keys, exactly as the Langfuse server reads them.
@@ -157,12 +158,15 @@ pub fn for_each_attribute(
         put(AttrKey::fixed(VERSION), AttrValue::Str(version));
     }
     if let Some(g) = record.generation() {
+        // The wire form is a JSON string literal, quotes included, as Python sends it.
+        let completion_start =
+            g.completion_start_time.map(|nanos| format!("\"{}\"", clock::rfc3339_micros(nanos)));
         for (key, value) in [
             (MODEL_NAME, &g.model),
             (MODEL_PARAMETERS, &g.model_parameters),
             (USAGE_DETAILS, &g.usage_details),
             (COST_DETAILS, &g.cost_details),
-            (COMPLETION_START_TIME, &g.completion_start_time),
+            (COMPLETION_START_TIME, &completion_start),
         ] {
             if let Some(v) = str_attr(value) {
                 put(AttrKey::fixed(key), v);

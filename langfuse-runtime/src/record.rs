@@ -180,8 +180,9 @@ pub struct GenerationFields {
     pub usage_details: Option<String>,
     /// `langfuse.observation.cost_details`: a JSON object of numbers.
     pub cost_details: Option<String>,
-    /// `langfuse.observation.completion_start_time`: a JSON string literal, quotes included.
-    pub completion_start_time: Option<String>,
+    /// When the model started answering (time to first token), in nanoseconds since the Unix
+    /// epoch; sent as `langfuse.observation.completion_start_time`, an RFC 3339 JSON string.
+    pub completion_start_time: Option<u64>,
     /// `langfuse.observation.prompt.name`.
     pub prompt_name: Option<String>,
     /// `langfuse.observation.prompt.version` (an OTLP int).

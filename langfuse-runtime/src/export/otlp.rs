@@ -570,7 +570,8 @@ mod tests {
         let g = generation.generation_mut();
         g.model = Some("gpt-4o-mini".into());
         g.usage_details = Some(r#"{"input":12,"output":3,"total":15}"#.into());
-        g.completion_start_time = Some("\"2025-01-02T03:04:05.678000Z\"".into());
+        // 2025-01-02T03:04:05.678Z
+        g.completion_start_time = Some(1_735_787_045_678_000_000);
         g.prompt_name = Some("qa-prompt".into());
         g.prompt_version = Some(7);
         generation.trace = Some(Arc::new(TraceAttributes {

@@ -7,7 +7,6 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::clock;
 use crate::encode;
 use crate::kind::{Level, ObservationType};
 use crate::record::{Metadata, ObservationRecord};
@@ -26,7 +25,7 @@ pub(crate) enum Field {
     ModelParameters(Option<String>),
     UsageDetails(Option<String>),
     CostDetails(Option<String>),
-    CompletionStart(String),
+    CompletionStart(u64),
     Prompt(String, i64),
     TracePublic,
 }
@@ -59,8 +58,8 @@ impl Field {
         Self::CostDetails(encode::json_object_text("cost details", v))
     }
     pub(crate) fn completion_start(at: SystemTime) -> Self {
-        let nanos = at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        Self::CompletionStart(format!("\"{}\"", clock::rfc3339_micros(nanos)))
+        let nanos = at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        Self::CompletionStart(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 
     pub(crate) fn apply(self, r: &mut ObservationRecord) {

@@ -7,7 +7,7 @@ use super::format::{display_key, display_value, format_duration};
 use super::printed::Printed;
 use super::style::{BOLD, CYAN, DIM, MAGENTA, Paint, RED, YELLOW};
 use super::tree::Forest;
-use super::values::{nanos_after, object_members};
+use super::values::object_members;
 use crate::ids::{ObservationId, TraceId};
 use crate::kind::{Level, ObservationType};
 use crate::record::{Metadata, ObservationRecord, TraceAttributes};
@@ -226,11 +226,11 @@ impl<'a> Renderer<'a> {
                 parts.push(("prompt", prompt));
             }
             if let Some(first) = &g.completion_start_time {
-                match nanos_after(first, r.start_unix_nanos) {
+                match first.checked_sub(r.start_unix_nanos) {
                     Some(after) => {
                         parts.push(("first token", format!("+{}", format_duration(after))));
                     }
-                    None => parts.push(("completion start", self.value(first))),
+                    None => parts.push(("completion start", crate::clock::rfc3339_micros(*first))),
                 }
             }
             self.line(out, prefix, &parts);
