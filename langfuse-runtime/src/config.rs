@@ -154,7 +154,8 @@ pub struct Config {
     pub flush_at: usize,
     /// `LANGFUSE_FLUSH_INTERVAL` seconds (else `OTEL_BSP_SCHEDULE_DELAY` ms); default 5 s.
     pub flush_interval: Duration,
-    /// `LANGFUSE_TIMEOUT` seconds: deadline of one export, retries included; default 5 s.
+    /// `LANGFUSE_TIMEOUT` seconds: deadline of one export attempt; default 5 s. Retries get
+    /// their own (see the retry policy in [`export::http`](crate::export::http)).
     pub timeout: Duration,
     /// `LANGFUSE_OBSERVE_DECORATOR_IO_CAPTURE_ENABLED`: default for `#[observe]` input/output capture.
     pub io_capture_enabled: bool,
@@ -317,7 +318,7 @@ impl ConfigBuilder {
         flush_at: usize => std::convert::identity;
         /// Longest wait before queued observations are exported.
         flush_interval: Duration => std::convert::identity;
-        /// Deadline of one export, retries included.
+        /// Deadline of one export attempt (each retry has its own); more than zero.
         timeout: Duration => std::convert::identity;
         /// Default input/output capture of `#[observe]`.
         io_capture_enabled: bool => std::convert::identity;
