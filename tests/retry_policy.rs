@@ -203,3 +203,19 @@ fn bad_request_is_not_retried_or_split() {
         assert_eq!((stats.attempts, stats.requests_split, stats.requests_failed), (1, 0, 1));
     }
 }
+
+#[test]
+fn a_refused_request_of_a_split_batch_is_split_further() {
+    // The size limit makes two requests of four; the server refuses the second as too large.
+    let receiver = OtlpReceiver::start_with_script(vec![Reply::ok(), Reply::status(413)]);
+    let mut settings = settings(&receiver);
+    let records = batch(8);
+    let resource = ExportResource::new("retry-tests", PK);
+    settings.max_request_bytes =
+        langfuse_runtime::export::otlp::encoded_request_len(&records[..4], &resource);
+    let mut exporter = exporter(settings);
+    exporter.export(&records).expect("all delivered");
+    let ids = ids_per_request(&receiver.requests());
+    assert_eq!(ids, [vec![1, 2, 3, 4], vec![5, 6, 7, 8], vec![5, 6], vec![7, 8]]);
+    assert_eq!(stats(&exporter).spans_sent, 8);
+}

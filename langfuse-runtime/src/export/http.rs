@@ -873,6 +873,37 @@ mod tests {
     }
 
     #[test]
+    fn refused_requests_are_mapped_back_to_their_records() {
+        use crate::ids::{ObservationId, TraceId};
+        use crate::observation::kind::ObservationType;
+        let resource = ExportResource::new("svc", "pk");
+        let record = |i: u64, input_len: usize| {
+            let mut r = ObservationRecord::new(
+                TraceId::from_u_int(1).unwrap(),
+                ObservationId::from_u_int(i).unwrap(),
+                None,
+                "work",
+                ObservationType::Span,
+                1_700_000_000_000_000_000,
+            );
+            r.input = Some(format!("\"{}\"", "x".repeat(input_len)));
+            r
+        };
+        // Record 1 is too large for any request and was left out by `encode_split`; requests
+        // held [0, 2] (around it) and [3, 4].
+        let batch = [record(1, 10), record(2, 5_000), record(3, 10), record(4, 10), record(5, 10)];
+        let max = 2_000;
+        assert!(super::super::otlp::encoded_request_len(&batch[1..2], &resource) > max);
+        assert_eq!(chunk_runs(&batch, &resource, max, &[2, 2], &[0]), [vec![0..1, 2..3]]);
+        assert_eq!(chunk_runs(&batch, &resource, max, &[2, 2], &[1]), [vec![3..5]]);
+        assert_eq!(
+            chunk_runs(&batch, &resource, max, &[2, 2], &[0, 1]),
+            [vec![0..1, 2..3], vec![3..5]]
+        );
+        assert_eq!(chunk_runs(&batch, &resource, max, &[4], &[0]), [vec![0..1, 2..5]]);
+    }
+
+    #[test]
     fn abort_ends_a_wait_at_once() {
         let handle = AbortHandle::default();
         assert!(handle.sleep(Duration::from_millis(1)));
