@@ -873,6 +873,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::single_range_in_vec_init, reason = "runs of records are ranges")]
     fn refused_requests_are_mapped_back_to_their_records() {
         use crate::ids::{ObservationId, TraceId};
         use crate::observation::kind::ObservationType;
