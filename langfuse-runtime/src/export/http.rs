@@ -801,6 +801,8 @@ mod tests {
         assert_eq!(settings.max_request_bytes, 67_108_864);
         assert!(settings.headers.is_empty());
         assert_eq!(settings.retry_base_delay, Duration::from_secs(1));
+        assert_eq!(settings.max_retry_wait, Duration::from_secs(60));
+        assert_eq!(settings.retry_budget, Duration::from_secs(60));
         let debug = format!("{settings:?}");
         assert!(debug.contains("pk-lf") && !debug.contains("sk-secret"), "{debug}");
     }
