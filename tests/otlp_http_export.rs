@@ -260,6 +260,7 @@ fn retry_after_beyond_the_deadline_fails_at_once() {
     let receiver = OtlpReceiver::start_with_script(vec![Reply::status(503).retry_after("30")]);
     let mut settings = settings(&receiver);
     settings.timeout = Duration::from_secs(3);
+    settings.retry_budget = Duration::from_secs(3);
     let mut exporter = exporter(settings);
     let started = Instant::now();
     let error = exporter.export(&batch(1)).expect_err("cannot wait 30 s");
@@ -329,6 +330,7 @@ fn deadline_stops_retries() {
     // Waits of ~0.2 s, ~0.4 s, ~0.8 s: the second one would end past the 0.5 s deadline.
     settings.retry_base_delay = Duration::from_millis(200);
     settings.timeout = Duration::from_millis(500);
+    settings.retry_budget = Duration::from_millis(500);
     let mut exporter = exporter(settings);
     let started = Instant::now();
     let error = exporter.export(&batch(1)).expect_err("fails");
@@ -364,6 +366,7 @@ fn a_connection_error_is_retried_once_at_once() {
     // The first backoff (8-12 s) cannot fit in the deadline: only the immediate retry happens.
     settings.retry_base_delay = Duration::from_secs(10);
     settings.timeout = Duration::from_secs(3);
+    settings.retry_budget = Duration::from_secs(3);
     let mut exporter = exporter(settings);
     let started = Instant::now();
     let error = exporter.export(&batch(1)).expect_err("nobody listens");
@@ -377,6 +380,7 @@ fn connection_errors_are_retried_within_the_deadline() {
     let mut settings = OtlpHttpSettings::new(unreachable_endpoint(), PK, SK);
     settings.retry_base_delay = Duration::from_millis(20);
     settings.timeout = Duration::from_millis(400);
+    settings.retry_budget = Duration::from_millis(400);
     let mut exporter = exporter(settings);
     let started = Instant::now();
     let error = exporter.export(&batch(1)).expect_err("nobody listens");

@@ -126,7 +126,10 @@ impl fmt::Display for Secret {
 }
 
 /// The resolved configuration. Build it with [`Config::builder`] or [`Config::from_env`].
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` output shows header names but not their values (often tokens), and never the
+/// secret key.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Config {
     /// `LANGFUSE_PUBLIC_KEY`.
@@ -151,7 +154,8 @@ pub struct Config {
     pub flush_at: usize,
     /// `LANGFUSE_FLUSH_INTERVAL` seconds (else `OTEL_BSP_SCHEDULE_DELAY` ms); default 5 s.
     pub flush_interval: Duration,
-    /// `LANGFUSE_TIMEOUT` seconds: deadline of one export, retries included; default 5 s.
+    /// `LANGFUSE_TIMEOUT` seconds: deadline of one export attempt; default 5 s. Retries get
+    /// their own (see the retry policy in [`export::http`](crate::export::http)).
     pub timeout: Duration,
     /// `LANGFUSE_OBSERVE_DECORATOR_IO_CAPTURE_ENABLED`: default for `#[observe]` input/output capture.
     pub io_capture_enabled: bool,
@@ -172,6 +176,36 @@ pub struct Config {
     /// `LANGFUSE_CONSOLE_EXPORTER`: print each finished trace as a tree on stdout.
     pub console_exporter: bool,
     pub(crate) extra_exporters: Vec<ExporterFactory>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("Config")
+            .field("public_key", &self.public_key)
+            .field("secret_key", &self.secret_key)
+            .field("base_url", &self.base_url)
+            .field("traces_path", &self.traces_path)
+            .field("environment", &self.environment)
+            .field("release", &self.release)
+            .field("sample_rate", &self.sample_rate)
+            .field("tracing_enabled", &self.tracing_enabled)
+            .field("debug", &self.debug)
+            .field("flush_at", &self.flush_at)
+            .field("flush_interval", &self.flush_interval)
+            .field("timeout", &self.timeout)
+            .field("io_capture_enabled", &self.io_capture_enabled)
+            .field("compression", &self.compression)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .field("max_queue_size", &self.max_queue_size)
+            .field("attribute_count_limit", &self.attribute_count_limit)
+            .field("service_name", &self.service_name)
+            .field("resource_attributes", &self.resource_attributes)
+            .field("headers", &header_names)
+            .field("console_exporter", &self.console_exporter)
+            .field("extra_exporters", &self.extra_exporters.len())
+            .finish()
+    }
 }
 
 /// Builds an extra exporter at init (exporters are not `Clone`).
@@ -284,7 +318,7 @@ impl ConfigBuilder {
         flush_at: usize => std::convert::identity;
         /// Longest wait before queued observations are exported.
         flush_interval: Duration => std::convert::identity;
-        /// Deadline of one export, retries included.
+        /// Deadline of one export attempt (each retry has its own); more than zero.
         timeout: Duration => std::convert::identity;
         /// Default input/output capture of `#[observe]`.
         io_capture_enabled: bool => std::convert::identity;
@@ -333,26 +367,55 @@ impl ConfigBuilder {
             Env(self.env.clone().unwrap_or_else(|| Arc::new(|name| std::env::var(name).ok())));
         let b = self;
 
-        let public_key =
-            b.public_key.or_else(|| env.get("LANGFUSE_PUBLIC_KEY")).filter(|k| !k.is_empty());
-        let secret_key =
-            b.secret_key.or_else(|| env.get("LANGFUSE_SECRET_KEY")).filter(|k| !k.is_empty());
-        let base_url = b
-            .base_url
-            .or_else(|| env.get("LANGFUSE_BASE_URL"))
-            .or(b.host)
-            .or_else(|| env.get("LANGFUSE_HOST"))
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(ConfigError::Invalid {
-                setting: Setting::Env("LANGFUSE_BASE_URL"),
-                value: base_url,
-                reason: "must start with http:// or https://",
-            });
+        let public_key = match b.public_key {
+            Some(key) => Some((key, Setting::Builder("public_key"))),
+            None => {
+                env.get("LANGFUSE_PUBLIC_KEY").map(|k| (k, Setting::Env("LANGFUSE_PUBLIC_KEY")))
+            }
+        }
+        .filter(|(k, _)| !k.is_empty());
+        if let Some((key, setting)) = &public_key {
+            check_key(key, setting, key)?;
+        }
+        let public_key = public_key.map(|(k, _)| k);
+        let secret_key = match b.secret_key {
+            Some(key) => Some((key, Setting::Builder("secret_key"))),
+            None => {
+                env.get("LANGFUSE_SECRET_KEY").map(|k| (k, Setting::Env("LANGFUSE_SECRET_KEY")))
+            }
+        }
+        .filter(|(k, _)| !k.is_empty());
+        if let Some((key, setting)) = &secret_key {
+            check_key(key, setting, "***")?;
+        }
+        let secret_key = secret_key.map(|(k, _)| k);
+
+        // The error names the setting the value actually came from.
+        let (base_url, base_setting) = if let Some(url) = b.base_url {
+            (url, Setting::Builder("base_url"))
+        } else if let Some(url) = env.get("LANGFUSE_BASE_URL") {
+            (url, Setting::Env("LANGFUSE_BASE_URL"))
+        } else if let Some(url) = b.host {
+            (url, Setting::Builder("host"))
+        } else if let Some(url) = env.get("LANGFUSE_HOST") {
+            (url, Setting::Env("LANGFUSE_HOST"))
+        } else {
+            (DEFAULT_BASE_URL.to_owned(), Setting::Builder("base_url"))
+        };
+        if let Err(reason) = check_url(&base_url) {
+            return Err(ConfigError::Invalid { setting: base_setting, value: base_url, reason });
         }
         let traces_path = env
             .get("LANGFUSE_OTEL_TRACES_EXPORT_PATH")
             .unwrap_or_else(|| DEFAULT_TRACES_PATH.to_owned());
+        // The base URL is fine, so a bad endpoint is the path's doing.
+        if check_url(&format!("{base_url}/{traces_path}")).is_err() {
+            return Err(ConfigError::env(
+                "LANGFUSE_OTEL_TRACES_EXPORT_PATH",
+                &traces_path,
+                "must be a URL path (no spaces or control characters)",
+            ));
+        }
 
         let sample_rate = match b.sample_rate {
             Some(rate) => check_rate(rate).ok_or(ConfigError::Invalid {
@@ -390,23 +453,43 @@ impl ConfigBuilder {
                 .unwrap_or(512),
         };
         let flush_interval = match b.flush_interval {
-            Some(d) => d,
+            Some(d) => check_duration(d, "flush_interval", false)?,
             None => match env.get("LANGFUSE_FLUSH_INTERVAL") {
                 Some(raw) => seconds(&raw).ok_or_else(|| {
                     ConfigError::env(
                         "LANGFUSE_FLUSH_INTERVAL",
                         &raw,
-                        "must be a non-negative number of seconds",
+                        "must be a non-negative number of seconds, at most a year",
                     )
                 })?,
-                None => positive_int(&env, "OTEL_BSP_SCHEDULE_DELAY")?
-                    .map_or(Duration::from_secs(5), |ms| Duration::from_millis(ms as u64)),
+                None => match positive_int(&env, "OTEL_BSP_SCHEDULE_DELAY")? {
+                    Some(ms) => Some(Duration::from_millis(ms as u64))
+                        .filter(|d| *d <= MAX_DURATION)
+                        .ok_or_else(|| {
+                            ConfigError::env(
+                                "OTEL_BSP_SCHEDULE_DELAY",
+                                &ms.to_string(),
+                                "must be at most a year (in milliseconds)",
+                            )
+                        })?,
+                    None => Duration::from_secs(5),
+                },
             },
         };
         let timeout = match b.timeout {
-            Some(d) => d,
-            None => positive_int(&env, "LANGFUSE_TIMEOUT")?
-                .map_or(Duration::from_secs(5), |s| Duration::from_secs(s as u64)),
+            Some(d) => check_duration(d, "timeout", true)?,
+            None => match positive_int(&env, "LANGFUSE_TIMEOUT")? {
+                Some(s) => Some(Duration::from_secs(s as u64))
+                    .filter(|d| *d <= MAX_DURATION)
+                    .ok_or_else(|| {
+                        ConfigError::env(
+                            "LANGFUSE_TIMEOUT",
+                            &s.to_string(),
+                            "must be at most a year (in seconds)",
+                        )
+                    })?,
+                None => Duration::from_secs(5),
+            },
         };
         let max_queue_size = match b.max_queue_size {
             Some(0) => return Err(builder_err("max_queue_size", "0", "must be at least 1")),
@@ -475,15 +558,17 @@ impl ConfigBuilder {
             .or(resource_service)
             .unwrap_or_else(|| "unknown_service".to_owned());
 
-        let mut headers = env
-            .get("OTEL_EXPORTER_OTLP_HEADERS")
-            .map(|raw| parse_key_values(&raw))
-            .unwrap_or_default();
-        headers.extend(
-            env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
-                .map(|raw| parse_key_values(&raw))
-                .unwrap_or_default(),
-        );
+        let mut headers = Vec::new();
+        for name in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] {
+            let parsed = env.get(name).map(|raw| parse_key_values(&raw)).unwrap_or_default();
+            for (header, value) in &parsed {
+                check_header(header, value, Setting::Env(name))?;
+            }
+            headers.extend(parsed);
+        }
+        for (header, value) in &b.headers {
+            check_header(header, value, Setting::Builder("header"))?;
+        }
         headers.extend(b.headers);
 
         let release = b
@@ -562,9 +647,67 @@ fn positive_int(env: &Env, name: &'static str) -> Result<Option<usize>, ConfigEr
     }
 }
 
+/// Longest flush interval or timeout: anything longer is a unit mistake, and doubling it or
+/// adding it to an `Instant` must not overflow.
+const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
 fn seconds(raw: &str) -> Option<Duration> {
     let secs = raw.trim().parse::<f64>().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    // `try_from`: `1e20` seconds does not fit a `Duration`, and `from_secs_f64` would panic.
+    Duration::try_from_secs_f64(secs).ok().filter(|d| *d <= MAX_DURATION)
+}
+
+fn check_duration(
+    duration: Duration,
+    name: &'static str,
+    nonzero: bool,
+) -> Result<Duration, ConfigError> {
+    if nonzero && duration.is_zero() {
+        return Err(builder_err(name, "0s", "must be longer than zero"));
+    }
+    if duration > MAX_DURATION {
+        return Err(builder_err(name, &format!("{duration:?}"), "must be at most a year"));
+    }
+    Ok(duration)
+}
+
+/// Keys go into headers verbatim; a pasted newline or space would make every request fail.
+fn check_key(key: &str, setting: &Setting, shown: &str) -> Result<(), ConfigError> {
+    if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ConfigError::Invalid {
+            setting: setting.clone(),
+            value: shown.to_owned(),
+            reason: "must not contain whitespace or control characters",
+        });
+    }
+    Ok(())
+}
+
+/// A URL the HTTP client can send to: http(s), a host, nothing it would refuse.
+fn check_url(url: &str) -> Result<(), &'static str> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err("must start with http:// or https://");
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain whitespace or control characters");
+    }
+    match ureq::http::Uri::try_from(url) {
+        Ok(uri) if uri.host().is_some_and(|host| !host.is_empty()) => Ok(()),
+        _ => Err("must be a URL with a host, e.g. https://cloud.langfuse.com"),
+    }
+}
+
+/// A header the HTTP client accepts: a token name and a value without CR, LF or other controls.
+/// The error shows the name only: values are often tokens.
+fn check_header(name: &str, value: &str, setting: Setting) -> Result<(), ConfigError> {
+    let reason = if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        "header name must be an HTTP token (letters, digits, !#$%&'*+-.^_`|~)"
+    } else if ureq::http::HeaderValue::from_str(value).is_err() {
+        "header value must be visible ASCII, spaces or tabs (no CR, LF or other controls)"
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::Invalid { setting, value: name.to_owned(), reason })
 }
 
 /// `k1=v1,k2=v2` with percent-encoded values, as the OTel variables use.
@@ -579,23 +722,7 @@ fn parse_key_values(raw: &str) -> Vec<(String, String)> {
 }
 
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]

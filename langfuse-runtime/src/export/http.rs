@@ -1,21 +1,48 @@
 //! OTLP/HTTP protobuf exporter for Langfuse.
 //!
 //! Blocking on purpose: it runs on the SDK's own export thread, so it needs no async runtime
-//! and cannot fail with "no reactor running" whatever the application uses. The retry policy is
-//! the one of the OpenTelemetry Python exporter that the official SDK uses (wire format §1.6).
+//! and cannot fail with "no reactor running" whatever the application uses.
+//!
+//! # Retry policy
+//!
+//! - **What is retried:** 429, 502, 503 and 504 (the server is overloaded or a proxy lost the
+//!   upstream) and connection errors (refused, reset, DNS, TLS, malformed response). Nothing
+//!   else: other 4xx and 5xx say the request itself is at fault or the server is broken, and a
+//!   timed-out request is not retried either, as the server may have stored it already.
+//! - **How often:** at most [`MAX_ATTEMPTS`] attempts per request, the first included. A
+//!   connection error is also tried once more at once within its attempt, since a stale pooled
+//!   connection says nothing about the server.
+//! - **How long between:** before retry `n` (from 0) the exporter waits
+//!   `2^n × retry_base_delay × uniform(0.8, 1.2)` (1 s, 2 s, 4 s, … by default; the jitter
+//!   keeps many clients from retrying in step). A `Retry-After` header (seconds or an HTTP
+//!   date) replaces that wait. Every wait is capped at
+//!   [`max_retry_wait`](OtlpHttpSettings::max_retry_wait), 60 s by default, so a
+//!   `Retry-After: 3600` is retried after a minute rather than held for an hour or dropped.
+//! - **Time limits:** each attempt has its own [`timeout`](OtlpHttpSettings::timeout) (5 s).
+//!   All attempts and waits of one request together stay within
+//!   [`retry_budget`](OtlpHttpSettings::retry_budget) (60 s): a wait that would end past the
+//!   budget is not started, as it could only delay the failure. The budget is separate from the
+//!   timeout so that three 503s in a row, or a `Retry-After: 30`, still deliver at the defaults.
+//! - **Too large (413):** the request is split in halves and each half sent (with its own
+//!   retries), down to a single observation; one that is refused alone is dropped and counted
+//!   as failed, and the batch reports [`ExportError::Partial`] when the rest arrived.
+//! - **Shutdown:** [`AbortHandle::abort`] ends a pending wait at once and stops further
+//!   retries; every request still gets its first attempt.
 
 use std::fmt;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::otlp::OtlpEncoder;
 use super::{Compression, ExportError, ExportResource, SpanExporter};
 use crate::record::ObservationRecord;
 
 /// Attempts per request, the first one included.
-const MAX_ATTEMPTS: u32 = 6;
+pub const MAX_ATTEMPTS: u32 = 6;
+/// HTTP 413 Content Too Large: the request is split.
+const TOO_LARGE: u16 = 413;
 /// Statuses worth another attempt: the server is overloaded or a proxy lost the upstream.
 const RETRYABLE_STATUSES: [u16; 4] = [429, 502, 503, 504];
 /// How much of an error response body is kept for the error message.
@@ -67,8 +94,8 @@ pub struct OtlpHttpSettings {
     pub public_key: String,
     /// Langfuse secret key.
     pub secret_key: String,
-    /// Deadline of one export request, retries and waits included. A batch split into several
-    /// requests gives each its own deadline.
+    /// Deadline of one HTTP attempt, from connecting to the last response byte. Each retry
+    /// has its own; [`retry_budget`](Self::retry_budget) bounds them all.
     pub timeout: Duration,
     /// Request compression.
     pub compression: Compression,
@@ -80,11 +107,16 @@ pub struct OtlpHttpSettings {
     /// `2^n × retry_base_delay × uniform(0.8, 1.2)`. One second, as in the OpenTelemetry
     /// exporters; tests shorten it.
     pub retry_base_delay: Duration,
+    /// Longest single wait before a retry, computed or asked for by `Retry-After`; 60 s.
+    pub max_retry_wait: Duration,
+    /// Longest time one request may take, all attempts and waits included; 60 s. A batch split
+    /// into several requests gives each its own budget.
+    pub retry_budget: Duration,
 }
 
 impl OtlpHttpSettings {
-    /// Settings with the Langfuse defaults: 5 s timeout, gzip, 64 MiB requests, no extra
-    /// headers, 1 s retry backoff unit.
+    /// Settings with the Langfuse defaults: 5 s timeout per attempt, gzip, 64 MiB requests, no
+    /// extra headers, 1 s retry backoff unit, waits of at most 60 s, 60 s per request in all.
     pub fn new(
         endpoint: impl Into<String>,
         public_key: impl Into<String>,
@@ -99,6 +131,8 @@ impl OtlpHttpSettings {
             max_request_bytes: 67_108_864,
             headers: Vec::new(),
             retry_base_delay: Duration::from_secs(1),
+            max_retry_wait: Duration::from_secs(60),
+            retry_budget: Duration::from_secs(60),
         }
     }
 }
@@ -116,6 +150,8 @@ impl fmt::Debug for OtlpHttpSettings {
             .field("max_request_bytes", &self.max_request_bytes)
             .field("headers", &header_names)
             .field("retry_base_delay", &self.retry_base_delay)
+            .field("max_retry_wait", &self.max_retry_wait)
+            .field("retry_budget", &self.retry_budget)
             .finish()
     }
 }
@@ -173,6 +209,9 @@ pub struct OtlpHttpStats {
     pub spans_sent: u64,
     /// Spans left out because a request holding only that span exceeds `max_request_bytes`.
     pub spans_oversized: u64,
+    /// Requests refused with 413 and sent again as two halves (counted neither as succeeded
+    /// nor as failed: their halves are).
+    pub requests_split: u64,
 }
 
 #[derive(Debug, Default)]
@@ -182,6 +221,7 @@ struct Counters {
     requests_failed: AtomicU64,
     spans_sent: AtomicU64,
     spans_oversized: AtomicU64,
+    requests_split: AtomicU64,
 }
 
 impl Counters {
@@ -204,6 +244,7 @@ impl OtlpHttpStatsHandle {
             requests_failed: c.requests_failed.load(Ordering::Relaxed),
             spans_sent: c.spans_sent.load(Ordering::Relaxed),
             spans_oversized: c.spans_oversized.load(Ordering::Relaxed),
+            requests_split: c.requests_split.load(Ordering::Relaxed),
         }
     }
 }
@@ -212,7 +253,8 @@ impl OtlpHttpStatsHandle {
 ///
 /// One blocking HTTP/1.1 agent is built up front and its connections are reused. Each batch is
 /// encoded into as few requests as fit in `max_request_bytes`; each request is retried on
-/// 429/502/503/504 and connection errors with exponential backoff, within `timeout`.
+/// 429/502/503/504 and connection errors with exponential backoff, and split on 413 (see the
+/// [module docs](self) for the whole policy).
 ///
 /// [`export`](SpanExporter::export) returns an error when a request failed; after a failed
 /// status the remaining requests of the batch are still sent, after a transport failure or
@@ -270,6 +312,8 @@ impl OtlpHttpExporter {
             headers: request_headers(&settings, resource.sdk_version),
             timeout: settings.timeout,
             retry_base_delay: settings.retry_base_delay,
+            max_retry_wait: settings.max_retry_wait,
+            retry_budget: settings.retry_budget,
             abort: AbortHandle::default(),
             counters: Arc::default(),
         };
@@ -302,35 +346,38 @@ impl SpanExporter for OtlpHttpExporter {
         let counters = transport.counters.clone();
         let sent_before = counters.spans_sent.load(Ordering::Relaxed);
         let mut first_error = None;
-        let outcome =
+        // Spans per request, and which requests were refused as too large, to split them after.
+        let mut chunk_spans = Vec::new();
+        let mut refused = Vec::new();
+        let mut outcome =
             encoder.encode_split(batch, resource, *max_request_bytes, body, |body, spans| {
-                let payload = match compression {
-                    Compression::Gzip => {
-                        gzip(body, gzip_body)
-                            .map_err(|e| ExportError::Other(format!("gzip: {e}")))?;
-                        gzip_body.as_slice()
-                    }
-                    Compression::None => body,
-                };
+                chunk_spans.push(spans);
+                let payload = compress(*compression, body, gzip_body)?;
                 match transport.send(payload) {
-                    Ok(()) => {
-                        Counters::add(&counters.requests_succeeded, 1);
-                        Counters::add(&counters.spans_sent, spans as u64);
+                    Err(ExportError::Status { code: TOO_LARGE, .. }) if spans > 1 => {
+                        refused.push(chunk_spans.len() - 1);
                         Ok(())
                     }
-                    Err(error) => {
-                        Counters::add(&counters.requests_failed, 1);
-                        match error {
-                            // The server is there and judged this body; the next one may pass.
-                            ExportError::Status { .. } => {
-                                first_error.get_or_insert(error);
-                                Ok(())
-                            }
-                            _ => Err(error),
-                        }
-                    }
+                    result => transport.settle(result, spans, &mut first_error),
                 }
             });
+        if !refused.is_empty() && outcome.is_ok() {
+            let mut splitter = Splitter {
+                transport,
+                resource,
+                compression: *compression,
+                encoder,
+                body,
+                gzip_body,
+                first_error: &mut first_error,
+            };
+            let runs = chunk_runs(batch, resource, *max_request_bytes, &chunk_spans, &refused);
+            if let Err(error) =
+                runs.iter().try_for_each(|runs| splitter.resend_refused(batch, runs))
+            {
+                outcome = Err(error);
+            }
+        }
         let sent = (counters.spans_sent.load(Ordering::Relaxed) - sent_before) as usize;
         let partial = |cause: ExportError| {
             if sent == 0 {
@@ -359,6 +406,102 @@ impl SpanExporter for OtlpHttpExporter {
     fn shutdown(&mut self) -> Result<(), ExportError> {
         self.transport.abort.abort();
         Ok(())
+    }
+}
+
+/// The body to send: `body` itself or its gzip in `gzip_body`.
+fn compress<'a>(
+    compression: Compression,
+    body: &'a [u8],
+    gzip_body: &'a mut Vec<u8>,
+) -> Result<&'a [u8], ExportError> {
+    match compression {
+        Compression::Gzip => {
+            gzip(body, gzip_body).map_err(|e| ExportError::Other(format!("gzip: {e}")))?;
+            Ok(gzip_body.as_slice())
+        }
+        Compression::None => Ok(body),
+    }
+}
+
+/// For each refused request (by index), the record ranges it held: the spans `encode_split`
+/// put in it, in runs between the oversized spans it left out. Only computed after a 413.
+fn chunk_runs(
+    batch: &[ObservationRecord],
+    resource: &ExportResource,
+    max_request_bytes: usize,
+    chunk_spans: &[usize],
+    refused: &[usize],
+) -> Vec<Vec<std::ops::Range<usize>>> {
+    let mut runs: Vec<Vec<std::ops::Range<usize>>> = vec![Vec::new(); refused.len()];
+    let (mut chunk, mut left) = (0, chunk_spans.first().copied().unwrap_or(0));
+    for (i, record) in batch.iter().enumerate() {
+        if super::otlp::encoded_request_len(std::slice::from_ref(record), resource)
+            > max_request_bytes
+        {
+            continue; // left out by encode_split, in no request
+        }
+        while left == 0 && chunk + 1 < chunk_spans.len() {
+            chunk += 1;
+            left = chunk_spans[chunk];
+        }
+        left = left.saturating_sub(1);
+        if let Some(slot) = refused.iter().position(|&r| r == chunk) {
+            match runs[slot].last_mut() {
+                Some(run) if run.end == i => run.end = i + 1,
+                _ => runs[slot].push(i..i + 1),
+            }
+        }
+    }
+    runs
+}
+
+/// Sends again, in halves, what the server refused as too large.
+struct Splitter<'a> {
+    transport: &'a Transport,
+    resource: &'a ExportResource,
+    compression: Compression,
+    encoder: &'a mut OtlpEncoder,
+    body: &'a mut Vec<u8>,
+    gzip_body: &'a mut Vec<u8>,
+    first_error: &'a mut Option<ExportError>,
+}
+
+impl Splitter<'_> {
+    /// A refused request of these record runs: split into its runs, or its one run in halves.
+    fn resend_refused(
+        &mut self,
+        batch: &[ObservationRecord],
+        runs: &[std::ops::Range<usize>],
+    ) -> Result<(), ExportError> {
+        Counters::add(&self.transport.counters.requests_split, 1);
+        match runs {
+            [run] => self.send_halves(&batch[run.clone()]),
+            runs => runs.iter().try_for_each(|run| self.send(&batch[run.clone()])),
+        }
+    }
+
+    fn send_halves(&mut self, records: &[ObservationRecord]) -> Result<(), ExportError> {
+        let (first, second) = records.split_at(records.len() / 2);
+        self.send(first)?;
+        self.send(second)
+    }
+
+    /// Sends `records` as one request, splitting again on 413 while more than one is left.
+    fn send(&mut self, records: &[ObservationRecord]) -> Result<(), ExportError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.body.clear();
+        self.encoder.encode(records, self.resource, self.body);
+        let payload = compress(self.compression, self.body, self.gzip_body)?;
+        match self.transport.send(payload) {
+            Err(ExportError::Status { code: TOO_LARGE, .. }) if records.len() > 1 => {
+                Counters::add(&self.transport.counters.requests_split, 1);
+                self.send_halves(records)
+            }
+            result => self.transport.settle(result, records.len(), self.first_error),
+        }
     }
 }
 
@@ -392,20 +535,10 @@ fn request_headers(settings: &OtlpHttpSettings, sdk_version: &str) -> Vec<(Strin
     headers
 }
 
-/// Standard base64 (RFC 4648 §4) with padding.
+/// Standard base64 (RFC 4648 §4) with padding, as Basic authentication wants it.
 fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        let sextet = |shift: u32| char::from(ALPHABET[(n >> shift & 0x3f) as usize]);
-        out.push(sextet(18));
-        out.push(sextet(12));
-        out.push(if chunk.len() > 1 { sextet(6) } else { '=' });
-        out.push(if chunk.len() > 2 { sextet(0) } else { '=' });
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(input)
 }
 
 /// Why one HTTP attempt did not succeed.
@@ -430,17 +563,49 @@ struct Transport {
     headers: Vec<(String, String)>,
     timeout: Duration,
     retry_base_delay: Duration,
+    max_retry_wait: Duration,
+    retry_budget: Duration,
     abort: AbortHandle,
     counters: Arc<Counters>,
 }
 
 impl Transport {
-    /// POSTs `payload` until success, a final failure, 6 attempts or the deadline.
+    /// Counts the outcome of a request of `spans` spans. A refused request (a status) is kept
+    /// in `first_error` and the export goes on, as the next body may pass; a transport failure
+    /// is returned, as the server is unreachable.
+    fn settle(
+        &self,
+        result: Result<(), ExportError>,
+        spans: usize,
+        first_error: &mut Option<ExportError>,
+    ) -> Result<(), ExportError> {
+        match result {
+            Ok(()) => {
+                Counters::add(&self.counters.requests_succeeded, 1);
+                Counters::add(&self.counters.spans_sent, spans as u64);
+                Ok(())
+            }
+            Err(error) => {
+                Counters::add(&self.counters.requests_failed, 1);
+                match error {
+                    ExportError::Status { .. } => {
+                        first_error.get_or_insert(error);
+                        Ok(())
+                    }
+                    _ => Err(error),
+                }
+            }
+        }
+    }
+
+    /// POSTs `payload` until success, a final failure, [`MAX_ATTEMPTS`] attempts or the end
+    /// of the retry budget (the module docs give the policy).
     fn send(&self, payload: &[u8]) -> Result<(), ExportError> {
-        let deadline = Instant::now() + self.timeout;
+        // `None`: a budget too long to represent, i.e. none.
+        let budget_end = Instant::now().checked_add(self.retry_budget);
         let mut retry = 0;
         loop {
-            let failure = match self.attempt(payload, deadline) {
+            let failure = match self.attempt(payload, budget_end) {
                 Ok(()) => return Ok(()),
                 Err(failure) => failure,
             };
@@ -448,35 +613,46 @@ impl Transport {
             if !failure.retryable || retry >= MAX_ATTEMPTS || self.abort.is_aborted() {
                 return Err(failure.error);
             }
-            let wait =
-                failure.retry_after.unwrap_or_else(|| backoff(self.retry_base_delay, retry - 1));
-            // Waiting only to be cut off by the deadline would just delay the failure.
-            let wakes_at = Instant::now().checked_add(wait);
-            if wakes_at.is_none_or(|t| t >= deadline) || !self.abort.sleep(wait) {
+            let wait = failure
+                .retry_after
+                .unwrap_or_else(|| backoff(self.retry_base_delay, retry - 1))
+                .min(self.max_retry_wait);
+            // Waiting only to be cut off by the budget would just delay the failure.
+            let past_budget = match (Instant::now().checked_add(wait), budget_end) {
+                (Some(wakes_at), Some(end)) => wakes_at >= end,
+                (None, Some(_)) => true,
+                (_, None) => false,
+            };
+            if past_budget || !self.abort.sleep(wait) {
                 return Err(failure.error);
             }
         }
     }
 
-    /// One attempt; a connection error is tried again at once, as a stale pooled connection
-    /// says nothing about the server.
-    fn attempt(&self, payload: &[u8], deadline: Instant) -> Result<(), Failure> {
+    /// One attempt, with its own timeout but not past the budget; a connection error is tried
+    /// again at once, as a stale pooled connection says nothing about the server.
+    fn attempt(&self, payload: &[u8], budget_end: Option<Instant>) -> Result<(), Failure> {
+        let deadline = match (Instant::now().checked_add(self.timeout), budget_end) {
+            (Some(own), Some(end)) => Some(own.min(end)),
+            (own, end) => own.or(end),
+        };
         match self.post(payload, deadline) {
-            Err(failure) if failure.connection && Instant::now() < deadline => {
+            Err(failure) if failure.connection && deadline.is_none_or(|d| Instant::now() < d) => {
                 self.post(payload, deadline)
             }
             result => result,
         }
     }
 
-    fn post(&self, payload: &[u8], deadline: Instant) -> Result<(), Failure> {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
+    /// One POST; `deadline` `None` = no time limit.
+    fn post(&self, payload: &[u8], deadline: Option<Instant>) -> Result<(), Failure> {
+        let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if remaining.is_some_and(|r| r.is_zero()) {
             return Err(Failure::fatal(ExportError::Timeout));
         }
         Counters::add(&self.counters.attempts, 1);
         let mut request =
-            self.agent.post(&self.endpoint).config().timeout_global(Some(remaining)).build();
+            self.agent.post(&self.endpoint).config().timeout_global(remaining).build();
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
@@ -556,86 +732,8 @@ fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 
 /// Parses the HTTP date formats (RFC 9110 §5.6.7): IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`,
 /// the obsolete RFC 850 `Sunday, 06-Nov-94 08:49:37 GMT` and asctime `Sun Nov  6 08:49:37 1994`.
-/// Also accepts a numeric zone (`+0200`) as RFC 2822 does; no zone means UTC.
 fn parse_http_date(value: &str) -> Option<SystemTime> {
-    let mut tokens: Vec<&str> = value.split([' ', ',']).filter(|t| !t.is_empty()).collect();
-    // The weekday is redundant; skip it when present.
-    if tokens
-        .first()
-        .is_some_and(|t| t.bytes().all(|b| b.is_ascii_alphabetic()) && month_number(t).is_none())
-    {
-        tokens.remove(0);
-    }
-    let (day, month, year, time, zone) = match tokens.as_slice() {
-        // asctime: `Nov 6 08:49:37 1994`
-        [m, d, t, y] if month_number(m).is_some() => (*d, *m, *y, *t, None),
-        // RFC 850: `06-Nov-94 08:49:37 GMT`
-        [dmy, t, rest @ ..] if dmy.contains('-') && rest.len() <= 1 => {
-            let mut parts = dmy.split('-');
-            let (d, m, y) = (parts.next()?, parts.next()?, parts.next()?);
-            (d, m, y, *t, rest.first().copied())
-        }
-        // IMF-fixdate / RFC 2822: `06 Nov 1994 08:49:37 GMT`
-        [d, m, y, t, rest @ ..] if rest.len() <= 1 => (*d, *m, *y, *t, rest.first().copied()),
-        _ => return None,
-    };
-    let day: u32 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
-    let month = month_number(month)?;
-    let mut year: i64 = year.parse().ok()?;
-    if year < 100 {
-        // RFC 850 two-digit years, read the way RFC 2822 §4.3 does.
-        year += if year < 50 { 2000 } else { 1900 };
-    }
-    let mut hms = time.split(':');
-    let hour: u32 = hms.next()?.parse().ok().filter(|h| *h < 24)?;
-    let minute: u32 = hms.next()?.parse().ok().filter(|m| *m < 60)?;
-    let second: u32 = hms.next().unwrap_or("0").parse().ok().filter(|s| *s <= 60)?;
-    if hms.next().is_some() {
-        return None;
-    }
-    let offset_seconds = match zone {
-        None => 0,
-        Some(z) if ["GMT", "UT", "UTC", "Z"].iter().any(|u| u.eq_ignore_ascii_case(z)) => 0,
-        Some(z) => {
-            let (sign, digits) = match z.as_bytes().first()? {
-                b'+' => (1, &z[1..]),
-                b'-' => (-1, &z[1..]),
-                _ => return None,
-            };
-            if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let hours: i64 = digits[..2].parse().ok()?;
-            let minutes: i64 = digits[2..].parse().ok()?;
-            sign * (hours * 3600 + minutes * 60)
-        }
-    };
-    let days = days_from_civil(year, month, day);
-    let seconds =
-        days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)
-            - offset_seconds;
-    if seconds >= 0 {
-        UNIX_EPOCH.checked_add(Duration::from_secs(seconds as u64))
-    } else {
-        UNIX_EPOCH.checked_sub(Duration::from_secs(seconds.unsigned_abs()))
-    }
-}
-
-fn month_number(name: &str) -> Option<u32> {
-    const MONTHS: [&str; 12] =
-        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
-    MONTHS.iter().position(|m| m.eq_ignore_ascii_case(name)).map(|i| i as u32 + 1)
-}
-
-/// Howard Hinnant's days-from-civil (proleptic Gregorian), days since 1970-01-01.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((month + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    httpdate::parse_http_date(value).ok()
 }
 
 #[cfg(test)]
@@ -703,6 +801,8 @@ mod tests {
         assert_eq!(settings.max_request_bytes, 67_108_864);
         assert!(settings.headers.is_empty());
         assert_eq!(settings.retry_base_delay, Duration::from_secs(1));
+        assert_eq!(settings.max_retry_wait, Duration::from_secs(60));
+        assert_eq!(settings.retry_budget, Duration::from_secs(60));
         let debug = format!("{settings:?}");
         assert!(debug.contains("pk-lf") && !debug.contains("sk-secret"), "{debug}");
     }
@@ -719,6 +819,8 @@ mod tests {
         }
         assert_eq!(backoff(Duration::MAX, 60), Duration::MAX);
     }
+
+    use std::time::UNIX_EPOCH;
 
     fn at(seconds: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(seconds)
@@ -745,9 +847,6 @@ mod tests {
             "Sun, 06 Nov 1994 08:49:37 GMT",
             "Sunday, 06-Nov-94 08:49:37 GMT",
             "Sun Nov  6 08:49:37 1994",
-            "sun, 06 nov 1994 08:49:37 gmt",
-            "06 Nov 1994 08:49:37",
-            "Sun, 06 Nov 1994 10:49:37 +0200",
         ] {
             assert_eq!(parse_http_date(text), Some(date), "{text}");
         }
@@ -760,6 +859,9 @@ mod tests {
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(UNIX_EPOCH));
         assert_eq!(parse_http_date("Tue, 29 Feb 2000 12:00:00 GMT"), Some(at(951_825_600)));
         assert_eq!(parse_http_date("Fri, 31 Dec 2038 23:59:59 GMT"), Some(at(2_177_452_799)));
+        // Only the three formats of RFC 9110: no numeric zone, no missing zone.
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 10:49:37 +0200"), None);
+        assert_eq!(parse_http_date("06 Nov 1994 08:49:37"), None);
         for bad in [
             "Sun, 06 Foo 1994 08:49:37 GMT",
             "Sun, 32 Nov 1994 08:49:37 GMT",
@@ -770,6 +872,38 @@ mod tests {
         ] {
             assert_eq!(parse_http_date(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    #[allow(clippy::single_range_in_vec_init, reason = "runs of records are ranges")]
+    fn refused_requests_are_mapped_back_to_their_records() {
+        use crate::ids::{ObservationId, TraceId};
+        use crate::observation::kind::ObservationType;
+        let resource = ExportResource::new("svc", "pk");
+        let record = |i: u64, input_len: usize| {
+            let mut r = ObservationRecord::new(
+                TraceId::from_u_int(1).unwrap(),
+                ObservationId::from_u_int(i).unwrap(),
+                None,
+                "work",
+                ObservationType::Span,
+                1_700_000_000_000_000_000,
+            );
+            r.input = Some(format!("\"{}\"", "x".repeat(input_len)));
+            r
+        };
+        // Record 1 is too large for any request and was left out by `encode_split`; requests
+        // held [0, 2] (around it) and [3, 4].
+        let batch = [record(1, 10), record(2, 5_000), record(3, 10), record(4, 10), record(5, 10)];
+        let max = 2_000;
+        assert!(super::super::otlp::encoded_request_len(&batch[1..2], &resource) > max);
+        assert_eq!(chunk_runs(&batch, &resource, max, &[2, 2], &[0]), [vec![0..1, 2..3]]);
+        assert_eq!(chunk_runs(&batch, &resource, max, &[2, 2], &[1]), [vec![3..5]]);
+        assert_eq!(
+            chunk_runs(&batch, &resource, max, &[2, 2], &[0, 1]),
+            [vec![0..1, 2..3], vec![3..5]]
+        );
+        assert_eq!(chunk_runs(&batch, &resource, max, &[4], &[0]), [vec![0..1, 2..5]]);
     }
 
     #[test]
