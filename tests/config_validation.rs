@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use langfuse_runtime::config::Setting;
+use langfuse_runtime::Setting;
 use langfuse_runtime::{Config, ConfigBuilder, ConfigError};
 
 fn with_env(vars: &[(&str, &str)]) -> ConfigBuilder {

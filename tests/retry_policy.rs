@@ -32,8 +32,8 @@ fn batch(n: u64) -> Vec<ObservationRecord> {
     (1..=n)
         .map(|i| {
             let mut record = ObservationRecord::new(
-                TraceId::from_u_int(7).unwrap(),
-                ObservationId::from_u_int(i).unwrap(),
+                TraceId::from_u128(7).unwrap(),
+                ObservationId::from_u64(i).unwrap(),
                 None,
                 "work",
                 ObservationType::Span,

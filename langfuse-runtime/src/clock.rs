@@ -191,41 +191,6 @@ pub(crate) fn rfc3339_micros(unix_nanos: u64) -> String {
     }
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` (RFC 3339; `T` may be a space) to Unix
-/// nanoseconds. `None` for anything else, a missing zone included, and for times before 1970.
-#[allow(dead_code, reason = "the console exporter's completion-start display moves here next")]
-pub(crate) fn parse_rfc3339_nanos(text: &str) -> Option<u64> {
-    // humantime reads UTC only: the zone is checked and applied here.
-    let (local, offset_secs) = match text.strip_suffix(['Z', 'z']) {
-        Some(local) => (local, 0),
-        None => {
-            let split = text.len().checked_sub(6)?;
-            let (local, zone) = (text.get(..split)?, text.get(split..)?.as_bytes());
-            let sign = match zone[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let digit = |i: usize| zone[i].is_ascii_digit().then(|| i64::from(zone[i] - b'0'));
-            if zone[3] != b':' {
-                return None;
-            }
-            let (hours, minutes) = (digit(1)? * 10 + digit(2)?, digit(4)? * 10 + digit(5)?);
-            (local, sign * (hours * 3600 + minutes * 60))
-        }
-    };
-    // humantime takes `.` followed by nothing, and any character after the seconds but the zone.
-    if let Some(frac) = local.get(19..).filter(|frac| !frac.is_empty()) {
-        let digits = frac.strip_prefix('.')?;
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-    }
-    let utc = humantime::parse_rfc3339_weak(local).ok()?.duration_since(UNIX_EPOCH).ok()?;
-    let nanos = i128::try_from(utc.as_nanos()).ok()? - i128::from(offset_secs) * 1_000_000_000;
-    u64::try_from(nanos).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,39 +273,5 @@ mod tests {
         assert_eq!(rfc3339_micros(1_735_787_045_000_000_999), "2025-01-02T03:04:05Z");
         assert_eq!(rfc3339_micros(1_735_787_045_999_999_999), "2025-01-02T03:04:05.999999Z");
         assert_eq!(rfc3339_micros(u64::MAX), "2554-07-21T23:34:33.709551Z");
-    }
-
-    #[test]
-    fn parses_rfc3339() {
-        const T0: u64 = 1_735_787_045_000_000_000;
-        assert_eq!(parse_rfc3339_nanos("2025-01-02T03:04:05Z"), Some(T0));
-        assert_eq!(parse_rfc3339_nanos("2025-01-02T03:04:05.678000Z"), Some(T0 + 678_000_000));
-        assert_eq!(parse_rfc3339_nanos("2025-01-02T04:04:05.5+01:00"), Some(T0 + 500_000_000));
-        assert_eq!(parse_rfc3339_nanos("2025-01-02T02:34:05-00:30"), Some(T0));
-        assert_eq!(parse_rfc3339_nanos("2025-01-02 03:04:05.000000001Z"), Some(T0 + 1));
-        assert_eq!(
-            parse_rfc3339_nanos("2000-02-29T00:00:00.000001Z"),
-            Some(951_782_400_000_001_000)
-        );
-        for bad in [
-            "",
-            "2025-01-02",
-            "2025-13-02T03:04:05Z",
-            "2025-02-30T03:04:05Z",
-            "2025-01-02T03:04:05",
-            "2025-01-02T03:04:05.Z",
-            "2025-01-02T03:04:05+0100",
-            "2025-01-02T03:04:05+01:0x",
-            "2025-01-02T03:04:05xZ",
-            "2025-01-02T03:04:0é",
-            "1969-12-31T23:59:59Z",
-            "1970-01-01T00:30:00+01:00",
-        ] {
-            assert_eq!(parse_rfc3339_nanos(bad), None, "{bad}");
-        }
-        // Round trip through the formatter.
-        for nanos in [0, T0, T0 + 678_000, 951_782_400_000_001_000] {
-            assert_eq!(parse_rfc3339_nanos(&rfc3339_micros(nanos)), Some(nanos));
-        }
     }
 }

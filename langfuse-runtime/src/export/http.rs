@@ -878,12 +878,12 @@ mod tests {
     #[allow(clippy::single_range_in_vec_init, reason = "runs of records are ranges")]
     fn refused_requests_are_mapped_back_to_their_records() {
         use crate::ids::{ObservationId, TraceId};
-        use crate::observation::kind::ObservationType;
+        use crate::kind::ObservationType;
         let resource = ExportResource::new("svc", "pk");
         let record = |i: u64, input_len: usize| {
             let mut r = ObservationRecord::new(
-                TraceId::from_u_int(1).unwrap(),
-                ObservationId::from_u_int(i).unwrap(),
+                TraceId::from_u128(1).unwrap(),
+                ObservationId::from_u64(i).unwrap(),
                 None,
                 "work",
                 ObservationType::Span,
