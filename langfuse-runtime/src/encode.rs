@@ -178,7 +178,9 @@ mod tests {
             std::borrow::Cow::Borrowed("cow") => r#""cow""#,
             0 => "0",
             -17i64 => "-17",
-            u64::MAX => "18446744073709551615",
+            u64::MAX => r#""18446744073709551615""#,
+            9_007_199_254_740_991u64 => "9007199254740991",
+            f64::NAN => r#""NaN""#,
             1.5f64 => "1.5",
             1e300f64 => "1e+300",
             true => "true",
@@ -253,6 +255,76 @@ mod tests {
         assert_eq!((m.get("z"), m.get("a"), m.get("m")), (Some("2"), Some("[]"), Some("{}")));
         merge_metadata(&mut m, &mut bare, &Panics);
         assert!(bare.unwrap().starts_with("\"<capture failed: panic in Serialize"));
+    }
+
+    /// The table of wire format §3.5: Python value → metadata attribute string.
+    #[test]
+    #[allow(clippy::approx_constant)] // 3.14159 is the table's value, not π
+    fn values_match_the_python_serializer_table() {
+        let cases: Vec<(serde_json::Value, &str)> = vec![
+            (json!("openai"), r#""openai""#),
+            (json!("123"), r#""123""#),
+            (json!(1), "1"),
+            (json!(-7), "-7"),
+            (json!(2.0), "2.0"),
+            (json!(3.14159), "3.14159"),
+            (json!(true), "true"),
+            (json!(false), "false"),
+            (
+                json!([1, "two", 3.5, null, true, {"k": "v"}]),
+                r#"[1,"two",3.5,null,true,{"k":"v"}]"#,
+            ),
+            (
+                json!({"a": {"b": {"c": [1, 2, 3]}}, "empty": {}}),
+                r#"{"a":{"b":{"c":[1,2,3]}},"empty":{}}"#,
+            ),
+            (json!([]), "[]"),
+            (json!(""), r#""""#),
+            (json!("héllo wörld — 日本語 🚀"), r#""héllo wörld — 日本語 🚀""#),
+            (json!(1u64 << 60), r#""1152921504606846976""#),
+        ];
+        for (value, expected) in &cases {
+            assert_eq!(json_text(value), *expected);
+            let mut m = Metadata::default();
+            merge_metadata(&mut m, &mut None, &json!({ "k": value }));
+            assert_eq!(m.get("k"), Some(*expected));
+        }
+        // Non-finite floats (not representable in `serde_json::Value`) and the ±(2^53−1) edges.
+        assert_eq!(json_text(&f64::NAN), r#""NaN""#);
+        assert_eq!(json_text(&f64::INFINITY), r#""Infinity""#);
+        assert_eq!(json_text(&f32::NEG_INFINITY), r#""-Infinity""#);
+        let max = (1i64 << 53) - 1;
+        assert_eq!(json_text(&[max, -max]), "[9007199254740991,-9007199254740991]");
+        assert_eq!(json_text(&[max + 1, -max - 1]), r#"["9007199254740992","-9007199254740992"]"#);
+        assert_eq!(
+            json_text(&(u128::MAX, 5i128)),
+            r#"["340282366920938463463374607431768211455",5]"#
+        );
+        #[derive(Serialize)]
+        struct Deep {
+            id: u64,
+            scores: BTreeMap<u64, Vec<Option<f64>>>,
+            e: E,
+        }
+        #[derive(Serialize)]
+        enum E {
+            V { x: f32 },
+        }
+        let deep = Deep {
+            id: u64::MAX,
+            scores: [(u64::MAX, vec![Some(f64::NAN), None, Some(0.5)])].into(),
+            e: E::V { x: f32::INFINITY },
+        };
+        assert_eq!(
+            json_text(&deep),
+            r#"{"id":"18446744073709551615","scores":{"18446744073709551615":["NaN",null,0.5]},"e":{"V":{"x":"Infinity"}}}"#
+        );
+        // As an input/output a converted number keeps its quotes (Python encodes it with
+        // json.dumps); a real string is sent raw.
+        assert_eq!(io_text(&(1u64 << 60)).as_deref(), Some(r#""1152921504606846976""#));
+        assert_eq!(io_text(&Some(f64::NAN)).as_deref(), Some(r#""NaN""#));
+        assert_eq!(io_text("123").as_deref(), Some("123"));
+        assert_eq!(io_text(&[f64::NAN]).as_deref(), Some(r#"["NaN"]"#));
     }
 
     #[test]
