@@ -34,7 +34,7 @@ use isolate::{StackGuard, count_failure, field_budget, truncation_marker};
 pub(crate) use isolate::{capture_failures, set_field_budget};
 use utf8::{Utf8Buf, floor_char_boundary};
 
-/// A JSON text under construction, in a [`Utf8Buf`] (always valid UTF-8).
+/// A JSON text under construction, in a `Utf8Buf` (always valid UTF-8).
 #[derive(Debug, Default)]
 pub struct Json {
     buf: Utf8Buf,
