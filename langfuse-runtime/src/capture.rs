@@ -12,21 +12,44 @@
 //!
 //! Everything is written straight into one byte buffer: no `serde_json::Value` trees, no
 //! intermediate strings for `Debug` output.
+//!
+//! Capture never hurts the call it records ([`isolate`]): a panic in the user's impl becomes a
+//! `<capture failed: …>` placeholder, and a value longer than the field budget (or recursing
+//! too deep) is cut with an explicit marker, still as valid JSON.
+//!
+//! The manual API (`set_input`, metadata, usage…, see [`crate::encode`]) writes through the
+//! same [`Json`] writer, so both paths produce the same bytes for the same value.
+
+mod isolate;
+mod numbers;
+mod utf8;
 
 use std::fmt::{self, Write as _};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde::Serialize;
 
-/// A JSON text under construction (always valid UTF-8: serde_json and the escaper write only
-/// whole UTF-8 sequences).
+use isolate::{StackGuard, count_failure, field_budget, truncation_marker};
+#[allow(unused_imports)] // wired to the configuration and the stats by the client
+pub(crate) use isolate::{capture_failures, set_field_budget};
+use utf8::{Utf8Buf, floor_char_boundary};
+
+/// A JSON text under construction, in a `Utf8Buf` (always valid UTF-8).
 #[derive(Debug, Default)]
 pub struct Json {
-    buf: Vec<u8>,
+    buf: Utf8Buf,
     /// This is a call's whole output, where a string is sent as it is (not JSON).
     raw_text_ok: bool,
     /// `buf` holds such a string as it is.
     raw_text: bool,
+    /// `buf` is a number written as a JSON string (see [`numbers`]): as an output it keeps
+    /// its quotes, where a real string is sent raw.
+    quoted_number: bool,
 }
+
+/// Why [`Json::write_serialize`] wrote a placeholder instead of the value.
+#[derive(Debug)]
+pub(crate) struct Unserializable(pub(crate) String);
 
 impl Json {
     // The small constructors and finishers are inlined on purpose: called out of line, the
@@ -34,7 +57,12 @@ impl Json {
     // store-forwarding stall measured at ~10 % of an observed call.
     #[inline]
     pub(crate) fn with_capacity(capacity: usize) -> Self {
-        Self { buf: crate::recycle::buffer(capacity), raw_text_ok: false, raw_text: false }
+        Self {
+            buf: Utf8Buf::recycled(capacity),
+            raw_text_ok: false,
+            raw_text: false,
+            quoted_number: false,
+        }
     }
 
     /// A call's output: a string value is kept as raw text (the wire form of a string output),
@@ -48,46 +76,52 @@ impl Json {
     #[inline]
     pub(crate) fn object(capacity: usize) -> Self {
         let mut json = Self::with_capacity(capacity);
-        json.buf.push(b'{');
+        json.buf.push('{');
         json
     }
 
     /// A JSON array being filled item by item (a stream's output).
     pub(crate) fn array() -> Self {
         let mut json = Self::with_capacity(64);
-        json.buf.push(b'[');
+        json.buf.push('[');
         json
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.buf.is_empty()
+        self.buf.len() == 0
     }
 
     /// Whether the text is a JSON string.
     pub(crate) fn is_string(&self) -> bool {
-        self.buf.first() == Some(&b'"')
+        self.buf.as_bytes().first() == Some(&b'"')
+    }
+
+    /// The text written so far.
+    pub(crate) fn as_str(&self) -> &str {
+        self.buf.as_str()
     }
 
     pub(crate) fn clear(&mut self) {
         self.buf.clear();
+        self.quoted_number = false;
     }
 
     /// Appends `item` as element number `index` of an array started with [`Json::array`].
     pub(crate) fn push_element(&mut self, index: usize, item: &Json) {
         if index > 0 {
-            self.buf.push(b',');
+            self.buf.push(',');
         }
-        self.buf.extend_from_slice(&item.buf);
+        self.buf.push_str(item.buf.as_str());
     }
 
     /// The output of a sequence: the array, or the concatenation when every item is a string.
     pub(crate) fn finish_items(mut self, count: usize, all_strings: bool) -> String {
-        self.buf.push(b']');
+        self.buf.push(']');
         if all_strings {
             if count == 0 {
                 return String::new();
             }
-            if let Ok(parts) = serde_json::from_slice::<Vec<String>>(&self.buf) {
+            if let Ok(parts) = serde_json::from_slice::<Vec<String>>(self.buf.as_bytes()) {
                 return parts.concat();
             }
         }
@@ -98,17 +132,17 @@ impl Json {
     #[doc(hidden)]
     pub fn key(&mut self, name: &str) -> &mut Self {
         if self.buf.len() > 1 {
-            self.buf.push(b',');
+            self.buf.push(',');
         }
         // Keys are parameter names: identifiers never need escaping, so skip the escaper.
         if name.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
             self.buf.reserve(name.len() + 3);
-            self.buf.push(b'"');
-            self.buf.extend_from_slice(name.as_bytes());
-            self.buf.extend_from_slice(b"\":");
+            self.buf.push('"');
+            self.buf.push_str(name);
+            self.buf.push_str("\":");
         } else {
             self.write_str(name);
-            self.buf.push(b':');
+            self.buf.push(':');
         }
         self
     }
@@ -119,59 +153,173 @@ impl Json {
     #[inline]
     pub fn member(&mut self, quoted_key_colon: &'static str) -> &mut Self {
         if self.buf.len() > 1 {
-            self.buf.push(b',');
+            self.buf.push(',');
         }
-        self.buf.extend_from_slice(quoted_key_colon.as_bytes());
+        self.buf.push_str(quoted_key_colon);
         self
     }
 
-    pub(crate) fn write_serialize<T: Serialize + ?Sized>(&mut self, value: &T) {
+    /// Writes the compact JSON of `value`: the one encoder of the macro and the manual API.
+    /// On failure a JSON string placeholder is written instead and the reason returned.
+    pub(crate) fn write_serialize<T: Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+    ) -> Result<(), Unserializable> {
+        self.write_serialize_within(value, field_budget())
+    }
+
+    fn write_serialize_within<T: Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+        budget: usize,
+    ) -> Result<(), Unserializable> {
         let mark = self.buf.len();
-        if let Err(e) = serde_json::to_writer(&mut self.buf, value) {
-            // serde_json may have written half a value: drop it, keep the JSON well-formed.
-            self.buf.truncate(mark);
-            self.write_display(format_args!("<unserializable: {e}>"));
+        let guard = StackGuard::here();
+        let mut cut = false;
+        let quoted = std::cell::Cell::new(false);
+        let safe = numbers::Safe { value, top: Some(&quoted) };
+        let buf = &mut self.buf;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            buf.serialize(&safe, mark.saturating_add(budget), &guard, &mut cut)
+        }));
+        match result {
+            Ok(Ok(())) => {
+                self.quoted_number = quoted.get() && mark == 0;
+                Ok(())
+            }
+            Ok(Err(_)) if cut => {
+                self.finish_truncated(mark, budget, None);
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                // serde_json may have written half a value: drop it, keep the JSON well-formed.
+                self.buf.truncate(mark);
+                let reason = format!("<unserializable: {e}>");
+                self.write_str(&reason);
+                Err(Unserializable(reason))
+            }
+            Err(_) => {
+                let reason = self.capture_failed(mark, "Serialize", std::any::type_name::<T>());
+                Err(Unserializable(reason))
+            }
         }
     }
 
-    /// Writes `value` as a JSON string.
-    pub(crate) fn write_display(&mut self, value: impl fmt::Display) {
-        self.buf.push(b'"');
-        let _ = write!(Escaper(&mut self.buf), "{value}");
-        self.buf.push(b'"');
+    /// Writes the `Debug` text of `value` as a JSON string.
+    pub(crate) fn write_debug<T: fmt::Debug + ?Sized>(&mut self, value: &T) {
+        self.write_debug_within(value, field_budget());
+    }
+
+    fn write_debug_within<T: fmt::Debug + ?Sized>(&mut self, value: &T, budget: usize) {
+        let mark = self.buf.len();
+        self.buf.push('"');
+        let mut escaper = Escaper {
+            buf: &mut self.buf,
+            content_start: mark + 1,
+            end: (mark + 1).saturating_add(budget),
+            guard: StackGuard::here(),
+            cut: false,
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| write!(escaper, "{value:?}")));
+        let cut = escaper.cut;
+        match result {
+            Ok(Ok(())) => self.buf.push('"'),
+            Ok(Err(_)) if cut => self.close_truncated(None),
+            // The impl itself returned an error: keep what it wrote.
+            Ok(Err(_)) => self.buf.push('"'),
+            Err(_) => {
+                self.capture_failed(mark, "Debug", std::any::type_name::<T>());
+            }
+        }
+    }
+
+    /// Replaces what was written since `mark` with the placeholder of a panicking impl.
+    #[cold]
+    fn capture_failed(&mut self, mark: usize, imp: &str, type_name: &str) -> String {
+        count_failure();
+        self.buf.truncate(mark);
+        let reason = format!("<capture failed: panic in {imp} for {type_name}>");
+        self.write_str(&reason);
+        reason
+    }
+
+    /// Turns the value cut at the budget since `mark` into a JSON string with the marker: a
+    /// string keeps its (cut) text, anything else becomes a string of its cut JSON text.
+    #[cold]
+    fn finish_truncated(&mut self, mark: usize, budget: usize, original_len: Option<usize>) {
+        if self.buf.as_bytes().get(mark) != Some(&b'"') {
+            let partial = self.buf.as_str()[mark..].to_owned();
+            self.buf.truncate(mark);
+            self.buf.push('"');
+            self.buf.push_escaped(&partial);
+        }
+        self.buf.cut_string_content(mark + 1, (mark + 1).saturating_add(budget));
+        self.close_truncated(original_len);
+    }
+
+    fn close_truncated(&mut self, original_len: Option<usize>) {
+        self.buf.push_escaped(&truncation_marker(original_len));
+        self.buf.push('"');
+    }
+
+    /// Writes text of the SDK's own (no user code) as a JSON string.
+    fn write_note(&mut self, value: fmt::Arguments<'_>) {
+        match value.as_str() {
+            Some(text) => self.write_str(text),
+            None => self.write_str(&value.to_string()),
+        }
     }
 
     pub(crate) fn write_str(&mut self, value: &str) {
         self.buf.reserve(value.len() + 2);
-        self.buf.push(b'"');
-        crate::escape::escape_into(&mut self.buf, value);
-        self.buf.push(b'"');
+        self.buf.push('"');
+        self.buf.push_escaped(value);
+        self.buf.push('"');
     }
 
     /// Writes a string value: raw when it is a call's whole output, else a JSON string.
     pub(crate) fn write_str_value(&mut self, value: &str) {
-        if self.raw_text_ok && self.buf.is_empty() {
-            self.buf.extend_from_slice(value.as_bytes());
+        self.write_str_value_within(value, field_budget());
+    }
+
+    fn write_str_value_within(&mut self, value: &str, budget: usize) {
+        let raw = self.raw_text_ok && self.buf.len() == 0;
+        if value.len() <= budget {
+            if raw {
+                self.buf.push_str(value);
+                self.raw_text = true;
+            } else {
+                self.write_str(value);
+            }
+            return;
+        }
+        let prefix = &value[..floor_char_boundary(value, budget)];
+        if raw {
+            self.buf.push_str(prefix);
+            self.buf.push_str(&truncation_marker(Some(value.len())));
             self.raw_text = true;
         } else {
-            self.write_str(value);
+            let mark = self.buf.len();
+            self.buf.push('"');
+            self.buf.push_escaped(prefix);
+            self.finish_truncated(mark, budget, Some(value.len()));
         }
     }
 
     /// The text of an object started with [`Json::object`].
     #[inline]
     pub(crate) fn finish_object(mut self) -> String {
-        self.buf.push(b'}');
+        self.buf.push('}');
         self.into_string()
     }
 
     /// Input/output wire text: `null` is omitted, a JSON string is sent raw (unquoted).
     #[inline]
     pub(crate) fn into_io_text(self) -> Option<String> {
-        if self.raw_text {
+        if self.raw_text || self.quoted_number {
             return Some(self.into_string());
         }
-        match self.buf.as_slice() {
+        match self.buf.as_bytes() {
             b"" | b"null" => None,
             [b'"', ..] => Some(self.unquote()),
             _ => Some(self.into_string()),
@@ -179,25 +327,87 @@ impl Json {
     }
 
     fn unquote(self) -> String {
-        serde_json::from_slice::<String>(&self.buf).unwrap_or_else(|_| self.into_string())
+        serde_json::from_slice::<String>(self.buf.as_bytes()).unwrap_or_else(|_| self.into_string())
     }
 
     #[inline]
     pub(crate) fn into_string(self) -> String {
-        debug_assert!(std::str::from_utf8(&self.buf).is_ok());
-        // SAFETY: every writer of `buf` appends whole UTF-8 sequences: serde_json output,
-        // whole `str`s (raw string outputs), `str` slices cut by the escaper at ASCII bytes
-        // (never inside a multi-byte character), and ASCII punctuation.
-        unsafe { String::from_utf8_unchecked(self.buf) }
+        self.buf.into_string()
     }
 }
 
-/// Escapes text into the inside of a JSON string.
-struct Escaper<'a>(&'a mut Vec<u8>);
+/// Escapes `Debug` text into the inside of a JSON string, up to `end` bytes of buffer.
+struct Escaper<'a> {
+    buf: &'a mut Utf8Buf,
+    content_start: usize,
+    end: usize,
+    guard: StackGuard,
+    /// The budget or the stack bound was hit: every later write fails, which ends the
+    /// user's `Debug` (recursive ones included) at its next `?`.
+    cut: bool,
+}
 
 impl fmt::Write for Escaper<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        crate::escape::escape_into(self.0, s);
+        if self.cut || self.guard.exceeded() {
+            self.cut = true;
+            return Err(fmt::Error);
+        }
+        let room = self.end.saturating_sub(self.buf.len());
+        // Escaping only lengthens text: what does not fit raw cannot fit escaped.
+        let fits = &s[..floor_char_boundary(s, room)];
+        self.buf.push_escaped(fits);
+        if fits.len() < s.len() || self.buf.len() > self.end {
+            self.buf.cut_string_content(self.content_start, self.end);
+            self.cut = true;
+            return Err(fmt::Error);
+        }
+        Ok(())
+    }
+}
+
+/// Formats an error message with the same isolation as a captured value.
+fn bounded_message(
+    imp: &str,
+    type_name: &str,
+    fmt: impl FnOnce(&mut Bounded) -> fmt::Result,
+) -> String {
+    let budget = field_budget();
+    let mut out = Bounded { text: String::new(), budget, guard: StackGuard::here(), cut: false };
+    match catch_unwind(AssertUnwindSafe(|| fmt(&mut out))) {
+        Ok(_) if out.cut => {
+            out.text.push_str(&truncation_marker(None));
+            out.text
+        }
+        Ok(_) => out.text,
+        Err(_) => {
+            count_failure();
+            format!("<capture failed: panic in {imp} for {type_name}>")
+        }
+    }
+}
+
+/// A `String` that takes at most `budget` bytes and stops a too deep recursion.
+struct Bounded {
+    text: String,
+    budget: usize,
+    guard: StackGuard,
+    cut: bool,
+}
+
+impl fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.cut || self.guard.exceeded() {
+            self.cut = true;
+            return Err(fmt::Error);
+        }
+        let room = self.budget.saturating_sub(self.text.len());
+        let fits = &s[..floor_char_boundary(s, room)];
+        self.text.push_str(fits);
+        if fits.len() < s.len() {
+            self.cut = true;
+            return Err(fmt::Error);
+        }
         Ok(())
     }
 }
@@ -281,7 +491,8 @@ pub trait CaptureSerialize {
 impl<T: Serialize + ?Sized> CaptureSerialize for &&Wrap<'_, T> {
     #[inline]
     fn __lf_capture(&self, out: &mut Json) {
-        out.write_serialize(self.0);
+        // A failure is already written as a placeholder: nothing else to do here.
+        let _ = out.write_serialize(self.0);
     }
 }
 
@@ -293,7 +504,7 @@ pub trait CaptureDebug {
 impl<T: fmt::Debug + ?Sized> CaptureDebug for &Wrap<'_, T> {
     #[inline]
     fn __lf_capture(&self, out: &mut Json) {
-        out.write_display(format_args!("{:?}", self.0));
+        out.write_debug(self.0);
     }
 }
 
@@ -305,7 +516,7 @@ pub trait CaptureTypeName {
 impl<T: ?Sized> CaptureTypeName for Wrap<'_, T> {
     #[inline]
     fn __lf_capture(&self, out: &mut Json) {
-        out.write_display(format_args!("<{}>", std::any::type_name::<T>()));
+        out.write_note(format_args!("<{}>", std::any::type_name::<T>()));
     }
 }
 
@@ -316,7 +527,8 @@ pub trait MessageDisplay {
 }
 impl<T: fmt::Display + ?Sized> MessageDisplay for &&Wrap<'_, T> {
     fn __lf_message(&self) -> String {
-        let text = self.0.to_string();
+        let text =
+            bounded_message("Display", std::any::type_name::<T>(), |out| write!(out, "{}", self.0));
         if text.is_empty() { std::any::type_name::<T>().to_owned() } else { text }
     }
 }
@@ -328,7 +540,7 @@ pub trait MessageDebug {
 }
 impl<T: fmt::Debug + ?Sized> MessageDebug for &Wrap<'_, T> {
     fn __lf_message(&self) -> String {
-        format!("{:?}", self.0)
+        bounded_message("Debug", std::any::type_name::<T>(), |out| write!(out, "{:?}", self.0))
     }
 }
 
@@ -410,9 +622,9 @@ mod tests {
         let mut map = std::collections::HashMap::new();
         map.insert((1, 2), 3);
         let text = cap(|j| {
-            j.buf.push(b'[');
+            j.buf.push('[');
             (&&&&Wrap(&map)).__lf_capture(j);
-            j.buf.push(b']');
+            j.buf.push(']');
         });
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert!(v[0].as_str().unwrap().starts_with("<unserializable: "), "{text}");
@@ -429,8 +641,76 @@ mod tests {
         s.write_str("raw \"text\"");
         assert_eq!(s.into_io_text().as_deref(), Some("raw \"text\""));
         let mut n = Json::default();
-        n.write_serialize(&None::<u8>);
+        n.write_serialize(&None::<u8>).unwrap();
         assert_eq!(n.into_io_text(), None);
+    }
+
+    fn string_of(json: &Json) -> String {
+        serde_json::from_str(json.as_str()).expect("a valid JSON string")
+    }
+
+    #[test]
+    fn values_over_budget_are_cut_to_a_json_string_with_a_marker() {
+        let long = "é\"".repeat(50); // 150 bytes, escapes to 200
+        let mut s = Json::default();
+        s.write_str_value_within(&long, 31);
+        let text = string_of(&s);
+        // The budget counts escaped bytes: seven `é\"` (4 bytes each) and one `é`.
+        assert_eq!(text, format!("{}é…[truncated, 150 bytes in all]", "é\"".repeat(7)));
+        let mut raw = Json::output(8);
+        raw.write_str_value_within(&long, 31);
+        assert_eq!(
+            raw.into_io_text().unwrap(),
+            format!("{}…[truncated, 150 bytes in all]", "é\"".repeat(10))
+        );
+        for budget in 0..40 {
+            let mut serialized = Json::default();
+            serialized.write_serialize_within(&long, budget).unwrap();
+            let text = string_of(&serialized);
+            assert!(text.ends_with("…[truncated]") && long.starts_with(&text[..text.len() - 14]));
+            assert!(serialized.as_str().len() <= budget + 2 + "…[truncated]".len(), "{budget}");
+            let mut structured = Json::default();
+            structured.write_serialize_within(&[&long], budget).unwrap();
+            let text = string_of(&structured);
+            let cut = text.strip_suffix("…[truncated]").unwrap();
+            assert!(serde_json::to_string(&[&long]).unwrap().starts_with(cut), "{budget}");
+            let mut debug = Json::default();
+            debug.write_debug_within(&[&long], budget);
+            let text = string_of(&debug);
+            let cut = text.strip_suffix("…[truncated]").unwrap();
+            assert!(format!("{:?}", [&long]).starts_with(cut), "{budget}");
+            assert!(debug.as_str().len() <= budget + 2 + "…[truncated]".len(), "{budget}");
+        }
+    }
+
+    struct PanicsInDebug;
+    impl fmt::Debug for PanicsInDebug {
+        fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+            panic!("user bug")
+        }
+    }
+    impl fmt::Display for PanicsInDebug {
+        fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+            panic!("user bug")
+        }
+    }
+
+    #[test]
+    fn panics_in_user_impls_become_counted_placeholders() {
+        let before = capture_failures();
+        let mut o = Json::object(16);
+        (&&&&Wrap(&PanicsInDebug)).__lf_capture(o.key("a"));
+        (&&&&Wrap(&1)).__lf_capture(o.key("b"));
+        assert_eq!(
+            o.finish_object(),
+            r#"{"a":"<capture failed: panic in Debug for langfuse_runtime::capture::tests::PanicsInDebug>","b":1}"#
+        );
+        assert_eq!(
+            (&&&&Wrap(&PanicsInDebug)).__lf_message(),
+            "<capture failed: panic in Display for langfuse_runtime::capture::tests::PanicsInDebug>"
+        );
+        // Other tests may count failures concurrently: at least ours are counted.
+        assert!(capture_failures() >= before + 2);
     }
 
     #[test]

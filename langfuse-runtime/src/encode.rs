@@ -1,46 +1,48 @@
-//! Values to wire text: raw strings, compact JSON, one-level metadata flattening.
+//! Values to wire text for the manual API: raw strings, compact JSON, one-level metadata
+//! flattening. Values are written by [`Json`], the encoder `#[observe]` uses, so both paths
+//! send the same bytes for the same value (pinned by the tests below).
 
 use serde::Serialize;
 
+use crate::capture::Json;
 use crate::diag;
 use crate::record::Metadata;
 
 /// Input/output encoding: `None` for JSON `null` (omitted on the wire), the raw text for a
 /// string, compact JSON for anything else.
 pub(crate) fn io_text<T: Serialize + ?Sized>(value: &T) -> Option<String> {
-    match serde_json::to_string(value) {
-        Ok(json) => raw_if_string(json),
-        Err(e) => Some(unserializable(e)),
-    }
+    let mut json = Json::output(64);
+    let _ = json.write_serialize(value);
+    json.into_io_text()
 }
 
-/// Turns an already JSON-encoded value into its wire text (strings unquoted, `null` omitted).
-pub(crate) fn raw_if_string(json: String) -> Option<String> {
-    if json == "null" {
-        None
-    } else if json.starts_with('"') {
-        Some(serde_json::from_str::<String>(&json).unwrap_or(json))
-    } else {
-        Some(json)
-    }
-}
-
-/// Compact JSON of any value; serialization failures become a readable marker.
+/// Compact JSON of any value; serialization failures become a JSON string placeholder.
 pub(crate) fn json_text<T: Serialize + ?Sized>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(unserializable)
+    let mut json = Json::with_capacity(16);
+    let _ = json.write_serialize(value);
+    json.into_string()
 }
 
-/// JSON text of a value that must be an object (usage, cost, model parameters).
+/// JSON text of a value that must be an object (usage, cost, model parameters), keys sorted.
 pub(crate) fn json_object_text<T: Serialize + ?Sized>(what: &str, value: &T) -> Option<String> {
-    match serde_json::to_value(value) {
-        Ok(v @ serde_json::Value::Object(_)) => Some(v.to_string()),
-        Ok(serde_json::Value::Null) => None,
-        Ok(other) => {
-            diag::warn(format_args!("{what} must be a JSON object, got `{other}`; ignored"));
-            None
-        }
-        Err(e) => {
-            diag::warn(format_args!("{what} could not be serialized ({e}); ignored"));
+    let mut json = Json::with_capacity(64);
+    if let Err(e) = json.write_serialize(value) {
+        diag::warn(format_args!("{what} could not be serialized ({}); ignored", e.0));
+        return None;
+    }
+    match json.as_str().as_bytes() {
+        // Keys sorted, as these objects have always been sent (pinned by the loopback tests):
+        // the one place a value is re-read, and it is a handful of numbers.
+        [b'{', ..] => match serde_json::from_str::<serde_json::Value>(json.as_str()) {
+            Ok(sorted) => Some(sorted.to_string()),
+            Err(_) => Some(json.into_string()),
+        },
+        b"null" => None,
+        _ => {
+            diag::warn(format_args!(
+                "{what} must be a JSON object, got `{}`; ignored",
+                json.as_str()
+            ));
             None
         }
     }
@@ -53,28 +55,147 @@ pub(crate) fn merge_metadata<T: Serialize + ?Sized>(
     bare: &mut Option<String>,
     value: &T,
 ) {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::Object(map)) => {
-            for (k, v) in map {
-                if !v.is_null() {
-                    metadata.insert(k, v.to_string());
-                }
+    let mut json = Json::with_capacity(64);
+    let written = json.write_serialize(value);
+    let text = json.as_str();
+    if written.is_ok() && text.starts_with('{') {
+        for (key, value) in members(text) {
+            if value != "null" {
+                metadata.insert(key, value.to_owned());
             }
         }
-        Ok(serde_json::Value::Null) => {}
-        Ok(other) => *bare = Some(other.to_string()),
-        Err(e) => *bare = Some(json_text(&unserializable(e))),
+    } else if text != "null" {
+        *bare = Some(json.into_string());
     }
 }
 
-fn unserializable(e: serde_json::Error) -> String {
-    format!("<unserializable: {e}>")
+/// The members of a compact JSON object as serde_json writes it: each key unescaped, each
+/// value as its JSON text.
+fn members(object: &str) -> impl Iterator<Item = (String, &str)> {
+    let bytes = object.as_bytes();
+    let mut at = 1; // after `{`
+    std::iter::from_fn(move || {
+        if bytes.get(at) != Some(&b'"') {
+            return None;
+        }
+        let key_end = value_end(bytes, at);
+        let key = serde_json::from_str::<String>(&object[at..key_end]).ok()?;
+        let value_start = key_end + 1; // after `:`
+        let end = value_end(bytes, value_start);
+        at = end + 1; // after `,` (or past the closing `}`)
+        Some((key, &object[value_start..end]))
+    })
+}
+
+/// The end of the JSON value starting at `start`: a string, or everything up to the `,` or
+/// closing bracket at its own nesting level.
+fn value_end(bytes: &[u8], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut i = start;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => {
+                    in_string = false;
+                    if depth == 0 {
+                        return i + 1;
+                    }
+                }
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' if depth == 0 => return i,
+                b'}' | b']' => depth -= 1,
+                b',' if depth == 0 => return i,
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    bytes.len()
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::needless_borrow)]
     use super::*;
+    use crate::capture::{CaptureSerialize as _, CaptureStr as _, Wrap};
     use serde_json::json;
+    use std::collections::{BTreeMap, HashMap};
+
+    /// Pins the macro's capture (`capture`) and the manual API to the same bytes for `value`,
+    /// as a whole output, as a metadata value and as an argument in the input object.
+    fn same_bytes<T: Serialize + ?Sized>(value: &T, capture: impl Fn(&mut Json), expected: &str) {
+        let mut output = Json::output(64);
+        capture(&mut output);
+        assert_eq!(output.into_io_text(), io_text(value), "output of {expected}");
+        let mut metadata = Json::with_capacity(16);
+        capture(&mut metadata);
+        let manual = json_text(value);
+        assert_eq!(metadata.into_string(), manual, "value {expected}");
+        assert_eq!(manual, expected);
+        let mut input = Json::object(16);
+        capture(input.member("\"a\":"));
+        let input = input.finish_object();
+        assert_eq!(input, format!("{{\"a\":{expected}}}"));
+        serde_json::from_str::<serde_json::Value>(&input).expect("valid JSON");
+    }
+
+    macro_rules! table {
+        ($($value:expr => $expected:expr),* $(,)?) => {$(
+            same_bytes(&$value, |j| (&&&&Wrap(&$value)).__lf_capture(j), $expected);
+        )*};
+    }
+
+    #[derive(Serialize)]
+    struct Nested {
+        z: u8,
+        a: Vec<Option<&'static str>>,
+        m: BTreeMap<&'static str, f64>,
+    }
+
+    struct Panics;
+    impl Serialize for Panics {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            panic!("user bug")
+        }
+    }
+
+    #[test]
+    fn the_macro_and_the_manual_api_encode_every_value_alike() {
+        let unserializable: HashMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        table! {
+            "plain" => r#""plain""#,
+            "say \"hi\"\\ \n\t\u{1}\u{1f} ✓ 🦀" => r#""say \"hi\"\\ \n\t\u0001\u001f ✓ 🦀""#,
+            String::from("owned\r") => r#""owned\r""#,
+            String::new() => r#""""#,
+            std::borrow::Cow::Borrowed("cow") => r#""cow""#,
+            0 => "0",
+            -17i64 => "-17",
+            u64::MAX => r#""18446744073709551615""#,
+            9_007_199_254_740_991u64 => "9007199254740991",
+            f64::NAN => r#""NaN""#,
+            1.5f64 => "1.5",
+            1e300f64 => "1e+300",
+            true => "true",
+            'c' => r#""c""#,
+            () => "null",
+            None::<u8> => "null",
+            Some("x") => r#""x""#,
+            vec![1, 2] => "[1,2]",
+            json!({"b": {"c": [1, null]}, "a": "x"}) => r#"{"a":"x","b":{"c":[1,null]}}"#,
+            Nested { z: 1, a: vec![None, Some("q")], m: [("k", 0.25)].into() }
+                => r#"{"z":1,"a":[null,"q"],"m":{"k":0.25}}"#,
+            unserializable => r#""<unserializable: key must be a string>""#,
+            Panics => r#""<capture failed: panic in Serialize for langfuse_runtime::encode::tests::Panics>""#,
+        }
+    }
 
     #[test]
     fn io_strings_are_raw_and_null_is_omitted() {
@@ -102,6 +223,108 @@ mod tests {
         assert_eq!(m.get("u"), Some("\"日本\""));
         merge_metadata(&mut m, &mut bare, &json!(["a", 1]));
         assert_eq!(bare.as_deref(), Some(r#"["a",1]"#));
+    }
+
+    #[test]
+    fn metadata_members_are_split_at_their_own_level_only() {
+        let tricky = json!({
+            "s": "a,b}c]\\\"d\":{",
+            "o": {"x": [1, {"y": "}"}], "e": {}},
+            "n": null,
+            "k\"ey": [],
+            "last": -0.5,
+        });
+        let mut m = Metadata::default();
+        let mut bare = None;
+        merge_metadata(&mut m, &mut bare, &tricky);
+        assert_eq!(bare, None);
+        let expected: Vec<(String, String)> = tricky
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect();
+        for (k, v) in &expected {
+            assert_eq!(m.get(k), Some(v.as_str()), "{k}");
+        }
+        assert_eq!(m.get("n"), None);
+        // A struct keeps its declaration order, as the macro path does.
+        let mut m = Metadata::default();
+        merge_metadata(&mut m, &mut bare, &Nested { z: 2, a: vec![], m: BTreeMap::new() });
+        assert_eq!((m.get("z"), m.get("a"), m.get("m")), (Some("2"), Some("[]"), Some("{}")));
+        merge_metadata(&mut m, &mut bare, &Panics);
+        assert!(bare.unwrap().starts_with("\"<capture failed: panic in Serialize"));
+    }
+
+    /// The table of wire format §3.5: Python value → metadata attribute string.
+    #[test]
+    #[allow(clippy::approx_constant)] // 3.14159 is the table's value, not π
+    fn values_match_the_python_serializer_table() {
+        let cases: Vec<(serde_json::Value, &str)> = vec![
+            (json!("openai"), r#""openai""#),
+            (json!("123"), r#""123""#),
+            (json!(1), "1"),
+            (json!(-7), "-7"),
+            (json!(2.0), "2.0"),
+            (json!(3.14159), "3.14159"),
+            (json!(true), "true"),
+            (json!(false), "false"),
+            (
+                json!([1, "two", 3.5, null, true, {"k": "v"}]),
+                r#"[1,"two",3.5,null,true,{"k":"v"}]"#,
+            ),
+            (
+                json!({"a": {"b": {"c": [1, 2, 3]}}, "empty": {}}),
+                r#"{"a":{"b":{"c":[1,2,3]}},"empty":{}}"#,
+            ),
+            (json!([]), "[]"),
+            (json!(""), r#""""#),
+            (json!("héllo wörld — 日本語 🚀"), r#""héllo wörld — 日本語 🚀""#),
+            (json!(1u64 << 60), r#""1152921504606846976""#),
+        ];
+        for (value, expected) in &cases {
+            assert_eq!(json_text(value), *expected);
+            let mut m = Metadata::default();
+            merge_metadata(&mut m, &mut None, &json!({ "k": value }));
+            assert_eq!(m.get("k"), Some(*expected));
+        }
+        // Non-finite floats (not representable in `serde_json::Value`) and the ±(2^53−1) edges.
+        assert_eq!(json_text(&f64::NAN), r#""NaN""#);
+        assert_eq!(json_text(&f64::INFINITY), r#""Infinity""#);
+        assert_eq!(json_text(&f32::NEG_INFINITY), r#""-Infinity""#);
+        let max = (1i64 << 53) - 1;
+        assert_eq!(json_text(&[max, -max]), "[9007199254740991,-9007199254740991]");
+        assert_eq!(json_text(&[max + 1, -max - 1]), r#"["9007199254740992","-9007199254740992"]"#);
+        assert_eq!(
+            json_text(&(u128::MAX, 5i128)),
+            r#"["340282366920938463463374607431768211455",5]"#
+        );
+        #[derive(Serialize)]
+        struct Deep {
+            id: u64,
+            scores: BTreeMap<u64, Vec<Option<f64>>>,
+            e: E,
+        }
+        #[derive(Serialize)]
+        enum E {
+            V { x: f32 },
+        }
+        let deep = Deep {
+            id: u64::MAX,
+            scores: [(u64::MAX, vec![Some(f64::NAN), None, Some(0.5)])].into(),
+            e: E::V { x: f32::INFINITY },
+        };
+        assert_eq!(
+            json_text(&deep),
+            r#"{"id":"18446744073709551615","scores":{"18446744073709551615":["NaN",null,0.5]},"e":{"V":{"x":"Infinity"}}}"#
+        );
+        // As an input/output a converted number keeps its quotes (Python encodes it with
+        // json.dumps); a real string is sent raw.
+        assert_eq!(io_text(&(1u64 << 60)).as_deref(), Some(r#""1152921504606846976""#));
+        assert_eq!(io_text(&Some(f64::NAN)).as_deref(), Some(r#""NaN""#));
+        assert_eq!(io_text("123").as_deref(), Some("123"));
+        assert_eq!(io_text(&[f64::NAN]).as_deref(), Some(r#"["NaN"]"#));
     }
 
     #[test]

@@ -36,29 +36,32 @@ thread_local! {
 /// An empty buffer with room for at least `capacity` bytes, recycled when one is available.
 #[inline]
 pub(crate) fn buffer(capacity: usize) -> Vec<u8> {
-    let capacity = capacity.max(MIN_CAPACITY);
-    // Written in place rather than returned through `Option`/`Result` layers: each layer moved
-    // the 24-byte `Vec` through the stack with mismatched widths (a store-forwarding stall).
     let mut buf = Vec::new();
-    let _ = LOCAL.try_with(|local| {
-        if let Ok(mut local) = local.try_borrow_mut() {
-            if local.is_empty() {
-                refill(&mut local);
-            }
-            if let Some(recycled) = local.pop() {
-                buf = recycled;
-            }
-        }
-    });
-    buf.reserve(capacity);
+    let _ = LOCAL.try_with(|local| take(&POOL, local, &mut buf));
+    buf.reserve(capacity.max(MIN_CAPACITY));
     buf
 }
 
+/// Puts a buffer of `local` (refilled from `pool` when empty) into `buf`.
+// Written in place rather than returned through `Option`/`Result` layers: each layer moved
+// the 24-byte `Vec` through the stack with mismatched widths (a store-forwarding stall).
+#[inline]
+fn take(pool: &Mutex<Pool>, local: &RefCell<Vec<Vec<u8>>>, buf: &mut Vec<u8>) {
+    if let Ok(mut local) = local.try_borrow_mut() {
+        if local.is_empty() {
+            refill(pool, &mut local);
+        }
+        if let Some(recycled) = local.pop() {
+            *buf = recycled;
+        }
+    }
+}
+
 #[cold]
-fn refill(local: &mut Vec<Vec<u8>>) {
+fn refill(pool: &Mutex<Pool>, local: &mut Vec<Vec<u8>>) {
     // The export thread holds the lock only to append a batch: waiting is brief and cheaper
     // than allocating.
-    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
     let take = pool.buffers.len().min(LOCAL_BATCH);
     let start = pool.buffers.len() - take;
     let taken: usize = pool.buffers[start..].iter().map(Vec::capacity).sum();
@@ -68,6 +71,10 @@ fn refill(local: &mut Vec<Vec<u8>>) {
 
 /// Takes the input and output buffers of exported records back into the pool.
 pub(crate) fn reclaim(records: &mut [ObservationRecord]) {
+    reclaim_into(&POOL, records);
+}
+
+fn reclaim_into(pool: &Mutex<Pool>, records: &mut [ObservationRecord]) {
     let mut kept = Vec::with_capacity(records.len() * 2);
     let mut kept_bytes = 0;
     for record in records {
@@ -81,7 +88,7 @@ pub(crate) fn reclaim(records: &mut [ObservationRecord]) {
             }
         }
     }
-    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
     if pool.bytes + kept_bytes <= MAX_POOL_BYTES {
         pool.bytes += kept_bytes;
         pool.buffers.append(&mut kept);
@@ -93,26 +100,61 @@ pub(crate) fn reclaim(records: &mut [ObservationRecord]) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn buffers_come_back_empty_with_their_capacity() {
-        let mut record = ObservationRecord::new(
+    fn record() -> ObservationRecord {
+        ObservationRecord::new(
             crate::TraceId::random(),
             crate::ObservationId::random(),
             None,
             "r",
             crate::ObservationType::Span,
             0,
-        );
-        let mut buf = buffer(200);
-        buf.extend_from_slice(b"{\"a\":1}");
-        let capacity = buf.capacity();
-        record.input = Some(String::from_utf8(buf).unwrap());
-        record.output = Some("x".repeat(10_000)); // too big to keep
-        reclaim(std::slice::from_mut(&mut record));
-        assert!(record.input.is_none() && record.output.is_none());
-        // Other tests may race for the shared pool; only check what a recycled buffer looks like.
+        )
+    }
+
+    /// A pool and a thread cache of the test's own, so that no other test can take the
+    /// buffers it watches.
+    fn private() -> (Mutex<Pool>, RefCell<Vec<Vec<u8>>>) {
+        (Mutex::new(Pool { buffers: Vec::new(), bytes: 0 }), RefCell::new(Vec::new()))
+    }
+
+    #[test]
+    fn an_exported_buffer_is_handed_out_again_not_freed() {
+        let (pool, local) = private();
+        let mut first = Vec::new();
+        take(&pool, &local, &mut first);
+        first.reserve(200);
+        first.extend_from_slice(b"{\"a\":1}");
+        let (pointer, capacity) = (first.as_ptr(), first.capacity());
+        let mut r = record();
+        r.input = Some(String::from_utf8(first).unwrap());
+        r.output = Some("x".repeat(10_000)); // too big to keep
+        reclaim_into(&pool, std::slice::from_mut(&mut r));
+        assert!(r.input.is_none() && r.output.is_none());
+        assert_eq!(pool.lock().unwrap().buffers.len(), 1, "only the small buffer is kept");
+        assert_eq!(pool.lock().unwrap().bytes, capacity);
+        let mut again = Vec::new();
+        take(&pool, &local, &mut again);
+        // The same allocation, emptied: recycling, not a fresh buffer of the same size.
+        assert_eq!((again.as_ptr(), again.capacity(), again.len()), (pointer, capacity, 0));
+        assert_eq!(pool.lock().unwrap().bytes, 0);
+    }
+
+    #[test]
+    fn a_full_pool_frees_instead_of_growing() {
+        let (pool, _) = private();
+        pool.lock().unwrap().bytes = MAX_POOL_BYTES;
+        let mut r = record();
+        r.input = Some(String::with_capacity(256));
+        reclaim_into(&pool, std::slice::from_mut(&mut r));
+        assert!(pool.lock().unwrap().buffers.is_empty());
+    }
+
+    #[test]
+    fn the_public_entry_points_round_trip() {
+        let mut r = record();
+        r.input = Some(String::from_utf8(buffer(200)).unwrap());
+        reclaim(std::slice::from_mut(&mut r));
         let again = buffer(16);
         assert!(again.is_empty() && again.capacity() >= MIN_CAPACITY);
-        assert!(capacity >= 200);
     }
 }
