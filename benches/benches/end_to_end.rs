@@ -11,6 +11,12 @@
 //! bodies, and decodes them (gzip + `ExportTraceServiceRequest`) only when asked for its counts,
 //! after the burst, so decoding never competes with the export for the two CPUs.
 //!
+//! Variant `H_300B`: the same burst with ~300 bytes of input and ~300 bytes of output per
+//! child (`observed_answer`), where the tiny `add` spans of H are ~20 bytes of payload: what
+//! the export costs per span when the payload is the size of a short chat turn.
+//!
+//! `LANGFUSE_BENCH_TRACES` (default 2,000) shortens the burst for a quick check.
+//!
 //! Reference row `H_ref`: the same burst through `opentelemetry_sdk`'s default
 //! `BatchSpanProcessor` (queue 2,048, batch 512) into a minimal OTLP/HTTP protobuf exporter
 //! (the SDK's own proto transform, a keep-alive HTTP/1.1 POST, no compression) and the same
@@ -23,13 +29,103 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use langfuse_benches::{IMPLEMENTATION, observed_add};
+use langfuse_benches::{IMPLEMENTATION, observed_add, observed_answer};
 use serde_json::{Value, json};
 
-const TRACES: usize = 2_000;
 const PER_TRACE: usize = 100; // 1 root + 99 children
-const TOTAL: usize = TRACES * PER_TRACE;
 const RUNS: usize = 3;
+
+/// Traces per burst: 2,000 (200,000 observations) unless `LANGFUSE_BENCH_TRACES` says otherwise.
+fn traces() -> usize {
+    std::env::var("LANGFUSE_BENCH_TRACES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000)
+}
+
+fn total() -> usize {
+    traces() * PER_TRACE
+}
+
+/// The child each burst repeats: H's tiny `add`, or `observed_answer` with a ~300-byte prompt.
+#[derive(Clone, Copy)]
+enum Payload {
+    Tiny,
+    Realistic,
+}
+
+/// 1,024 different prompts of ~300 bytes: English-like words in pseudo-random order, with a
+/// few characters JSON must escape. They differ so that gzip cannot reduce each span to a
+/// back-reference to the previous one (one repeated prompt came out at 30 B/span on the wire);
+/// 1,024 × 300 B is ten times gzip's 32 KiB window.
+fn prompts() -> Vec<String> {
+    const WORDS: &[&str] = &[
+        "the",
+        "user",
+        "asks",
+        "how",
+        "to",
+        "rotate",
+        "an",
+        "API",
+        "key",
+        "without",
+        "downtime",
+        "for",
+        "their",
+        "production",
+        "service",
+        "and",
+        "whether",
+        "old",
+        "tokens",
+        "expire",
+        "\"quoted\"",
+        "immediately",
+        "or",
+        "after",
+        "a",
+        "grace",
+        "period;",
+        "they",
+        "also",
+        "mention",
+        "rate",
+        "limits,",
+        "retries",
+        "with",
+        "backoff",
+        "logs\n",
+        "dashboard",
+        "project",
+        "settings",
+        "team",
+        "members",
+        "permissions",
+        "billing",
+        "invoice",
+        "region",
+        "latency",
+        "timeout",
+        "error",
+        "message:",
+        "connection",
+        "refused",
+        "at",
+        "10:42",
+    ];
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..1024)
+        .map(|_| {
+            let mut text = String::new();
+            while text.len() < 300 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push_str(WORDS[(state % WORDS.len() as u64) as usize]);
+                text.push(' ');
+            }
+            text
+        })
+        .collect()
+}
 
 fn main() {
     if std::env::var("LANGFUSE_BENCH_ROLE").as_deref() == Ok("receiver") {
@@ -45,9 +141,15 @@ fn main() {
 
     let mut langfuse_runs = Vec::new();
     for run in 1..=RUNS {
-        let result = langfuse_burst(&mut receiver);
+        let result = langfuse_burst(&mut receiver, Payload::Tiny);
         eprintln!("H run {run}: {}", summary(&result));
         langfuse_runs.push(result);
+    }
+    let mut realistic_runs = Vec::new();
+    for run in 1..=RUNS {
+        let result = langfuse_burst(&mut receiver, Payload::Realistic);
+        eprintln!("H_300B run {run}: {}", summary(&result));
+        realistic_runs.push(result);
     }
     let mut otel_runs = Vec::new();
     for run in 1..=RUNS {
@@ -61,9 +163,11 @@ fn main() {
         "end_to_end.json",
         &json!({
             "implementation": IMPLEMENTATION,
-            "observations": TOTAL,
-            "shape": format!("{TRACES} traces x (1 root + {} children)", PER_TRACE - 1),
+            "observations": total(),
+            "shape": format!("{} traces x (1 root + {} children)", traces(), PER_TRACE - 1),
             "langfuse": langfuse_runs,
+            "langfuse_300b": realistic_runs,
+            "payload_300b": "children: observed_answer(prompt) with a 300-byte prompt (input) and a 300-byte answer (output)",
             "otel_bsp_reference": otel_runs,
         }),
     );
@@ -71,11 +175,12 @@ fn main() {
 
 fn summary(r: &Value) -> String {
     format!(
-        "{:.0} obs/s end to end ({:.0} obs/s producer), exported {} dropped {} failed {}, \
+        "{:.0} obs/s end to end ({:.0} obs/s producer), exported {} ({:.0}/s) dropped {} failed {}, \
          receiver got {} spans in {} requests ({} B/span on the wire), peak RSS {} KiB (+{} KiB)",
         r["obs_per_sec"].as_f64().unwrap_or(0.0),
         r["producer_obs_per_sec"].as_f64().unwrap_or(0.0),
         r["exported"],
+        r["exported_per_sec"].as_f64().unwrap_or(0.0),
         r["dropped"],
         r["failed"],
         r["received_spans"],
@@ -87,7 +192,9 @@ fn summary(r: &Value) -> String {
 }
 
 /// One burst through the Langfuse client at its defaults (only keys and base URL set).
-fn langfuse_burst(receiver: &mut Receiver) -> Value {
+fn langfuse_burst(receiver: &mut Receiver, payload: Payload) -> Value {
+    let prompts = prompts();
+    let mut prompt = prompts.iter().cycle();
     let before = receiver.stats();
     langfuse_benches::reset_peak_rss();
     let rss_before = langfuse_benches::rss_kib().unwrap_or(0);
@@ -100,11 +207,17 @@ fn langfuse_burst(receiver: &mut Receiver) -> Value {
         .expect("valid configuration");
 
     let start = Instant::now();
-    for _ in 0..TRACES {
+    for _ in 0..traces() {
         let root = langfuse_runtime::span("burst").start();
         root.run(|| {
             for _ in 1..PER_TRACE {
-                black_box(observed_add(black_box(1), black_box(2)));
+                match payload {
+                    Payload::Tiny => drop(black_box(observed_add(black_box(1), black_box(2)))),
+                    Payload::Realistic => {
+                        let text = prompt.next().expect("cycle");
+                        drop(black_box(observed_answer(black_box(text))))
+                    }
+                }
             }
         });
         root.end();
@@ -145,10 +258,11 @@ fn result(
 ) -> Value {
     let diff = |k: &str| after[k].as_u64().unwrap_or(0) - before[k].as_u64().unwrap_or(0);
     let received = diff("spans");
+    let total = total();
     json!({
         "producer_secs": produced.as_secs_f64(),
         "end_to_end_secs": exported_at.as_secs_f64(),
-        "producer_obs_per_sec": TOTAL as f64 / produced.as_secs_f64(),
+        "producer_obs_per_sec": total as f64 / produced.as_secs_f64(),
         // Delivered: what the receiver decoded, over the time from the first observation to
         // the end of the flush.
         "obs_per_sec": received as f64 / exported_at.as_secs_f64(),
@@ -157,7 +271,9 @@ fn result(
         "dropped": dropped,
         "failed": failed,
         "received_spans": received,
-        "lost": TOTAL as u64 - received.min(TOTAL as u64),
+        // Exported per second: what the pipeline reports as sent, over the same time.
+        "exported_per_sec": exported as f64 / exported_at.as_secs_f64(),
+        "lost": total as u64 - received.min(total as u64),
         "requests": diff("requests"),
         "wire_bytes": diff("wire_bytes"),
         "wire_bytes_per_span": diff("wire_bytes").checked_div(received).unwrap_or(0),
@@ -455,7 +571,7 @@ mod otel {
         let tracer = provider.tracer("bench");
 
         let start = Instant::now();
-        for _ in 0..TRACES {
+        for _ in 0..traces() {
             let root = tracer.start("burst");
             let _root = Context::current_with_span(root).attach();
             for _ in 1..PER_TRACE {
@@ -471,7 +587,7 @@ mod otel {
         let after = receiver.stats();
         let received = after["spans"].as_u64().unwrap_or(0) - before["spans"].as_u64().unwrap_or(0);
         // The BSP reports its drop count only in its internal log; what did not arrive was dropped.
-        let dropped = TOTAL as u64 - received.min(TOTAL as u64);
+        let dropped = total() as u64 - received.min(total() as u64);
         result(
             produced,
             exported_at,

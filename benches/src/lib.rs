@@ -14,7 +14,9 @@ use serde::Serialize;
 
 pub mod observed;
 
-pub use observed::{IMPLEMENTATION, observed_add, observed_add_async, observed_len};
+pub use observed::{
+    IMPLEMENTATION, observed_add, observed_add_async, observed_answer, observed_len,
+};
 
 /// The function every row instruments. Not inlined, so the bare row keeps a real call.
 #[inline(never)]

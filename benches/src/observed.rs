@@ -26,3 +26,12 @@ pub async fn observed_add_async(a: i64, b: i64) -> i64 {
 pub fn observed_len(s: &str) -> usize {
     crate::bare_len(s)
 }
+
+/// H (realistic variant): `#[observe] fn answer(prompt: &str) -> String` with a ~300-byte
+/// prompt and a ~300-byte answer, the size of a short chat turn (input `{"prompt":"…"}`, the
+/// output the raw text).
+#[observe]
+#[inline(never)]
+pub fn observed_answer(prompt: &str) -> String {
+    prompt.chars().rev().collect()
+}

@@ -19,8 +19,9 @@ use quote::{ToTokens, quote_spanned};
 use syn::visit_mut::VisitMut;
 use syn::{Expr, ReturnType, Stmt, Type};
 
-use crate::args::Func;
-use crate::check::{Flavor, Observe, Value};
+use crate::item::Func;
+use crate::model::Observe;
+use crate::signature::{Flavor, Value};
 
 /// `quote!` with mixed-site hygiene: the generated locals (`__lf_span`, `__lf_r`, …) are
 /// invisible to the body, so a parameter of the same name neither shadows nor is shadowed.

@@ -7,9 +7,15 @@
 //!
 //! # Layout
 //!
-//! `args.rs` parses the attribute (every error collected with its span), `check.rs` applies the
-//! rules across arguments and the signature and resolves the plain model, `expand.rs` generates
-//! code from it. The signature is parsed, the body is kept as tokens: a body that does not parse
+//! `args/` parses the attribute, one parser per argument (every error collected with its span
+//! in `errors.rs`, which also suggests the closest name); `item.rs` parses the function;
+//! `signature.rs` reads its shape (sync, async, future, stream or iterator; `Result`, `Option`,
+//! `()`, `!`; parameter bindings); `check.rs` applies the rules across arguments and signature
+//! and resolves the plain model of `model.rs`, from which `expand.rs` generates code. Uses go
+//! one way: `check` uses `args`, `signature`, `model`; `expand` uses `model`, `signature`,
+//! `item`; everything may use `errors` and `ident`, which use nothing of the crate.
+//!
+//! The signature is parsed, the body is kept as tokens: a body that does not parse
 //! still expands, so IDEs keep working and the compiler reports the syntax error where it is.
 //! On any `#[observe]` error the function is emitted unchanged next to the `compile_error!`s.
 //!
@@ -59,7 +65,12 @@
 //! function's own names.
 mod args;
 mod check;
+mod errors;
 mod expand;
+mod ident;
+mod item;
+mod model;
+mod signature;
 
 use proc_macro::TokenStream;
 
@@ -325,9 +336,9 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn observe(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
-    let mut errors = check::Errors::default();
+    let mut errors = errors::Errors::default();
     let args = args::Args::parse(args.into(), &mut errors);
-    let func = match syn::parse2::<args::Func>(item.clone()) {
+    let func = match syn::parse2::<item::Func>(item.clone()) {
         Ok(func) => func,
         Err(e) => {
             let message = e.to_string();
@@ -344,7 +355,7 @@ pub fn observe(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// The function unchanged, next to the errors: IDEs and the rest of the crate keep seeing it.
-fn with_errors(mut item: proc_macro2::TokenStream, errors: check::Errors) -> TokenStream {
+fn with_errors(mut item: proc_macro2::TokenStream, errors: errors::Errors) -> TokenStream {
     if let Err(e) = errors.into_result() {
         item.extend(e.into_compile_error());
     }
@@ -355,9 +366,9 @@ fn with_errors(mut item: proc_macro2::TokenStream, errors: check::Errors) -> Tok
 mod tests {
     /// Expands `item` with `args` as the macro would (without the proc-macro bridge).
     fn expand(args: &str, item: &str) -> String {
-        let mut errors = crate::check::Errors::default();
+        let mut errors = crate::errors::Errors::default();
         let args = crate::args::Args::parse(args.parse().unwrap(), &mut errors);
-        let func: crate::args::Func = syn::parse_str(item).unwrap();
+        let func: crate::item::Func = syn::parse_str(item).unwrap();
         let observe = crate::check::check(args, &func.sig, &mut errors);
         assert!(errors.is_empty());
         crate::expand::expand(observe, func).to_string()

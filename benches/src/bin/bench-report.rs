@@ -188,18 +188,21 @@ fn main() {
         );
         let _ = writeln!(
             out,
-            "| H | run | delivered obs/s | producer obs/s | received | dropped | failed | requests | wire B/span | peak RSS (growth) |"
+            "| H | run | delivered obs/s | exported/s | producer obs/s | received | dropped | failed | requests | wire B/span | peak RSS (growth) |"
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
-        for (label, key) in
-            [("Langfuse (defaults)", "langfuse"), ("OTel default BSP (ref)", "otel_bsp_reference")]
-        {
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+        for (label, key) in [
+            ("Langfuse (defaults)", "langfuse"),
+            ("Langfuse, 300 B in + out (H_300B)", "langfuse_300b"),
+            ("OTel default BSP (ref)", "otel_bsp_reference"),
+        ] {
             for (i, r) in h[key].as_array().into_iter().flatten().enumerate() {
                 let _ = writeln!(
                     out,
-                    "| {label} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {:.1} MiB (+{:.1} MiB) |",
+                    "| {label} | {} | {:.0} | {} | {:.0} | {} | {} | {} | {} | {} | {:.1} MiB (+{:.1} MiB) |",
                     i + 1,
                     r["obs_per_sec"].as_f64().unwrap_or(0.0),
+                    r["exported_per_sec"].as_f64().map_or("–".to_owned(), |v| format!("{v:.0}")),
                     r["producer_obs_per_sec"].as_f64().unwrap_or(0.0),
                     r["received_spans"],
                     r["dropped"],
