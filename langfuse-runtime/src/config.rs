@@ -128,54 +128,66 @@ impl fmt::Display for Secret {
 /// The resolved configuration. Build it with [`Config::builder`] or [`Config::from_env`].
 ///
 /// Its `Debug` output shows header names but not their values (often tokens), and never the
-/// secret key.
+/// secret key. Settings are read through getters: a validated configuration cannot be changed
+/// into an invalid one (a timeout the client's arithmetic cannot hold, say).
+///
+/// ```
+/// use std::time::Duration;
+/// let config = langfuse_runtime::Config::builder()
+///     .base_url("http://localhost:3000")
+///     .timeout(Duration::from_secs(2))
+///     .build()?;
+/// assert_eq!(config.base_url(), "http://localhost:3000");
+/// assert_eq!(config.timeout(), Duration::from_secs(2));
+/// # Ok::<(), langfuse_runtime::ConfigError>(())
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Config {
     /// `LANGFUSE_PUBLIC_KEY`.
-    pub public_key: Option<String>,
+    public_key: Option<String>,
     /// `LANGFUSE_SECRET_KEY`.
-    pub secret_key: Option<Secret>,
+    secret_key: Option<Secret>,
     /// `LANGFUSE_BASE_URL`, alias `LANGFUSE_HOST`; default `https://cloud.langfuse.com`.
-    pub base_url: String,
+    base_url: String,
     /// `LANGFUSE_OTEL_TRACES_EXPORT_PATH`; default `api/public/otel/v1/traces`.
-    pub traces_path: String,
+    traces_path: String,
     /// `LANGFUSE_TRACING_ENVIRONMENT`.
-    pub environment: Option<String>,
+    environment: Option<String>,
     /// `LANGFUSE_RELEASE`, else the first CI commit variable that is set.
-    pub release: Option<String>,
+    release: Option<String>,
     /// `LANGFUSE_SAMPLE_RATE` in [0, 1]; default 1.
-    pub sample_rate: f64,
+    sample_rate: f64,
     /// `LANGFUSE_TRACING_ENABLED`; default true.
-    pub tracing_enabled: bool,
+    tracing_enabled: bool,
     /// `LANGFUSE_DEBUG`: the SDK's own debug lines on stderr.
-    pub debug: bool,
+    debug: bool,
     /// `LANGFUSE_FLUSH_AT` (else `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`): observations per request; default 512.
-    pub flush_at: usize,
+    flush_at: usize,
     /// `LANGFUSE_FLUSH_INTERVAL` seconds (else `OTEL_BSP_SCHEDULE_DELAY` ms); default 5 s.
-    pub flush_interval: Duration,
+    flush_interval: Duration,
     /// `LANGFUSE_TIMEOUT` seconds: deadline of one export attempt; default 5 s. Retries get
     /// their own (see the retry policy in [`export::http`](crate::export::http)).
-    pub timeout: Duration,
+    timeout: Duration,
     /// `LANGFUSE_OBSERVE_DECORATOR_IO_CAPTURE_ENABLED`: default for `#[observe]` input/output capture.
-    pub io_capture_enabled: bool,
+    io_capture_enabled: bool,
     /// `LANGFUSE_OTEL_COMPRESSION` (then the OTel variables); default gzip.
-    pub compression: Compression,
+    compression: Compression,
     /// `LANGFUSE_OTEL_MAX_BATCH_SIZE_BYTES`: largest uncompressed request; default 64 MiB.
-    pub max_request_bytes: usize,
+    max_request_bytes: usize,
     /// `OTEL_BSP_MAX_QUEUE_SIZE`: observations waiting for export before new ones are dropped.
-    pub max_queue_size: usize,
+    max_queue_size: usize,
     /// `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`; default 128.
-    pub attribute_count_limit: usize,
+    attribute_count_limit: usize,
     /// `OTEL_SERVICE_NAME` (or `service.name` in `OTEL_RESOURCE_ATTRIBUTES`).
-    pub service_name: String,
+    service_name: String,
     /// `OTEL_RESOURCE_ATTRIBUTES` other than `service.name`.
-    pub resource_attributes: Vec<(String, String)>,
+    resource_attributes: Vec<(String, String)>,
     /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` / `OTEL_EXPORTER_OTLP_HEADERS`, then builder headers.
-    pub headers: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
     /// `LANGFUSE_CONSOLE_EXPORTER`: print each finished trace as a tree on stdout.
-    pub console_exporter: bool,
-    pub(crate) extra_exporters: Vec<ExporterFactory>,
+    console_exporter: bool,
+    extra_exporters: Vec<ExporterFactory>,
 }
 
 impl fmt::Debug for Config {
@@ -237,6 +249,119 @@ impl Config {
     /// The OTLP endpoint, `{base_url}/{traces_path}` without trimming (like the Python SDK).
     pub fn traces_endpoint(&self) -> String {
         format!("{}/{}", self.base_url, self.traces_path)
+    }
+
+    /// The public key (`LANGFUSE_PUBLIC_KEY`), if any.
+    pub fn public_key(&self) -> Option<&str> {
+        self.public_key.as_deref()
+    }
+
+    /// The secret key, for the authorization header only: it is never handed out publicly.
+    pub(crate) fn secret_key(&self) -> Option<&Secret> {
+        self.secret_key.as_ref()
+    }
+
+    /// The server's base URL (`LANGFUSE_BASE_URL`, alias `LANGFUSE_HOST`).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The OTLP traces path under the base URL (`LANGFUSE_OTEL_TRACES_EXPORT_PATH`).
+    pub fn traces_path(&self) -> &str {
+        &self.traces_path
+    }
+
+    /// The environment written on every observation (`LANGFUSE_TRACING_ENVIRONMENT`).
+    pub fn environment(&self) -> Option<&str> {
+        self.environment.as_deref()
+    }
+
+    /// The release written on every observation (`LANGFUSE_RELEASE`, else a CI commit variable).
+    pub fn release(&self) -> Option<&str> {
+        self.release.as_deref()
+    }
+
+    /// The fraction of traces recorded, in [0, 1] (`LANGFUSE_SAMPLE_RATE`).
+    pub fn sample_rate(&self) -> f64 {
+        self.sample_rate
+    }
+
+    /// Whether tracing is on (`LANGFUSE_TRACING_ENABLED`).
+    pub fn tracing_enabled(&self) -> bool {
+        self.tracing_enabled
+    }
+
+    /// Whether the SDK prints its debug lines on stderr (`LANGFUSE_DEBUG`).
+    pub fn debug(&self) -> bool {
+        self.debug
+    }
+
+    /// Observations per export request (`LANGFUSE_FLUSH_AT`), at least 1.
+    pub fn flush_at(&self) -> usize {
+        self.flush_at
+    }
+
+    /// Longest wait before queued observations are exported (`LANGFUSE_FLUSH_INTERVAL`), at
+    /// most a year.
+    pub fn flush_interval(&self) -> Duration {
+        self.flush_interval
+    }
+
+    /// Deadline of one export attempt (`LANGFUSE_TIMEOUT`), more than zero and at most a year.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Default input/output capture of `#[observe]`
+    /// (`LANGFUSE_OBSERVE_DECORATOR_IO_CAPTURE_ENABLED`).
+    pub fn io_capture_enabled(&self) -> bool {
+        self.io_capture_enabled
+    }
+
+    /// OTLP request compression (`LANGFUSE_OTEL_COMPRESSION`).
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// Largest uncompressed request body (`LANGFUSE_OTEL_MAX_BATCH_SIZE_BYTES`).
+    pub fn max_request_bytes(&self) -> usize {
+        self.max_request_bytes
+    }
+
+    /// Observations waiting for export before new ones are dropped (`OTEL_BSP_MAX_QUEUE_SIZE`).
+    pub fn max_queue_size(&self) -> usize {
+        self.max_queue_size
+    }
+
+    /// Most attributes kept per observation (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`).
+    pub fn attribute_count_limit(&self) -> usize {
+        self.attribute_count_limit
+    }
+
+    /// `service.name` of the resource (`OTEL_SERVICE_NAME`).
+    pub fn service_name(&self) -> &str {
+        &self.service_name
+    }
+
+    /// Resource attributes other than `service.name` (`OTEL_RESOURCE_ATTRIBUTES`).
+    pub fn resource_attributes(&self) -> &[(String, String)] {
+        &self.resource_attributes
+    }
+
+    /// Extra headers of every export request (`OTEL_EXPORTER_OTLP_*HEADERS`, then the builder's).
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// Whether every finished trace is also printed as a tree on stdout
+    /// (`LANGFUSE_CONSOLE_EXPORTER`).
+    pub fn console_exporter(&self) -> bool {
+        self.console_exporter
+    }
+
+    /// The extra exporters' factories, called once at init.
+    pub(crate) fn extra_exporters(&self) -> &[ExporterFactory] {
+        &self.extra_exporters
     }
 }
 
@@ -740,27 +865,27 @@ mod tests {
     fn defaults_without_environment() {
         let c = with_env(&[]).build().unwrap();
         assert!(!c.has_keys());
-        assert_eq!(c.base_url, DEFAULT_BASE_URL);
-        assert_eq!(c.flush_at, 512);
-        assert_eq!(c.flush_interval, Duration::from_secs(5));
-        assert_eq!(c.timeout, Duration::from_secs(5));
-        assert_eq!(c.sample_rate, 1.0);
-        assert!(c.tracing_enabled && c.io_capture_enabled && !c.console_exporter);
-        assert_eq!(c.compression, Compression::Gzip);
-        assert_eq!(c.max_request_bytes, 67_108_864);
-        assert_eq!(c.max_queue_size, DEFAULT_MAX_QUEUE_SIZE);
-        assert_eq!(c.service_name, "unknown_service");
+        assert_eq!(c.base_url(), DEFAULT_BASE_URL);
+        assert_eq!(c.flush_at(), 512);
+        assert_eq!(c.flush_interval(), Duration::from_secs(5));
+        assert_eq!(c.timeout(), Duration::from_secs(5));
+        assert_eq!(c.sample_rate(), 1.0);
+        assert!(c.tracing_enabled() && c.io_capture_enabled() && !c.console_exporter());
+        assert_eq!(c.compression(), Compression::Gzip);
+        assert_eq!(c.max_request_bytes(), 67_108_864);
+        assert_eq!(c.max_queue_size(), DEFAULT_MAX_QUEUE_SIZE);
+        assert_eq!(c.service_name(), "unknown_service");
     }
 
     #[test]
     fn base_url_precedence() {
         let c = with_env(&[("LANGFUSE_HOST", "http://host"), ("LANGFUSE_BASE_URL", "http://base")]);
-        assert_eq!(c.clone().build().unwrap().base_url, "http://base");
-        assert_eq!(c.base_url("http://arg").build().unwrap().base_url, "http://arg");
+        assert_eq!(c.clone().build().unwrap().base_url(), "http://base");
+        assert_eq!(c.base_url("http://arg").build().unwrap().base_url(), "http://arg");
         let c = with_env(&[("LANGFUSE_HOST", "http://host")]).host("http://hostarg");
-        assert_eq!(c.build().unwrap().base_url, "http://hostarg");
+        assert_eq!(c.build().unwrap().base_url(), "http://hostarg");
         assert_eq!(
-            with_env(&[("LANGFUSE_HOST", "http://h")]).build().unwrap().base_url,
+            with_env(&[("LANGFUSE_HOST", "http://h")]).build().unwrap().base_url(),
             "http://h"
         );
     }
@@ -798,14 +923,14 @@ mod tests {
                 .unwrap();
         assert!(c.has_keys());
         assert!(!format!("{c:?}").contains("topsecret"));
-        assert_eq!(c.secret_key.as_ref().unwrap().to_string(), "***");
+        assert_eq!(c.secret_key().unwrap().to_string(), "***");
     }
 
     #[test]
     fn release_falls_back_to_ci_variables_and_empty_keys_are_missing() {
         let c = with_env(&[("GITHUB_SHA", "abc"), ("LANGFUSE_PUBLIC_KEY", "")]).build().unwrap();
-        assert_eq!(c.release.as_deref(), Some("abc"));
-        assert_eq!(c.public_key, None);
+        assert_eq!(c.release(), Some("abc"));
+        assert_eq!(c.public_key(), None);
     }
 
     #[test]
@@ -820,11 +945,11 @@ mod tests {
         ])
         .build()
         .unwrap();
-        assert_eq!(c.flush_at, 100);
-        assert_eq!(c.flush_interval, Duration::from_millis(250));
-        assert_eq!(c.service_name, "svc");
-        assert_eq!(c.resource_attributes, vec![("team".to_string(), "a b".to_string())]);
-        assert_eq!(c.headers, vec![("x-a".to_string(), "1".to_string())]);
-        assert_eq!(c.compression, Compression::None);
+        assert_eq!(c.flush_at(), 100);
+        assert_eq!(c.flush_interval(), Duration::from_millis(250));
+        assert_eq!(c.service_name(), "svc");
+        assert_eq!(c.resource_attributes(), vec![("team".to_string(), "a b".to_string())]);
+        assert_eq!(c.headers(), vec![("x-a".to_string(), "1".to_string())]);
+        assert_eq!(c.compression(), Compression::None);
     }
 }
