@@ -154,6 +154,24 @@ fn debug_shows_no_secret_and_no_header_value() {
 }
 
 #[test]
+fn max_field_bytes_must_be_at_least_a_kibibyte() {
+    for raw in ["1023", "0", "-1", "lots"] {
+        let err = env_error(&[("LANGFUSE_MAX_FIELD_BYTES", raw)]);
+        assert_names(&err, Setting::Env("LANGFUSE_MAX_FIELD_BYTES"));
+    }
+    let err = with_env(&[]).max_field_bytes(1023).build().unwrap_err();
+    assert_names(&err, Setting::Builder("max_field_bytes"));
+    assert!(err.to_string().contains("at least 1024"), "{err}");
+
+    assert_eq!(with_env(&[]).build().unwrap().max_field_bytes(), 1 << 20);
+    let c = with_env(&[("LANGFUSE_MAX_FIELD_BYTES", "1024")]).build().unwrap();
+    assert_eq!(c.max_field_bytes(), 1024);
+    // The builder wins over the environment.
+    let c = with_env(&[("LANGFUSE_MAX_FIELD_BYTES", "1")]).max_field_bytes(4096).build().unwrap();
+    assert_eq!(c.max_field_bytes(), 4096);
+}
+
+#[test]
 fn getters_read_back_what_was_validated() {
     let c = with_env(&[("LANGFUSE_PUBLIC_KEY", "pk-lf-1"), ("LANGFUSE_SECRET_KEY", "sk-lf-2")])
         .base_url("http://localhost:3000")

@@ -119,6 +119,7 @@ impl Langfuse {
     /// exporting what it already has until its handle drops).
     pub fn new(config: Config) -> Self {
         diag::set_debug(config.debug());
+        crate::capture::set_field_budget(config.max_field_bytes());
         let (pipeline, abort_export) = Self::pipeline_for(&config);
         let inner = Arc::new(ClientInner {
             sampler: if config.sample_rate() >= 1.0 {
@@ -214,9 +215,11 @@ impl Langfuse {
         }
     }
 
-    /// Pipeline counters: exported, dropped, failed, queued.
+    /// Pipeline counters (exported, dropped, failed, queued) and the captures that failed.
     pub fn stats(&self) -> ExportStats {
-        self.inner.pipeline.as_ref().map(Pipeline::stats).unwrap_or_default()
+        let mut stats = self.inner.pipeline.as_ref().map(Pipeline::stats).unwrap_or_default();
+        stats.capture_failures = crate::capture::capture_failures();
+        stats
     }
 
     /// Flushes and stops exporting. Also done on drop.

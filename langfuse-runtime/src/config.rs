@@ -187,6 +187,8 @@ pub struct Config {
     headers: Vec<(String, String)>,
     /// `LANGFUSE_CONSOLE_EXPORTER`: print each finished trace as a tree on stdout.
     console_exporter: bool,
+    /// `LANGFUSE_MAX_FIELD_BYTES`: budget of one captured input/output value; default 1 MiB.
+    max_field_bytes: usize,
     extra_exporters: Vec<ExporterFactory>,
 }
 
@@ -215,6 +217,7 @@ impl fmt::Debug for Config {
             .field("resource_attributes", &self.resource_attributes)
             .field("headers", &header_names)
             .field("console_exporter", &self.console_exporter)
+            .field("max_field_bytes", &self.max_field_bytes)
             .field("extra_exporters", &self.extra_exporters.len())
             .finish()
     }
@@ -359,6 +362,12 @@ impl Config {
         self.console_exporter
     }
 
+    /// Byte budget of one captured input or output value (`LANGFUSE_MAX_FIELD_BYTES`); longer
+    /// values are cut and end with a truncation marker.
+    pub fn max_field_bytes(&self) -> usize {
+        self.max_field_bytes
+    }
+
     /// The extra exporters' factories, called once at init.
     pub(crate) fn extra_exporters(&self) -> &[ExporterFactory] {
         &self.extra_exporters
@@ -403,6 +412,7 @@ pub struct ConfigBuilder {
     service_name: Option<String>,
     headers: Vec<(String, String)>,
     console_exporter: Option<bool>,
+    max_field_bytes: Option<usize>,
     extra_exporters: Vec<ExporterFactory>,
     env: Option<EnvSource>,
 }
@@ -457,6 +467,18 @@ impl ConfigBuilder {
         service_name: impl Into<String> => Into::into;
         /// Print each finished trace as a tree on stdout.
         console_exporter: bool => std::convert::identity;
+        /// Byte budget of one captured input/output value (over `LANGFUSE_MAX_FIELD_BYTES`;
+        /// default 1 MiB, at least 1024). Longer values are cut and end with a truncation
+        /// marker, so one huge argument cannot make the observation too large to export.
+        /// Capture is process-wide: the budget of the latest client created applies.
+        ///
+        /// ```
+        /// let config = langfuse_runtime::Config::builder().max_field_bytes(64 * 1024).build()?;
+        /// assert_eq!(config.max_field_bytes(), 65_536);
+        /// assert!(langfuse_runtime::Config::builder().max_field_bytes(100).build().is_err());
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
+        max_field_bytes: usize => std::convert::identity;
     }
 
     /// Adds a header to every export request (over `OTEL_EXPORTER_OTLP_*HEADERS`, under the
@@ -623,6 +645,23 @@ impl ConfigBuilder {
                 positive_int(&env, "OTEL_BSP_MAX_QUEUE_SIZE")?.unwrap_or(DEFAULT_MAX_QUEUE_SIZE)
             }
         };
+        let max_field_bytes = match b.max_field_bytes {
+            Some(n) if n < MIN_FIELD_BYTES => {
+                return Err(builder_err("max_field_bytes", &n.to_string(), FIELD_BYTES_REASON));
+            }
+            Some(n) => n,
+            None => match positive_int(&env, "LANGFUSE_MAX_FIELD_BYTES")? {
+                Some(n) if n < MIN_FIELD_BYTES => {
+                    return Err(ConfigError::env(
+                        "LANGFUSE_MAX_FIELD_BYTES",
+                        &n.to_string(),
+                        FIELD_BYTES_REASON,
+                    ));
+                }
+                Some(n) => n,
+                None => crate::capture::DEFAULT_FIELD_BUDGET,
+            },
+        };
         let attribute_count_limit = positive_int(&env, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT")?
             .unwrap_or(crate::attributes::DEFAULT_ATTRIBUTE_COUNT_LIMIT);
 
@@ -723,10 +762,15 @@ impl ConfigBuilder {
             resource_attributes,
             headers,
             console_exporter,
+            max_field_bytes,
             extra_exporters: b.extra_exporters,
         })
     }
 }
+
+/// Smallest field budget: below it the truncation marker would crowd out the value itself.
+const MIN_FIELD_BYTES: usize = 1024;
+const FIELD_BYTES_REASON: &str = "must be at least 1024 (bytes)";
 
 const RATE_REASON: &str = "must be a number between 0.0 and 1.0";
 
