@@ -40,9 +40,10 @@ fn pipeline() -> Option<langfuse_runtime::TraceId> {
 }
 
 pub fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut config = Config::from_env()?;
+    let config = Config::from_env()?;
     let sending = config.has_keys();
-    config.console_exporter |= !sending;
+    // Without keys, show the trace on stdout instead.
+    let config = if sending { config } else { Config::builder().console_exporter(true).build()? };
     let langfuse = Langfuse::new(config);
 
     let trace_id = pipeline();
@@ -50,7 +51,9 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     let delivered = langfuse.flush();
     if sending {
         match trace_id {
-            Some(id) if delivered => println!("sent trace {id} to {}", langfuse.config().base_url),
+            Some(id) if delivered => {
+                println!("sent trace {id} to {}", langfuse.config().base_url())
+            }
             _ => eprintln!("the trace could not be delivered in time; see the warnings above"),
         }
     }

@@ -40,7 +40,7 @@ fn an_overflowing_flush_interval_is_an_error_at_init() {
     assert_names(&err, Setting::Builder("flush_interval"));
     // Ordinary values still pass.
     let c = with_env(&[("LANGFUSE_FLUSH_INTERVAL", "0.25")]).build().unwrap();
-    assert_eq!(c.flush_interval, Duration::from_millis(250));
+    assert_eq!(c.flush_interval(), Duration::from_millis(250));
 }
 
 #[test]
@@ -105,7 +105,7 @@ fn header_names_and_values_with_crlf_or_invalid_characters_are_rejected() {
     let err = with_env(&[]).header("x:y", "1").build().unwrap_err();
     assert_names(&err, Setting::Builder("header"));
     let ok = with_env(&[("OTEL_EXPORTER_OTLP_HEADERS", "x-a=Bearer%20t0k")]).build().unwrap();
-    assert_eq!(ok.headers, [("x-a".to_string(), "Bearer t0k".to_string())]);
+    assert_eq!(ok.headers(), [("x-a".to_string(), "Bearer t0k".to_string())]);
 }
 
 #[test]
@@ -151,4 +151,40 @@ fn debug_shows_no_secret_and_no_header_value() {
     }
     let pretty = format!("{config:#?}");
     assert!(!pretty.contains("tok-env-hidden") && !pretty.contains("sk-lf-hidden"));
+}
+
+#[test]
+fn max_field_bytes_must_be_at_least_a_kibibyte() {
+    for raw in ["1023", "0", "-1", "lots"] {
+        let err = env_error(&[("LANGFUSE_MAX_FIELD_BYTES", raw)]);
+        assert_names(&err, Setting::Env("LANGFUSE_MAX_FIELD_BYTES"));
+    }
+    let err = with_env(&[]).max_field_bytes(1023).build().unwrap_err();
+    assert_names(&err, Setting::Builder("max_field_bytes"));
+    assert!(err.to_string().contains("at least 1024"), "{err}");
+
+    assert_eq!(with_env(&[]).build().unwrap().max_field_bytes(), 1 << 20);
+    let c = with_env(&[("LANGFUSE_MAX_FIELD_BYTES", "1024")]).build().unwrap();
+    assert_eq!(c.max_field_bytes(), 1024);
+    // The builder wins over the environment.
+    let c = with_env(&[("LANGFUSE_MAX_FIELD_BYTES", "1")]).max_field_bytes(4096).build().unwrap();
+    assert_eq!(c.max_field_bytes(), 4096);
+}
+
+#[test]
+fn getters_read_back_what_was_validated() {
+    let c = with_env(&[("LANGFUSE_PUBLIC_KEY", "pk-lf-1"), ("LANGFUSE_SECRET_KEY", "sk-lf-2")])
+        .base_url("http://localhost:3000")
+        .environment("staging")
+        .timeout(Duration::from_secs(3))
+        .flush_at(7)
+        .build()
+        .unwrap();
+    assert!(c.has_keys());
+    assert_eq!(c.public_key(), Some("pk-lf-1"));
+    assert_eq!(c.base_url(), "http://localhost:3000");
+    assert_eq!(c.environment(), Some("staging"));
+    assert_eq!(c.timeout(), Duration::from_secs(3));
+    assert_eq!(c.flush_at(), 7);
+    assert_eq!(c.traces_path(), "api/public/otel/v1/traces");
 }

@@ -29,9 +29,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde::Serialize;
 
+pub(crate) use isolate::{DEFAULT_FIELD_BUDGET, capture_failures, set_field_budget};
 use isolate::{StackGuard, count_failure, field_budget, truncation_marker};
-#[allow(unused_imports)] // wired to the configuration and the stats by the client
-pub(crate) use isolate::{capture_failures, set_field_budget};
 use utf8::{Utf8Buf, floor_char_boundary};
 
 /// A JSON text under construction, in a `Utf8Buf` (always valid UTF-8).

@@ -26,6 +26,12 @@ pub(crate) struct ClientInner {
 }
 
 impl ClientInner {
+    /// How long flush and shutdown wait: twice the export timeout and a second. Saturating, so
+    /// no timeout makes the client panic.
+    fn wait_limit(&self) -> Duration {
+        self.timeout.saturating_mul(2).saturating_add(Duration::from_secs(1))
+    }
+
     pub(crate) fn is_recording(&self) -> bool {
         self.pipeline.as_ref().is_some_and(|p| !p.is_closed())
     }
@@ -112,17 +118,18 @@ impl Langfuse {
     /// Installs a client for `config` as the global one (replacing an earlier one, which keeps
     /// exporting what it already has until its handle drops).
     pub fn new(config: Config) -> Self {
-        diag::set_debug(config.debug);
+        diag::set_debug(config.debug());
+        crate::capture::set_field_budget(config.max_field_bytes());
         let (pipeline, abort_export) = Self::pipeline_for(&config);
         let inner = Arc::new(ClientInner {
-            sampler: if config.sample_rate >= 1.0 {
+            sampler: if config.sample_rate() >= 1.0 {
                 Sampler::always()
             } else {
-                Sampler::new(config.sample_rate)
+                Sampler::new(config.sample_rate())
             },
-            io_capture_enabled: config.io_capture_enabled,
+            io_capture_enabled: config.io_capture_enabled(),
             pipeline,
-            timeout: config.timeout,
+            timeout: config.timeout(),
             abort_export,
         });
         if inner.pipeline.is_some() {
@@ -135,33 +142,33 @@ impl Langfuse {
     fn pipeline_for(
         config: &Config,
     ) -> (Option<Pipeline>, Option<crate::export::http::AbortHandle>) {
-        if !config.tracing_enabled {
+        if !config.tracing_enabled() {
             diag::debug(format_args!("tracing disabled (LANGFUSE_TRACING_ENABLED=false)"));
             return (None, None);
         }
         let mut abort_export = None;
         let mut resource = ExportResource::new(
-            config.service_name.clone(),
-            config.public_key.clone().unwrap_or_default(),
+            config.service_name().to_owned(),
+            config.public_key().unwrap_or_default().to_owned(),
         );
-        resource.resource_attributes = config.resource_attributes.clone();
+        resource.resource_attributes = config.resource_attributes().to_vec();
         resource.span_defaults = SpanDefaults {
-            environment: config.environment.clone(),
-            release: config.release.clone(),
-            attribute_count_limit: config.attribute_count_limit,
+            environment: config.environment().map(str::to_owned),
+            release: config.release().map(str::to_owned),
+            attribute_count_limit: config.attribute_count_limit(),
         };
         let mut exporters: Vec<Box<dyn SpanExporter>> = Vec::new();
-        match (&config.public_key, &config.secret_key) {
+        match (config.public_key(), config.secret_key()) {
             (Some(public_key), Some(secret_key)) => {
                 let mut settings = OtlpHttpSettings::new(
                     config.traces_endpoint(),
-                    public_key.clone(),
+                    public_key.to_owned(),
                     secret_key.expose().to_owned(),
                 );
-                settings.timeout = config.timeout;
-                settings.compression = config.compression;
-                settings.max_request_bytes = config.max_request_bytes;
-                settings.headers = config.headers.clone();
+                settings.timeout = config.timeout();
+                settings.compression = config.compression();
+                settings.max_request_bytes = config.max_request_bytes();
+                settings.headers = config.headers().to_vec();
                 let exporter = OtlpHttpExporter::new(settings, resource.clone());
                 abort_export = Some(exporter.abort_handle());
                 exporters.push(Box::new(exporter));
@@ -171,18 +178,18 @@ impl Langfuse {
                  nothing will be sent to Langfuse"
             )),
         }
-        if config.console_exporter {
+        if config.console_exporter() {
             exporters.push(Box::new(ConsoleExporter::stdout()));
         }
-        exporters.extend(config.extra_exporters.iter().map(|make| (make.0)()));
+        exporters.extend(config.extra_exporters().iter().map(|make| (make.0)()));
         if exporters.is_empty() {
             return (None, None);
         }
         let pipeline = Pipeline::start(
             PipelineSettings {
-                flush_at: config.flush_at,
-                flush_interval: config.flush_interval,
-                max_queue_size: config.max_queue_size,
+                flush_at: config.flush_at(),
+                flush_interval: config.flush_interval(),
+                max_queue_size: config.max_queue_size(),
             },
             exporters,
         );
@@ -203,14 +210,16 @@ impl Langfuse {
     /// export timeout has passed. Returns whether everything was handed over in time.
     pub fn flush(&self) -> bool {
         match &self.inner.pipeline {
-            Some(pipeline) => pipeline.flush(self.inner.timeout * 2 + Duration::from_secs(1)),
+            Some(pipeline) => pipeline.flush(self.inner.wait_limit()),
             None => true,
         }
     }
 
-    /// Pipeline counters: exported, dropped, failed, queued.
+    /// Pipeline counters (exported, dropped, failed, queued) and the captures that failed.
     pub fn stats(&self) -> ExportStats {
-        self.inner.pipeline.as_ref().map(Pipeline::stats).unwrap_or_default()
+        let mut stats = self.inner.pipeline.as_ref().map(Pipeline::stats).unwrap_or_default();
+        stats.capture_failures = crate::capture::capture_failures();
+        stats
     }
 
     /// Flushes and stops exporting. Also done on drop.
@@ -230,7 +239,7 @@ impl Drop for Langfuse {
             if !pipeline.is_closed() {
                 RECORDING_CLIENTS.fetch_sub(1, Ordering::Relaxed);
             }
-            let finished = pipeline.shutdown(self.inner.timeout * 2 + Duration::from_secs(1));
+            let finished = pipeline.shutdown(self.inner.wait_limit());
             if !finished && let Some(abort) = &self.inner.abort_export {
                 // The export thread is still retrying: let it give up instead of outliving us.
                 abort.abort();

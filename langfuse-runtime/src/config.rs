@@ -128,54 +128,68 @@ impl fmt::Display for Secret {
 /// The resolved configuration. Build it with [`Config::builder`] or [`Config::from_env`].
 ///
 /// Its `Debug` output shows header names but not their values (often tokens), and never the
-/// secret key.
+/// secret key. Settings are read through getters: a validated configuration cannot be changed
+/// into an invalid one (a timeout the client's arithmetic cannot hold, say).
+///
+/// ```
+/// use std::time::Duration;
+/// let config = langfuse_runtime::Config::builder()
+///     .base_url("http://localhost:3000")
+///     .timeout(Duration::from_secs(2))
+///     .build()?;
+/// assert_eq!(config.base_url(), "http://localhost:3000");
+/// assert_eq!(config.timeout(), Duration::from_secs(2));
+/// # Ok::<(), langfuse_runtime::ConfigError>(())
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Config {
     /// `LANGFUSE_PUBLIC_KEY`.
-    pub public_key: Option<String>,
+    public_key: Option<String>,
     /// `LANGFUSE_SECRET_KEY`.
-    pub secret_key: Option<Secret>,
+    secret_key: Option<Secret>,
     /// `LANGFUSE_BASE_URL`, alias `LANGFUSE_HOST`; default `https://cloud.langfuse.com`.
-    pub base_url: String,
+    base_url: String,
     /// `LANGFUSE_OTEL_TRACES_EXPORT_PATH`; default `api/public/otel/v1/traces`.
-    pub traces_path: String,
+    traces_path: String,
     /// `LANGFUSE_TRACING_ENVIRONMENT`.
-    pub environment: Option<String>,
+    environment: Option<String>,
     /// `LANGFUSE_RELEASE`, else the first CI commit variable that is set.
-    pub release: Option<String>,
+    release: Option<String>,
     /// `LANGFUSE_SAMPLE_RATE` in [0, 1]; default 1.
-    pub sample_rate: f64,
+    sample_rate: f64,
     /// `LANGFUSE_TRACING_ENABLED`; default true.
-    pub tracing_enabled: bool,
+    tracing_enabled: bool,
     /// `LANGFUSE_DEBUG`: the SDK's own debug lines on stderr.
-    pub debug: bool,
+    debug: bool,
     /// `LANGFUSE_FLUSH_AT` (else `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`): observations per request; default 512.
-    pub flush_at: usize,
+    flush_at: usize,
     /// `LANGFUSE_FLUSH_INTERVAL` seconds (else `OTEL_BSP_SCHEDULE_DELAY` ms); default 5 s.
-    pub flush_interval: Duration,
+    flush_interval: Duration,
     /// `LANGFUSE_TIMEOUT` seconds: deadline of one export attempt; default 5 s. Retries get
     /// their own (see the retry policy in [`export::http`](crate::export::http)).
-    pub timeout: Duration,
+    timeout: Duration,
     /// `LANGFUSE_OBSERVE_DECORATOR_IO_CAPTURE_ENABLED`: default for `#[observe]` input/output capture.
-    pub io_capture_enabled: bool,
+    io_capture_enabled: bool,
     /// `LANGFUSE_OTEL_COMPRESSION` (then the OTel variables); default gzip.
-    pub compression: Compression,
+    compression: Compression,
     /// `LANGFUSE_OTEL_MAX_BATCH_SIZE_BYTES`: largest uncompressed request; default 64 MiB.
-    pub max_request_bytes: usize,
+    max_request_bytes: usize,
     /// `OTEL_BSP_MAX_QUEUE_SIZE`: observations waiting for export before new ones are dropped.
-    pub max_queue_size: usize,
+    max_queue_size: usize,
     /// `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`; default 128.
-    pub attribute_count_limit: usize,
+    attribute_count_limit: usize,
     /// `OTEL_SERVICE_NAME` (or `service.name` in `OTEL_RESOURCE_ATTRIBUTES`).
-    pub service_name: String,
+    service_name: String,
     /// `OTEL_RESOURCE_ATTRIBUTES` other than `service.name`.
-    pub resource_attributes: Vec<(String, String)>,
+    resource_attributes: Vec<(String, String)>,
     /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` / `OTEL_EXPORTER_OTLP_HEADERS`, then builder headers.
-    pub headers: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
     /// `LANGFUSE_CONSOLE_EXPORTER`: print each finished trace as a tree on stdout.
-    pub console_exporter: bool,
-    pub(crate) extra_exporters: Vec<ExporterFactory>,
+    console_exporter: bool,
+    /// `LANGFUSE_MAX_FIELD_BYTES`: budget of one captured input/output value; default 1 MiB.
+    max_field_bytes: usize,
+    extra_exporters: Vec<ExporterFactory>,
 }
 
 impl fmt::Debug for Config {
@@ -203,6 +217,7 @@ impl fmt::Debug for Config {
             .field("resource_attributes", &self.resource_attributes)
             .field("headers", &header_names)
             .field("console_exporter", &self.console_exporter)
+            .field("max_field_bytes", &self.max_field_bytes)
             .field("extra_exporters", &self.extra_exporters.len())
             .finish()
     }
@@ -237,6 +252,125 @@ impl Config {
     /// The OTLP endpoint, `{base_url}/{traces_path}` without trimming (like the Python SDK).
     pub fn traces_endpoint(&self) -> String {
         format!("{}/{}", self.base_url, self.traces_path)
+    }
+
+    /// The public key (`LANGFUSE_PUBLIC_KEY`), if any.
+    pub fn public_key(&self) -> Option<&str> {
+        self.public_key.as_deref()
+    }
+
+    /// The secret key, for the authorization header only: it is never handed out publicly.
+    pub(crate) fn secret_key(&self) -> Option<&Secret> {
+        self.secret_key.as_ref()
+    }
+
+    /// The server's base URL (`LANGFUSE_BASE_URL`, alias `LANGFUSE_HOST`).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The OTLP traces path under the base URL (`LANGFUSE_OTEL_TRACES_EXPORT_PATH`).
+    pub fn traces_path(&self) -> &str {
+        &self.traces_path
+    }
+
+    /// The environment written on every observation (`LANGFUSE_TRACING_ENVIRONMENT`).
+    pub fn environment(&self) -> Option<&str> {
+        self.environment.as_deref()
+    }
+
+    /// The release written on every observation (`LANGFUSE_RELEASE`, else a CI commit variable).
+    pub fn release(&self) -> Option<&str> {
+        self.release.as_deref()
+    }
+
+    /// The fraction of traces recorded, in [0, 1] (`LANGFUSE_SAMPLE_RATE`).
+    pub fn sample_rate(&self) -> f64 {
+        self.sample_rate
+    }
+
+    /// Whether tracing is on (`LANGFUSE_TRACING_ENABLED`).
+    pub fn tracing_enabled(&self) -> bool {
+        self.tracing_enabled
+    }
+
+    /// Whether the SDK prints its debug lines on stderr (`LANGFUSE_DEBUG`).
+    pub fn debug(&self) -> bool {
+        self.debug
+    }
+
+    /// Observations per export request (`LANGFUSE_FLUSH_AT`), at least 1.
+    pub fn flush_at(&self) -> usize {
+        self.flush_at
+    }
+
+    /// Longest wait before queued observations are exported (`LANGFUSE_FLUSH_INTERVAL`), at
+    /// most a year.
+    pub fn flush_interval(&self) -> Duration {
+        self.flush_interval
+    }
+
+    /// Deadline of one export attempt (`LANGFUSE_TIMEOUT`), more than zero and at most a year.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Default input/output capture of `#[observe]`
+    /// (`LANGFUSE_OBSERVE_DECORATOR_IO_CAPTURE_ENABLED`).
+    pub fn io_capture_enabled(&self) -> bool {
+        self.io_capture_enabled
+    }
+
+    /// OTLP request compression (`LANGFUSE_OTEL_COMPRESSION`).
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// Largest uncompressed request body (`LANGFUSE_OTEL_MAX_BATCH_SIZE_BYTES`).
+    pub fn max_request_bytes(&self) -> usize {
+        self.max_request_bytes
+    }
+
+    /// Observations waiting for export before new ones are dropped (`OTEL_BSP_MAX_QUEUE_SIZE`).
+    pub fn max_queue_size(&self) -> usize {
+        self.max_queue_size
+    }
+
+    /// Most attributes kept per observation (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`).
+    pub fn attribute_count_limit(&self) -> usize {
+        self.attribute_count_limit
+    }
+
+    /// `service.name` of the resource (`OTEL_SERVICE_NAME`).
+    pub fn service_name(&self) -> &str {
+        &self.service_name
+    }
+
+    /// Resource attributes other than `service.name` (`OTEL_RESOURCE_ATTRIBUTES`).
+    pub fn resource_attributes(&self) -> &[(String, String)] {
+        &self.resource_attributes
+    }
+
+    /// Extra headers of every export request (`OTEL_EXPORTER_OTLP_*HEADERS`, then the builder's).
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// Whether every finished trace is also printed as a tree on stdout
+    /// (`LANGFUSE_CONSOLE_EXPORTER`).
+    pub fn console_exporter(&self) -> bool {
+        self.console_exporter
+    }
+
+    /// Byte budget of one captured input or output value (`LANGFUSE_MAX_FIELD_BYTES`); longer
+    /// values are cut and end with a truncation marker.
+    pub fn max_field_bytes(&self) -> usize {
+        self.max_field_bytes
+    }
+
+    /// The extra exporters' factories, called once at init.
+    pub(crate) fn extra_exporters(&self) -> &[ExporterFactory] {
+        &self.extra_exporters
     }
 }
 
@@ -278,6 +412,7 @@ pub struct ConfigBuilder {
     service_name: Option<String>,
     headers: Vec<(String, String)>,
     console_exporter: Option<bool>,
+    max_field_bytes: Option<usize>,
     extra_exporters: Vec<ExporterFactory>,
     env: Option<EnvSource>,
 }
@@ -332,6 +467,18 @@ impl ConfigBuilder {
         service_name: impl Into<String> => Into::into;
         /// Print each finished trace as a tree on stdout.
         console_exporter: bool => std::convert::identity;
+        /// Byte budget of one captured input/output value (over `LANGFUSE_MAX_FIELD_BYTES`;
+        /// default 1 MiB, at least 1024). Longer values are cut and end with a truncation
+        /// marker, so one huge argument cannot make the observation too large to export.
+        /// Capture is process-wide: the budget of the latest client created applies.
+        ///
+        /// ```
+        /// let config = langfuse_runtime::Config::builder().max_field_bytes(64 * 1024).build()?;
+        /// assert_eq!(config.max_field_bytes(), 65_536);
+        /// assert!(langfuse_runtime::Config::builder().max_field_bytes(100).build().is_err());
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
+        max_field_bytes: usize => std::convert::identity;
     }
 
     /// Adds a header to every export request (over `OTEL_EXPORTER_OTLP_*HEADERS`, under the
@@ -498,6 +645,23 @@ impl ConfigBuilder {
                 positive_int(&env, "OTEL_BSP_MAX_QUEUE_SIZE")?.unwrap_or(DEFAULT_MAX_QUEUE_SIZE)
             }
         };
+        let max_field_bytes = match b.max_field_bytes {
+            Some(n) if n < MIN_FIELD_BYTES => {
+                return Err(builder_err("max_field_bytes", &n.to_string(), FIELD_BYTES_REASON));
+            }
+            Some(n) => n,
+            None => match positive_int(&env, "LANGFUSE_MAX_FIELD_BYTES")? {
+                Some(n) if n < MIN_FIELD_BYTES => {
+                    return Err(ConfigError::env(
+                        "LANGFUSE_MAX_FIELD_BYTES",
+                        &n.to_string(),
+                        FIELD_BYTES_REASON,
+                    ));
+                }
+                Some(n) => n,
+                None => crate::capture::DEFAULT_FIELD_BUDGET,
+            },
+        };
         let attribute_count_limit = positive_int(&env, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT")?
             .unwrap_or(crate::attributes::DEFAULT_ATTRIBUTE_COUNT_LIMIT);
 
@@ -598,10 +762,15 @@ impl ConfigBuilder {
             resource_attributes,
             headers,
             console_exporter,
+            max_field_bytes,
             extra_exporters: b.extra_exporters,
         })
     }
 }
+
+/// Smallest field budget: below it the truncation marker would crowd out the value itself.
+const MIN_FIELD_BYTES: usize = 1024;
+const FIELD_BYTES_REASON: &str = "must be at least 1024 (bytes)";
 
 const RATE_REASON: &str = "must be a number between 0.0 and 1.0";
 
@@ -740,27 +909,27 @@ mod tests {
     fn defaults_without_environment() {
         let c = with_env(&[]).build().unwrap();
         assert!(!c.has_keys());
-        assert_eq!(c.base_url, DEFAULT_BASE_URL);
-        assert_eq!(c.flush_at, 512);
-        assert_eq!(c.flush_interval, Duration::from_secs(5));
-        assert_eq!(c.timeout, Duration::from_secs(5));
-        assert_eq!(c.sample_rate, 1.0);
-        assert!(c.tracing_enabled && c.io_capture_enabled && !c.console_exporter);
-        assert_eq!(c.compression, Compression::Gzip);
-        assert_eq!(c.max_request_bytes, 67_108_864);
-        assert_eq!(c.max_queue_size, DEFAULT_MAX_QUEUE_SIZE);
-        assert_eq!(c.service_name, "unknown_service");
+        assert_eq!(c.base_url(), DEFAULT_BASE_URL);
+        assert_eq!(c.flush_at(), 512);
+        assert_eq!(c.flush_interval(), Duration::from_secs(5));
+        assert_eq!(c.timeout(), Duration::from_secs(5));
+        assert_eq!(c.sample_rate(), 1.0);
+        assert!(c.tracing_enabled() && c.io_capture_enabled() && !c.console_exporter());
+        assert_eq!(c.compression(), Compression::Gzip);
+        assert_eq!(c.max_request_bytes(), 67_108_864);
+        assert_eq!(c.max_queue_size(), DEFAULT_MAX_QUEUE_SIZE);
+        assert_eq!(c.service_name(), "unknown_service");
     }
 
     #[test]
     fn base_url_precedence() {
         let c = with_env(&[("LANGFUSE_HOST", "http://host"), ("LANGFUSE_BASE_URL", "http://base")]);
-        assert_eq!(c.clone().build().unwrap().base_url, "http://base");
-        assert_eq!(c.base_url("http://arg").build().unwrap().base_url, "http://arg");
+        assert_eq!(c.clone().build().unwrap().base_url(), "http://base");
+        assert_eq!(c.base_url("http://arg").build().unwrap().base_url(), "http://arg");
         let c = with_env(&[("LANGFUSE_HOST", "http://host")]).host("http://hostarg");
-        assert_eq!(c.build().unwrap().base_url, "http://hostarg");
+        assert_eq!(c.build().unwrap().base_url(), "http://hostarg");
         assert_eq!(
-            with_env(&[("LANGFUSE_HOST", "http://h")]).build().unwrap().base_url,
+            with_env(&[("LANGFUSE_HOST", "http://h")]).build().unwrap().base_url(),
             "http://h"
         );
     }
@@ -798,14 +967,14 @@ mod tests {
                 .unwrap();
         assert!(c.has_keys());
         assert!(!format!("{c:?}").contains("topsecret"));
-        assert_eq!(c.secret_key.as_ref().unwrap().to_string(), "***");
+        assert_eq!(c.secret_key().unwrap().to_string(), "***");
     }
 
     #[test]
     fn release_falls_back_to_ci_variables_and_empty_keys_are_missing() {
         let c = with_env(&[("GITHUB_SHA", "abc"), ("LANGFUSE_PUBLIC_KEY", "")]).build().unwrap();
-        assert_eq!(c.release.as_deref(), Some("abc"));
-        assert_eq!(c.public_key, None);
+        assert_eq!(c.release(), Some("abc"));
+        assert_eq!(c.public_key(), None);
     }
 
     #[test]
@@ -820,11 +989,11 @@ mod tests {
         ])
         .build()
         .unwrap();
-        assert_eq!(c.flush_at, 100);
-        assert_eq!(c.flush_interval, Duration::from_millis(250));
-        assert_eq!(c.service_name, "svc");
-        assert_eq!(c.resource_attributes, vec![("team".to_string(), "a b".to_string())]);
-        assert_eq!(c.headers, vec![("x-a".to_string(), "1".to_string())]);
-        assert_eq!(c.compression, Compression::None);
+        assert_eq!(c.flush_at(), 100);
+        assert_eq!(c.flush_interval(), Duration::from_millis(250));
+        assert_eq!(c.service_name(), "svc");
+        assert_eq!(c.resource_attributes(), vec![("team".to_string(), "a b".to_string())]);
+        assert_eq!(c.headers(), vec![("x-a".to_string(), "1".to_string())]);
+        assert_eq!(c.compression(), Compression::None);
     }
 }

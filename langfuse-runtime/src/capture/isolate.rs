@@ -16,8 +16,6 @@ static FIELD_BUDGET: AtomicUsize = AtomicUsize::new(DEFAULT_FIELD_BUDGET);
 static CAPTURE_FAILURES: AtomicU64 = AtomicU64::new(0);
 
 /// Sets the byte budget of one captured value (from the client's configuration).
-// Wired by the configuration builder; until then the default applies.
-#[allow(dead_code)]
 pub(crate) fn set_field_budget(bytes: usize) {
     FIELD_BUDGET.store(bytes, Ordering::Relaxed);
 }
@@ -29,8 +27,6 @@ pub(crate) fn field_budget() -> usize {
 
 /// How many captured values were replaced by a `<capture failed: …>` placeholder because the
 /// user's impl panicked, since the process started.
-// Read by the client's stats.
-#[allow(dead_code)]
 pub(crate) fn capture_failures() -> u64 {
     CAPTURE_FAILURES.load(Ordering::Relaxed)
 }

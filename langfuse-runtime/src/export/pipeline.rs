@@ -39,6 +39,10 @@ pub struct ExportStats {
     pub failed: u64,
     /// Observations handed over and not yet exported.
     pub queued: u64,
+    /// Captured values (inputs, outputs) whose `Serialize`, `Debug` or `Display` impl panicked
+    /// and that were replaced by a `<capture failed: …>` placeholder, since the process started.
+    /// Filled in by [`Langfuse::stats`](crate::Langfuse::stats).
+    pub capture_failures: u64,
 }
 
 pub(crate) struct PipelineSettings {
@@ -299,6 +303,8 @@ impl Pipeline {
             dropped: s.dropped.load(Ordering::Relaxed),
             failed: s.failed.load(Ordering::Relaxed),
             queued: s.queued.load(Ordering::Relaxed) as u64,
+            // Process-wide, not per pipeline: the client adds it.
+            capture_failures: 0,
         }
     }
 
