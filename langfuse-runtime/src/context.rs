@@ -190,12 +190,16 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&TraceContext) -> R) -> R {
 /// Whether the calling thread is inside a trace that is not sampled (nested calls skip all work).
 #[inline(always)]
 pub(crate) fn in_unsampled_trace() -> bool {
-    CURRENT.with(|c| {
-        matches!(
-            c.try_borrow().map(|c| matches!(c.parent, Parent::Ours(Tracing::Unsampled(_)))),
-            Ok(true)
-        )
-    })
+    // `try_with`: observed code may run in another thread-local's destructor, after this
+    // slot is gone; `with` would abort the process there.
+    CURRENT
+        .try_with(|c| {
+            matches!(
+                c.try_borrow().map(|c| matches!(c.parent, Parent::Ours(Tracing::Unsampled(_)))),
+                Ok(true)
+            )
+        })
+        .unwrap_or(false)
 }
 
 /// Exchanges `cx` with the thread's current context in place: no clone, no reference counting,
