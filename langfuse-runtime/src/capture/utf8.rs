@@ -144,6 +144,22 @@ struct Sink<'a> {
 }
 
 impl io::Write for Sink<'_> {
+    /// serde_json writes every fragment through `write_all`: the common case (it fits) is
+    /// inlined into the serializer, as `Vec<u8>`'s own writer is.
+    #[inline]
+    fn write_all(&mut self, chunk: &[u8]) -> io::Result<()> {
+        if !*self.cut && chunk.len() <= self.end.saturating_sub(self.bytes.len()) {
+            if self.guard.exceeded() {
+                *self.cut = true;
+                return Err(io::Error::other("stack bound reached"));
+            }
+            self.bytes.extend_from_slice(chunk);
+            return Ok(());
+        }
+        self.write(chunk).map(|_| ())
+    }
+
+    #[cold]
     fn write(&mut self, chunk: &[u8]) -> io::Result<usize> {
         if *self.cut || self.guard.exceeded() {
             *self.cut = true;
