@@ -8,7 +8,8 @@ use crate::record::ObservationRecord;
 
 // `console` stays public only because `ConsoleExporter`'s docs link to its module docs.
 pub mod console;
-pub(crate) mod http;
+// Public for its module docs (the retry policy) only: everything in it is crate-private.
+pub mod http;
 // `otlp::encode_request` lost its last non-test caller when the module became private; its
 // own tests still use it. To go once otlp.rs makes it `#[cfg(test)]`.
 #[cfg_attr(
