@@ -5,57 +5,57 @@ use crate::clock;
 use crate::record::ObservationRecord;
 
 /// Attribute keys, exactly as the Langfuse server reads them.
-pub mod keys {
+pub(crate) mod keys {
     #![allow(missing_docs)]
-    pub const TRACE_NAME: &str = "langfuse.trace.name";
-    pub const USER_ID: &str = "user.id";
-    pub const SESSION_ID: &str = "session.id";
-    pub const TRACE_TAGS: &str = "langfuse.trace.tags";
-    pub const TRACE_PUBLIC: &str = "langfuse.trace.public";
-    pub const TRACE_METADATA_PREFIX: &str = "langfuse.trace.metadata.";
-    pub const VERSION: &str = "langfuse.version";
-    pub const RELEASE: &str = "langfuse.release";
-    pub const ENVIRONMENT: &str = "langfuse.environment";
+    pub(crate) const TRACE_NAME: &str = "langfuse.trace.name";
+    pub(crate) const USER_ID: &str = "user.id";
+    pub(crate) const SESSION_ID: &str = "session.id";
+    pub(crate) const TRACE_TAGS: &str = "langfuse.trace.tags";
+    pub(crate) const TRACE_PUBLIC: &str = "langfuse.trace.public";
+    pub(crate) const TRACE_METADATA_PREFIX: &str = "langfuse.trace.metadata.";
+    pub(crate) const VERSION: &str = "langfuse.version";
+    pub(crate) const RELEASE: &str = "langfuse.release";
+    pub(crate) const ENVIRONMENT: &str = "langfuse.environment";
 
-    pub const OBSERVATION_TYPE: &str = "langfuse.observation.type";
-    pub const LEVEL: &str = "langfuse.observation.level";
-    pub const STATUS_MESSAGE: &str = "langfuse.observation.status_message";
-    pub const INPUT: &str = "langfuse.observation.input";
-    pub const OUTPUT: &str = "langfuse.observation.output";
-    pub const METADATA: &str = "langfuse.observation.metadata";
-    pub const METADATA_PREFIX: &str = "langfuse.observation.metadata.";
+    pub(crate) const OBSERVATION_TYPE: &str = "langfuse.observation.type";
+    pub(crate) const LEVEL: &str = "langfuse.observation.level";
+    pub(crate) const STATUS_MESSAGE: &str = "langfuse.observation.status_message";
+    pub(crate) const INPUT: &str = "langfuse.observation.input";
+    pub(crate) const OUTPUT: &str = "langfuse.observation.output";
+    pub(crate) const METADATA: &str = "langfuse.observation.metadata";
+    pub(crate) const METADATA_PREFIX: &str = "langfuse.observation.metadata.";
 
-    pub const MODEL_NAME: &str = "langfuse.observation.model.name";
-    pub const MODEL_PARAMETERS: &str = "langfuse.observation.model.parameters";
-    pub const USAGE_DETAILS: &str = "langfuse.observation.usage_details";
-    pub const COST_DETAILS: &str = "langfuse.observation.cost_details";
-    pub const COMPLETION_START_TIME: &str = "langfuse.observation.completion_start_time";
-    pub const PROMPT_NAME: &str = "langfuse.observation.prompt.name";
-    pub const PROMPT_VERSION: &str = "langfuse.observation.prompt.version";
+    pub(crate) const MODEL_NAME: &str = "langfuse.observation.model.name";
+    pub(crate) const MODEL_PARAMETERS: &str = "langfuse.observation.model.parameters";
+    pub(crate) const USAGE_DETAILS: &str = "langfuse.observation.usage_details";
+    pub(crate) const COST_DETAILS: &str = "langfuse.observation.cost_details";
+    pub(crate) const COMPLETION_START_TIME: &str = "langfuse.observation.completion_start_time";
+    pub(crate) const PROMPT_NAME: &str = "langfuse.observation.prompt.name";
+    pub(crate) const PROMPT_VERSION: &str = "langfuse.observation.prompt.version";
 
-    pub const AS_ROOT: &str = "langfuse.internal.as_root";
+    pub(crate) const AS_ROOT: &str = "langfuse.internal.as_root";
 
     /// Instrumentation scope name; the server treats scopes starting with it as Langfuse spans.
-    pub const SCOPE_NAME: &str = "langfuse-sdk";
-    pub const SCOPE_PUBLIC_KEY: &str = "public_key";
+    pub(crate) const SCOPE_NAME: &str = "langfuse-sdk";
+    pub(crate) const SCOPE_PUBLIC_KEY: &str = "public_key";
 
-    pub const RESOURCE_SERVICE_NAME: &str = "service.name";
-    pub const RESOURCE_SDK_LANGUAGE: &str = "telemetry.sdk.language";
-    pub const RESOURCE_SDK_NAME: &str = "telemetry.sdk.name";
-    pub const RESOURCE_SDK_VERSION: &str = "telemetry.sdk.version";
+    pub(crate) const RESOURCE_SERVICE_NAME: &str = "service.name";
+    pub(crate) const RESOURCE_SDK_LANGUAGE: &str = "telemetry.sdk.language";
+    pub(crate) const RESOURCE_SDK_NAME: &str = "telemetry.sdk.name";
+    pub(crate) const RESOURCE_SDK_VERSION: &str = "telemetry.sdk.version";
 }
 
 /// The OTel default (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`).
-pub const DEFAULT_ATTRIBUTE_COUNT_LIMIT: usize = 128;
+pub(crate) const DEFAULT_ATTRIBUTE_COUNT_LIMIT: usize = 128;
 
 /// An attribute key made of a static prefix and a dynamic suffix (metadata keys), so that
 /// encoders can write it without building a `String`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AttrKey<'a> {
+pub(crate) struct AttrKey<'a> {
     /// Static part, e.g. `langfuse.observation.metadata.`.
-    pub prefix: &'static str,
+    pub(crate) prefix: &'static str,
     /// Dynamic part, empty for fixed keys.
-    pub suffix: &'a str,
+    pub(crate) suffix: &'a str,
 }
 
 impl AttrKey<'_> {
@@ -64,7 +64,7 @@ impl AttrKey<'_> {
     }
 
     /// Length in bytes of the whole key.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.prefix.len() + self.suffix.len()
     }
 }
@@ -78,7 +78,7 @@ impl std::fmt::Display for AttrKey<'_> {
 
 /// A borrowed attribute value, in the OTLP `AnyValue` kinds Langfuse uses.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum AttrValue<'a> {
+pub(crate) enum AttrValue<'a> {
     /// `stringValue`.
     Str(&'a str),
     /// `boolValue`.
@@ -91,13 +91,13 @@ pub enum AttrValue<'a> {
 
 /// Client-wide values written on every span.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SpanDefaults {
+pub(crate) struct SpanDefaults {
     /// `langfuse.environment` unless the trace attributes override it.
-    pub environment: Option<String>,
+    pub(crate) environment: Option<String>,
     /// `langfuse.release`.
-    pub release: Option<String>,
+    pub(crate) release: Option<String>,
     /// Attributes per span (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`).
-    pub attribute_count_limit: usize,
+    pub(crate) attribute_count_limit: usize,
 }
 
 fn str_attr(s: &Option<String>) -> Option<AttrValue<'_>> {
@@ -109,7 +109,7 @@ fn str_attr(s: &Option<String>) -> Option<AttrValue<'_>> {
 /// When the count limit is reached, metadata keys (trace, then observation) are the ones left
 /// out, so that type, level, input, output and generation fields always survive — the same
 /// priority the Python SDK applies. Returns the number of attributes left out.
-pub fn for_each_attribute(
+pub(crate) fn for_each_attribute(
     record: &ObservationRecord,
     defaults: &SpanDefaults,
     mut emit: impl FnMut(AttrKey<'_>, AttrValue<'_>),

@@ -73,6 +73,10 @@
 //! Langfuse OTLP/HTTP exporter's own types.
 #![warn(missing_docs)]
 
+// The loopback tests shared with `tests/` name the crate `langfuse_runtime::…`.
+#[cfg(test)]
+extern crate self as langfuse_runtime;
+
 #[doc(hidden)]
 pub mod __private;
 mod attributes;

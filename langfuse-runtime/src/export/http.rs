@@ -1,4 +1,10 @@
-//! OTLP/HTTP protobuf exporter for Langfuse.
+//! How the built-in OTLP/HTTP protobuf exporter sends to Langfuse and when it retries.
+//!
+//! The exporter itself is internal: [`Config::builder()`](crate::Config::builder) sets it up
+//! (endpoint, keys, [`timeout`](crate::Config::timeout),
+//! [`compression`](crate::Config::compression),
+//! [`max_request_bytes`](crate::Config::max_request_bytes), extra headers). This module is
+//! public for the policy below only; it has no items of its own.
 //!
 //! Blocking on purpose: it runs on the SDK's own export thread, so it needs no async runtime
 //! and cannot fail with "no reactor running" whatever the application uses.
@@ -9,25 +15,25 @@
 //!   upstream) and connection errors (refused, reset, DNS, TLS, malformed response). Nothing
 //!   else: other 4xx and 5xx say the request itself is at fault or the server is broken, and a
 //!   timed-out request is not retried either, as the server may have stored it already.
-//! - **How often:** at most [`MAX_ATTEMPTS`] attempts per request, the first included. A
-//!   connection error is also tried once more at once within its attempt, since a stale pooled
-//!   connection says nothing about the server.
+//! - **How often:** at most 6 attempts per request, the first included. A connection error is
+//!   also tried once more at once within its attempt, since a stale pooled connection says
+//!   nothing about the server.
 //! - **How long between:** before retry `n` (from 0) the exporter waits
-//!   `2^n × retry_base_delay × uniform(0.8, 1.2)` (1 s, 2 s, 4 s, … by default; the jitter
-//!   keeps many clients from retrying in step). A `Retry-After` header (seconds or an HTTP
-//!   date) replaces that wait. Every wait is capped at
-//!   [`max_retry_wait`](OtlpHttpSettings::max_retry_wait), 60 s by default, so a
-//!   `Retry-After: 3600` is retried after a minute rather than held for an hour or dropped.
-//! - **Time limits:** each attempt has its own [`timeout`](OtlpHttpSettings::timeout) (5 s).
-//!   All attempts and waits of one request together stay within
-//!   [`retry_budget`](OtlpHttpSettings::retry_budget) (60 s): a wait that would end past the
-//!   budget is not started, as it could only delay the failure. The budget is separate from the
-//!   timeout so that three 503s in a row, or a `Retry-After: 30`, still deliver at the defaults.
+//!   `2^n × 1 s × uniform(0.8, 1.2)` (1 s, 2 s, 4 s, …; the jitter keeps many clients from
+//!   retrying in step). A `Retry-After` header (seconds or an HTTP date) replaces that wait.
+//!   Every wait is capped at 60 s, so a `Retry-After: 3600` is retried after a minute rather
+//!   than held for an hour or dropped.
+//! - **Time limits:** each attempt has its own [`timeout`](crate::Config::timeout) (5 s). All
+//!   attempts and waits of one request together stay within a 60 s budget: a wait that would
+//!   end past the budget is not started, as it could only delay the failure. The budget is
+//!   separate from the timeout so that three 503s in a row, or a `Retry-After: 30`, still
+//!   deliver at the defaults.
 //! - **Too large (413):** the request is split in halves and each half sent (with its own
 //!   retries), down to a single observation; one that is refused alone is dropped and counted
 //!   as failed, and the batch reports [`ExportError::Partial`] when the rest arrived.
-//! - **Shutdown:** [`AbortHandle::abort`] ends a pending wait at once and stops further
-//!   retries; every request still gets its first attempt.
+//! - **Shutdown:** once [`Langfuse::shutdown`](crate::Langfuse::shutdown) (or dropping the
+//!   client) has waited twice the timeout plus a second for the export thread, a pending wait
+//!   ends at once and no further retries are made; every request still gets its first attempt.
 
 use std::fmt;
 use std::io::{Read, Write};
@@ -40,7 +46,7 @@ use super::{Compression, ExportError, ExportResource, SpanExporter};
 use crate::record::ObservationRecord;
 
 /// Attempts per request, the first one included.
-pub const MAX_ATTEMPTS: u32 = 6;
+pub(crate) const MAX_ATTEMPTS: u32 = 6;
 /// HTTP 413 Content Too Large: the request is split.
 const TOO_LARGE: u16 = 413;
 /// Statuses worth another attempt: the server is overloaded or a proxy lost the upstream.
@@ -71,53 +77,38 @@ const RESERVED_HEADERS: [&str; 11] = [
 ];
 
 /// Settings of the OTLP/HTTP exporter.
-///
-/// ```
-/// use std::time::Duration;
-/// use langfuse_runtime::export::OtlpHttpSettings;
-///
-/// let mut settings = OtlpHttpSettings::new(
-///     "https://cloud.langfuse.com/api/public/otel/v1/traces",
-///     "pk-lf-...",
-///     "sk-lf-...",
-/// );
-/// settings.timeout = Duration::from_secs(10);
-/// settings.headers.push(("x-tenant".into(), "acme".into()));
-/// assert_eq!(settings.max_request_bytes, 64 * 1024 * 1024);
-/// ```
 #[derive(Clone)]
-#[non_exhaustive]
-pub struct OtlpHttpSettings {
+pub(crate) struct OtlpHttpSettings {
     /// Full URL, e.g. `https://cloud.langfuse.com/api/public/otel/v1/traces`.
-    pub endpoint: String,
+    pub(crate) endpoint: String,
     /// Langfuse public key.
-    pub public_key: String,
+    pub(crate) public_key: String,
     /// Langfuse secret key.
-    pub secret_key: String,
+    pub(crate) secret_key: String,
     /// Deadline of one HTTP attempt, from connecting to the last response byte. Each retry
     /// has its own; [`retry_budget`](Self::retry_budget) bounds them all.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Request compression.
-    pub compression: Compression,
+    pub(crate) compression: Compression,
     /// Largest uncompressed request body; larger batches are split, a single larger span dropped.
-    pub max_request_bytes: usize,
+    pub(crate) max_request_bytes: usize,
     /// Extra headers, applied under the Langfuse ones.
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// Unit of the retry backoff: the wait before retry `n` (from 0) is
     /// `2^n × retry_base_delay × uniform(0.8, 1.2)`. One second, as in the OpenTelemetry
     /// exporters; tests shorten it.
-    pub retry_base_delay: Duration,
+    pub(crate) retry_base_delay: Duration,
     /// Longest single wait before a retry, computed or asked for by `Retry-After`; 60 s.
-    pub max_retry_wait: Duration,
+    pub(crate) max_retry_wait: Duration,
     /// Longest time one request may take, all attempts and waits included; 60 s. A batch split
     /// into several requests gives each its own budget.
-    pub retry_budget: Duration,
+    pub(crate) retry_budget: Duration,
 }
 
 impl OtlpHttpSettings {
     /// Settings with the Langfuse defaults: 5 s timeout per attempt, gzip, 64 MiB requests, no
     /// extra headers, 1 s retry backoff unit, waits of at most 60 s, 60 s per request in all.
-    pub fn new(
+    pub(crate) fn new(
         endpoint: impl Into<String>,
         public_key: impl Into<String>,
         secret_key: impl Into<String>,
@@ -162,18 +153,18 @@ impl fmt::Debug for OtlpHttpSettings {
 /// retries are made; every request still gets its first attempt, so a final flush is tried.
 /// Clones share the same state.
 #[derive(Clone, Default)]
-pub struct AbortHandle(Arc<(Mutex<bool>, Condvar)>);
+pub(crate) struct AbortHandle(Arc<(Mutex<bool>, Condvar)>);
 
 impl AbortHandle {
     /// Aborts pending and future retry waits.
-    pub fn abort(&self) {
+    pub(crate) fn abort(&self) {
         let (flag, wake) = &*self.0;
         *flag.lock().unwrap_or_else(PoisonError::into_inner) = true;
         wake.notify_all();
     }
 
     /// Whether [`abort`](Self::abort) was called.
-    pub fn is_aborted(&self) -> bool {
+    pub(crate) fn is_aborted(&self) -> bool {
         *self.0.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -196,22 +187,23 @@ impl fmt::Debug for AbortHandle {
 
 /// Counters of one [`OtlpHttpExporter`], readable from any thread through
 /// [`OtlpHttpExporter::stats`].
+// Read only by the tests: the SDK reports its own `ExportStats`, not these counters.
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct OtlpHttpStats {
+pub(crate) struct OtlpHttpStats {
     /// HTTP requests made, retries included.
-    pub attempts: u64,
+    pub(crate) attempts: u64,
     /// Requests that ended in a success status.
-    pub requests_succeeded: u64,
+    pub(crate) requests_succeeded: u64,
     /// Requests given up on (non-retryable status, retries exhausted, deadline, abort).
-    pub requests_failed: u64,
+    pub(crate) requests_failed: u64,
     /// Spans in successful requests.
-    pub spans_sent: u64,
+    pub(crate) spans_sent: u64,
     /// Spans left out because a request holding only that span exceeds `max_request_bytes`.
-    pub spans_oversized: u64,
+    pub(crate) spans_oversized: u64,
     /// Requests refused with 413 and sent again as two halves (counted neither as succeeded
     /// nor as failed: their halves are).
-    pub requests_split: u64,
+    pub(crate) requests_split: u64,
 }
 
 #[derive(Debug, Default)]
@@ -231,12 +223,14 @@ impl Counters {
 }
 
 /// Reads the counters of an [`OtlpHttpExporter`] from any thread.
+#[cfg(test)]
 #[derive(Debug, Clone, Default)]
-pub struct OtlpHttpStatsHandle(Arc<Counters>);
+pub(crate) struct OtlpHttpStatsHandle(Arc<Counters>);
 
+#[cfg(test)]
 impl OtlpHttpStatsHandle {
     /// The counters now.
-    pub fn snapshot(&self) -> OtlpHttpStats {
+    pub(crate) fn snapshot(&self) -> OtlpHttpStats {
         let c = &*self.0;
         OtlpHttpStats {
             attempts: c.attempts.load(Ordering::Relaxed),
@@ -261,22 +255,7 @@ impl OtlpHttpStatsHandle {
 /// timeout they are not (the server is unreachable). Spans too large for any request are left
 /// out and counted in [`OtlpHttpStats::spans_oversized`]; the batch fails with
 /// [`ExportError::TooLarge`] only when nothing else was left to send.
-///
-/// ```no_run
-/// use langfuse_runtime::export::{ExportResource, OtlpHttpExporter, OtlpHttpSettings, SpanExporter};
-///
-/// let settings = OtlpHttpSettings::new(
-///     "https://cloud.langfuse.com/api/public/otel/v1/traces",
-///     "pk-lf-...",
-///     "sk-lf-...",
-/// );
-/// let mut exporter = OtlpHttpExporter::new(settings, ExportResource::new("my-service", "pk-lf-..."));
-/// let stats = exporter.stats();
-/// exporter.export(&[])?;
-/// assert_eq!(stats.snapshot().attempts, 0);
-/// # Ok::<(), langfuse_runtime::export::ExportError>(())
-/// ```
-pub struct OtlpHttpExporter {
+pub(crate) struct OtlpHttpExporter {
     transport: Transport,
     resource: ExportResource,
     compression: Compression,
@@ -298,7 +277,7 @@ impl fmt::Debug for OtlpHttpExporter {
 
 impl OtlpHttpExporter {
     /// Creates the exporter; nothing is sent until the first batch.
-    pub fn new(settings: OtlpHttpSettings, resource: ExportResource) -> Self {
+    pub(crate) fn new(settings: OtlpHttpSettings, resource: ExportResource) -> Self {
         let config = ureq::Agent::config_builder()
             // Statuses are the retry policy's business, not errors of the client.
             .http_status_as_error(false)
@@ -329,12 +308,13 @@ impl OtlpHttpExporter {
     }
 
     /// A handle that cuts retry waits short (for shutdown from another thread).
-    pub fn abort_handle(&self) -> AbortHandle {
+    pub(crate) fn abort_handle(&self) -> AbortHandle {
         self.transport.abort.clone()
     }
 
     /// A handle to this exporter's counters, usable after the exporter moved to its thread.
-    pub fn stats(&self) -> OtlpHttpStatsHandle {
+    #[cfg(test)]
+    pub(crate) fn stats(&self) -> OtlpHttpStatsHandle {
         OtlpHttpStatsHandle(self.transport.counters.clone())
     }
 }
@@ -968,3 +948,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod loopback_tests;

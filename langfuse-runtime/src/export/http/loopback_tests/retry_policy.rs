@@ -2,17 +2,15 @@
 //! purpose: backoff on 429/502/503/504 within a budget separate from the per-attempt timeout,
 //! `Retry-After` honoured up to a cap, 413 split down to single observations, other 4xx final.
 
-mod support;
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use langfuse_runtime::export::http::OtlpHttpStats;
-use langfuse_runtime::export::{
+use super::support::{Loopback, OtlpReceiver, RecordedRequest, Reply};
+use crate::export::http::OtlpHttpStats;
+use crate::export::{
     ExportError, ExportResource, OtlpHttpExporter, OtlpHttpSettings, SpanExporter,
 };
 use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId, span};
-use support::{Loopback, OtlpReceiver, RecordedRequest, Reply};
 
 const PK: &str = "pk-lf-1234";
 const SK: &str = "sk-lf-5678";
@@ -211,8 +209,7 @@ fn a_refused_request_of_a_split_batch_is_split_further() {
     let mut settings = settings(&receiver);
     let records = batch(8);
     let resource = ExportResource::new("retry-tests", PK);
-    settings.max_request_bytes =
-        langfuse_runtime::export::otlp::encoded_request_len(&records[..4], &resource);
+    settings.max_request_bytes = crate::export::otlp::encoded_request_len(&records[..4], &resource);
     let mut exporter = exporter(settings);
     exporter.export(&records).expect("all delivered");
     let ids = ids_per_request(&receiver.requests());

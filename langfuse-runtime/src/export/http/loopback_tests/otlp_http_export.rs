@@ -1,20 +1,18 @@
 //! `OtlpHttpExporter` against a real loopback OTLP/HTTP receiver: headers, body, retries,
 //! deadline, request splitting.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use langfuse_runtime::export::http::OtlpHttpStats;
-use langfuse_runtime::export::{
+use super::support::{OtlpReceiver, Reply, TRACES_PATH, expected_basic_auth};
+use crate::export::http::OtlpHttpStats;
+use crate::export::{
     Compression, ExportError, ExportResource, OtlpHttpExporter, OtlpHttpSettings, SpanExporter,
 };
 use langfuse_runtime::{
     GenerationFields, Level, ObservationId, ObservationRecord, ObservationType, TraceAttributes,
     TraceId,
 };
-use support::{OtlpReceiver, Reply, TRACES_PATH, expected_basic_auth};
 
 const PK: &str = "pk-lf-1234";
 const SK: &str = "sk-lf-5678";
@@ -129,6 +127,8 @@ fn without_compression_the_body_is_plain_protobuf() {
 }
 
 #[test]
+// Built field by field, as code outside the crate must build these `#[non_exhaustive]` types.
+#[allow(clippy::field_reassign_with_default)]
 fn spans_arrive_with_ids_times_attributes_resource_and_scope() {
     let receiver = OtlpReceiver::start();
     let mut exporter = exporter(settings(&receiver));
