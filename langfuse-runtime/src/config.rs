@@ -167,7 +167,7 @@ pub struct Config {
     /// `LANGFUSE_FLUSH_INTERVAL` seconds (else `OTEL_BSP_SCHEDULE_DELAY` ms); default 5 s.
     flush_interval: Duration,
     /// `LANGFUSE_TIMEOUT` seconds: deadline of one export attempt; default 5 s. Retries get
-    /// their own (see the retry policy in [`export::http`](crate::export::http)).
+    /// their own (see the retry policy in [`export`](crate::export#retry-policy)).
     timeout: Duration,
     /// `LANGFUSE_OBSERVE_DECORATOR_IO_CAPTURE_ENABLED`: default for `#[observe]` input/output capture.
     io_capture_enabled: bool,

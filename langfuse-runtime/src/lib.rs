@@ -69,8 +69,8 @@
 //! - [`SDK_VERSION`].
 //!
 //! In [`export`]: [`SpanExporter`](export::SpanExporter), [`ExportError`](export::ExportError),
-//! [`ExportStats`](export::ExportStats), [`ConsoleExporter`](export::ConsoleExporter), and the
-//! Langfuse OTLP/HTTP exporter's own types.
+//! [`ExportStats`](export::ExportStats), [`ConsoleExporter`](export::ConsoleExporter) and
+//! [`Compression`] again (also at the root); its module docs hold the retry policy.
 #![warn(missing_docs)]
 
 // The loopback tests shared with `tests/` name the crate `langfuse_runtime::…`.

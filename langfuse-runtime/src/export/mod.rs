@@ -1,21 +1,44 @@
 //! Where finished observations go: the exporter interface, the OTLP/HTTP exporter for Langfuse,
 //! the console tree printer, and the batching pipeline that feeds them off the calling thread.
+//!
+//! The Langfuse exporter itself is internal: [`Config::builder()`](crate::Config::builder) sets
+//! it up (endpoint, keys, [`timeout`](crate::Config::timeout),
+//! [`compression`](crate::Config::compression),
+//! [`max_request_bytes`](crate::Config::max_request_bytes), extra headers).
+//!
+//! # Retry policy
+//!
+//! - **What is retried:** 429, 502, 503 and 504 (the server is overloaded or a proxy lost the
+//!   upstream) and connection errors (refused, reset, DNS, TLS, malformed response). Nothing
+//!   else: other 4xx and 5xx say the request itself is at fault or the server is broken, and a
+//!   timed-out request is not retried either, as the server may have stored it already.
+//! - **How often:** at most 6 attempts per request, the first included. A connection error is
+//!   also tried once more at once within its attempt, since a stale pooled connection says
+//!   nothing about the server.
+//! - **How long between:** before retry `n` (from 0) the exporter waits
+//!   `2^n × 1 s × uniform(0.8, 1.2)` (1 s, 2 s, 4 s, …; the jitter keeps many clients from
+//!   retrying in step). A `Retry-After` header (seconds or an HTTP date) replaces that wait.
+//!   Every wait is capped at 60 s, so a `Retry-After: 3600` is retried after a minute rather
+//!   than held for an hour or dropped.
+//! - **Time limits:** each attempt has its own [`timeout`](crate::Config::timeout) (5 s). All
+//!   attempts and waits of one request together stay within a 60 s budget: a wait that would
+//!   end past the budget is not started, as it could only delay the failure. The budget is
+//!   separate from the timeout so that three 503s in a row, or a `Retry-After: 30`, still
+//!   deliver at the defaults.
+//! - **Too large (413):** the request is split in halves and each half sent (with its own
+//!   retries), down to a single observation; one that is refused alone is dropped and counted
+//!   as failed, and the batch reports [`ExportError::Partial`] when the rest arrived.
+//! - **Shutdown:** once [`Langfuse::shutdown`](crate::Langfuse::shutdown) (or dropping the
+//!   client) has waited twice the timeout plus a second for the export thread, a pending wait
+//!   ends at once and no further retries are made; every request still gets its first attempt.
 
 use std::fmt;
 
 use crate::attributes::SpanDefaults;
 use crate::record::ObservationRecord;
 
-// `console` stays public only because `ConsoleExporter`'s docs link to its module docs.
-pub mod console;
-// Public for its module docs (the retry policy) only: everything in it is crate-private.
-pub mod http;
-// `otlp::encode_request` lost its last non-test caller when the module became private; its
-// own tests still use it. To go once otlp.rs makes it `#[cfg(test)]`.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "encode_request is only used by otlp's own tests")
-)]
+mod console;
+pub(crate) mod http;
 pub(crate) mod otlp;
 pub(crate) mod pipeline;
 

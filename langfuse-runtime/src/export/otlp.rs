@@ -18,29 +18,6 @@
 //! } } }
 //! ```
 //!
-//! ```
-//! use langfuse_runtime::export::ExportResource;
-//! use langfuse_runtime::export::otlp::OtlpEncoder;
-//! use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
-//!
-//! let resource = ExportResource::new("my-service", "pk-lf-123");
-//! let record = ObservationRecord::new(
-//!     TraceId::random(),
-//!     ObservationId::random(),
-//!     None,
-//!     "handle_request",
-//!     ObservationType::Span,
-//!     1_700_000_000_000_000_000,
-//! );
-//! let mut encoder = OtlpEncoder::new();
-//! let mut requests = Vec::new();
-//! let summary = encoder.encode_split(&[record], &resource, 64 << 20, &mut Vec::new(), |body, spans| {
-//!     requests.push((body.to_vec(), spans));
-//!     Ok::<(), ()>(())
-//! });
-//! assert_eq!(summary.unwrap().requests, 1);
-//! assert_eq!(requests[0].1, 1);
-//! ```
 
 use std::ops::Range;
 
@@ -492,6 +469,7 @@ impl OtlpEncoder {
 /// Appends one `ExportTraceServiceRequest` holding all `records` to `out`.
 ///
 /// Convenience for one-off use; the export thread keeps an [`OtlpEncoder`] instead.
+#[cfg(test)]
 pub fn encode_request(records: &[ObservationRecord], resource: &ExportResource, out: &mut Vec<u8>) {
     OtlpEncoder::new().encode(records, resource, out);
 }

@@ -49,7 +49,7 @@ use crate::record::ObservationRecord;
 ///
 /// Records are buffered per trace until the trace's root (an observation without a parent, or
 /// one continuing a remote or explicit trace context) has arrived and nothing held for the
-/// trace waits for a missing parent ([the rule](crate::export::console)), then printed in one
+/// trace waits for a missing parent, then printed in one
 /// piece:
 ///
 /// ```text
