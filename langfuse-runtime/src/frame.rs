@@ -47,6 +47,7 @@ impl Frame {
     /// record copied into the frame right after being written costs a store-forwarding stall
     /// per cache line. The client is borrowed so that a child started under a parent of the
     /// same client (the common case) touches no reference count.
+    #[inline(always)]
     pub(crate) fn fresh(
         client: Cow<'_, Arc<ClientInner>>,
         build: impl FnOnce() -> ObservationRecord,
@@ -78,6 +79,7 @@ impl Frame {
     /// Ends the observation (`f` applied last, then the end time) and releases this handle.
     /// While no context, handle or task holds the frame any more (a sync call that nobody took
     /// a context out of), no lock is taken and the frame is kept for reuse.
+    #[inline]
     pub(crate) fn finish(frame: Arc<Self>, f: impl FnOnce(&mut ObservationRecord)) {
         let mut fresh = match FreshFrame::reclaim(frame) {
             Ok(fresh) => fresh,

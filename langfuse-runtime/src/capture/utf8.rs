@@ -146,7 +146,7 @@ struct Sink<'a> {
 impl io::Write for Sink<'_> {
     /// serde_json writes every fragment through `write_all`: the common case (it fits) is
     /// inlined into the serializer, as `Vec<u8>`'s own writer is.
-    #[inline]
+    #[inline(always)]
     fn write_all(&mut self, chunk: &[u8]) -> io::Result<()> {
         if !*self.cut && chunk.len() <= self.end.saturating_sub(self.bytes.len()) {
             if self.guard.exceeded() {

@@ -36,6 +36,7 @@ impl Output {
     }
 
     /// Runs the output closure; the field it yields is applied when the call ends.
+    #[inline]
     pub(super) fn collect(capture: bool, fill: impl FnOnce(&mut Output)) -> Option<Field> {
         let mut out = Output { capture, whole_output: true, value: None, error: None };
         fill(&mut out);
