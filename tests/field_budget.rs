@@ -22,7 +22,7 @@ impl Collector {
     fn input_of(&self, name: &str) -> String {
         let records = self.0.lock().unwrap();
         let record = records.iter().find(|r| r.name == name).expect("the observation");
-        record.input.clone().expect("an input")
+        record.input.clone().expect("an input").into_string()
     }
 }
 

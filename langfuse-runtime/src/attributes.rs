@@ -100,7 +100,7 @@ pub(crate) struct SpanDefaults {
     pub(crate) attribute_count_limit: usize,
 }
 
-fn str_attr(s: &Option<String>) -> Option<AttrValue<'_>> {
+fn str_attr<S: std::ops::Deref<Target = str>>(s: &Option<S>) -> Option<AttrValue<'_>> {
     s.as_deref().map(AttrValue::Str)
 }
 
@@ -162,14 +162,14 @@ pub(crate) fn for_each_attribute(
         let completion_start =
             g.completion_start_time.map(|nanos| format!("\"{}\"", clock::rfc3339_micros(nanos)));
         for (key, value) in [
-            (MODEL_NAME, &g.model),
-            (MODEL_PARAMETERS, &g.model_parameters),
-            (USAGE_DETAILS, &g.usage_details),
-            (COST_DETAILS, &g.cost_details),
-            (COMPLETION_START_TIME, &completion_start),
+            (MODEL_NAME, g.model.as_deref()),
+            (MODEL_PARAMETERS, g.model_parameters.as_deref()),
+            (USAGE_DETAILS, g.usage_details.as_deref()),
+            (COST_DETAILS, g.cost_details.as_deref()),
+            (COMPLETION_START_TIME, completion_start.as_deref()),
         ] {
-            if let Some(v) = str_attr(value) {
-                put(AttrKey::fixed(key), v);
+            if let Some(v) = value {
+                put(AttrKey::fixed(key), AttrValue::Str(v));
             }
         }
     }
@@ -204,7 +204,7 @@ pub(crate) fn for_each_attribute(
     if record.as_root {
         put(AttrKey::fixed(AS_ROOT), AttrValue::Bool(true));
     }
-    if let Some(v) = record.metadata_value().map(AttrValue::Str) {
+    if let Some(v) = record.metadata_value().map(|v| AttrValue::Str(v)) {
         put(AttrKey::fixed(METADATA), v);
     }
     if let Some(t) = trace {

@@ -29,6 +29,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde::Serialize;
 
+use crate::payload::{JsonText, Payload};
+
 pub(crate) use isolate::{DEFAULT_FIELD_BUDGET, capture_failures, set_field_budget};
 use isolate::{StackGuard, count_failure, field_budget, truncation_marker};
 use utf8::{Utf8Buf, floor_char_boundary};
@@ -114,17 +116,17 @@ impl Json {
     }
 
     /// The output of a sequence: the array, or the concatenation when every item is a string.
-    pub(crate) fn finish_items(mut self, count: usize, all_strings: bool) -> String {
+    pub(crate) fn finish_items(mut self, count: usize, all_strings: bool) -> Payload {
         self.buf.push(']');
         if all_strings {
             if count == 0 {
-                return String::new();
+                return Payload::Text(String::new());
             }
             if let Ok(parts) = serde_json::from_slice::<Vec<String>>(self.buf.as_bytes()) {
-                return parts.concat();
+                return Payload::Text(parts.concat());
             }
         }
-        self.into_string()
+        Payload::Json(self.into_json_text())
     }
 
     /// Starts the next member of an object started with [`Json::object`]; the value follows.
@@ -307,26 +309,38 @@ impl Json {
 
     /// The text of an object started with [`Json::object`].
     #[inline]
-    pub(crate) fn finish_object(mut self) -> String {
+    pub(crate) fn finish_object(mut self) -> Payload {
         self.buf.push('}');
-        self.into_string()
+        Payload::Json(self.into_json_text())
     }
 
     /// Input/output wire text: `null` is omitted, a JSON string is sent raw (unquoted).
     #[inline]
-    pub(crate) fn into_io_text(self) -> Option<String> {
-        if self.raw_text || self.quoted_number {
-            return Some(self.into_string());
+    pub(crate) fn into_io_text(self) -> Option<Payload> {
+        if self.raw_text {
+            return Some(Payload::Text(self.into_string()));
+        }
+        if self.quoted_number {
+            return Some(Payload::Json(self.into_json_text()));
         }
         match self.buf.as_bytes() {
             b"" | b"null" => None,
             [b'"', ..] => Some(self.unquote()),
-            _ => Some(self.into_string()),
+            _ => Some(Payload::Json(self.into_json_text())),
         }
     }
 
-    fn unquote(self) -> String {
-        serde_json::from_slice::<String>(self.buf.as_bytes()).unwrap_or_else(|_| self.into_string())
+    fn unquote(self) -> Payload {
+        match serde_json::from_slice::<String>(self.buf.as_bytes()) {
+            Ok(text) => Payload::Text(text),
+            Err(_) => Payload::Json(self.into_json_text()),
+        }
+    }
+
+    /// The text as JSON: everything this encoder writes is one JSON value.
+    #[inline]
+    pub(crate) fn into_json_text(self) -> JsonText {
+        JsonText::from_encoded(self.into_string())
     }
 
     #[inline]

@@ -6,25 +6,26 @@ use serde::Serialize;
 
 use crate::capture::Json;
 use crate::diag;
+use crate::payload::{JsonText, Payload};
 use crate::record::Metadata;
 
 /// Input/output encoding: `None` for JSON `null` (omitted on the wire), the raw text for a
 /// string, compact JSON for anything else.
-pub(crate) fn io_text<T: Serialize + ?Sized>(value: &T) -> Option<String> {
+pub(crate) fn io_text<T: Serialize + ?Sized>(value: &T) -> Option<Payload> {
     let mut json = Json::output(64);
     let _ = json.write_serialize(value);
     json.into_io_text()
 }
 
 /// Compact JSON of any value; serialization failures become a JSON string placeholder.
-pub(crate) fn json_text<T: Serialize + ?Sized>(value: &T) -> String {
+pub(crate) fn json_text<T: Serialize + ?Sized>(value: &T) -> JsonText {
     let mut json = Json::with_capacity(16);
     let _ = json.write_serialize(value);
-    json.into_string()
+    json.into_json_text()
 }
 
 /// JSON text of a value that must be an object (usage, cost, model parameters), keys sorted.
-pub(crate) fn json_object_text<T: Serialize + ?Sized>(what: &str, value: &T) -> Option<String> {
+pub(crate) fn json_object_text<T: Serialize + ?Sized>(what: &str, value: &T) -> Option<JsonText> {
     let mut json = Json::with_capacity(64);
     if let Err(e) = json.write_serialize(value) {
         diag::warn(format_args!("{what} could not be serialized ({}); ignored", e.0));
@@ -34,8 +35,8 @@ pub(crate) fn json_object_text<T: Serialize + ?Sized>(what: &str, value: &T) -> 
         // Keys sorted, as these objects have always been sent (pinned by the loopback tests):
         // the one place a value is re-read, and it is a handful of numbers.
         [b'{', ..] => match serde_json::from_str::<serde_json::Value>(json.as_str()) {
-            Ok(sorted) => Some(sorted.to_string()),
-            Err(_) => Some(json.into_string()),
+            Ok(sorted) => Some(JsonText::from_encoded(sorted.to_string())),
+            Err(_) => Some(json.into_json_text()),
         },
         b"null" => None,
         _ => {
@@ -52,7 +53,7 @@ pub(crate) fn json_object_text<T: Serialize + ?Sized>(what: &str, value: &T) -> 
 /// (keys with `null` values skipped); anything else goes under the bare key.
 pub(crate) fn merge_metadata<T: Serialize + ?Sized>(
     metadata: &mut Metadata,
-    bare: &mut Option<String>,
+    bare: &mut Option<JsonText>,
     value: &T,
 ) {
     let mut json = Json::with_capacity(64);
@@ -61,11 +62,11 @@ pub(crate) fn merge_metadata<T: Serialize + ?Sized>(
     if written.is_ok() && text.starts_with('{') {
         for (key, value) in members(text) {
             if value != "null" {
-                metadata.insert(key, value.to_owned());
+                metadata.insert(key, JsonText::from_encoded(value.to_owned()));
             }
         }
     } else if text != "null" {
-        *bare = Some(json.into_string());
+        *bare = Some(json.into_json_text());
     }
 }
 
@@ -216,11 +217,11 @@ mod tests {
             &mut bare,
             &json!({"provider": "openai", "n": 1, "nested": {"a": [1]}, "gone": null, "u": "日本"}),
         );
-        assert_eq!(m.get("provider"), Some("\"openai\""));
-        assert_eq!(m.get("n"), Some("1"));
-        assert_eq!(m.get("nested"), Some(r#"{"a":[1]}"#));
-        assert_eq!(m.get("gone"), None);
-        assert_eq!(m.get("u"), Some("\"日本\""));
+        assert_eq!(m.get("provider").map(|v| v.as_str()), Some("\"openai\""));
+        assert_eq!(m.get("n").map(|v| v.as_str()), Some("1"));
+        assert_eq!(m.get("nested").map(|v| v.as_str()), Some(r#"{"a":[1]}"#));
+        assert_eq!(m.get("gone").map(|v| v.as_str()), None);
+        assert_eq!(m.get("u").map(|v| v.as_str()), Some("\"日本\""));
         merge_metadata(&mut m, &mut bare, &json!(["a", 1]));
         assert_eq!(bare.as_deref(), Some(r#"["a",1]"#));
     }
@@ -246,13 +247,20 @@ mod tests {
             .map(|(k, v)| (k.clone(), v.to_string()))
             .collect();
         for (k, v) in &expected {
-            assert_eq!(m.get(k), Some(v.as_str()), "{k}");
+            assert_eq!(m.get(k).map(|v| v.as_str()), Some(v.as_str()), "{k}");
         }
-        assert_eq!(m.get("n"), None);
+        assert_eq!(m.get("n").map(|v| v.as_str()), None);
         // A struct keeps its declaration order, as the macro path does.
         let mut m = Metadata::default();
         merge_metadata(&mut m, &mut bare, &Nested { z: 2, a: vec![], m: BTreeMap::new() });
-        assert_eq!((m.get("z"), m.get("a"), m.get("m")), (Some("2"), Some("[]"), Some("{}")));
+        assert_eq!(
+            (
+                m.get("z").map(|v| v.as_str()),
+                m.get("a").map(|v| v.as_str()),
+                m.get("m").map(|v| v.as_str())
+            ),
+            (Some("2"), Some("[]"), Some("{}"))
+        );
         merge_metadata(&mut m, &mut bare, &Panics);
         assert!(bare.unwrap().starts_with("\"<capture failed: panic in Serialize"));
     }
@@ -287,7 +295,7 @@ mod tests {
             assert_eq!(json_text(value), *expected);
             let mut m = Metadata::default();
             merge_metadata(&mut m, &mut None, &json!({ "k": value }));
-            assert_eq!(m.get("k"), Some(*expected));
+            assert_eq!(m.get("k").map(|v| v.as_str()), Some(*expected));
         }
         // Non-finite floats (not representable in `serde_json::Value`) and the ±(2^53−1) edges.
         assert_eq!(json_text(&f64::NAN), r#""NaN""#);

@@ -65,7 +65,8 @@
 //! - [`TraceId`], [`ObservationId`], [`ParseIdError`]: ids.
 //! - [`ObservationType`], [`Level`], [`ParseKindError`]: kinds.
 //! - [`ObservationRecord`], [`GenerationFields`], [`Metadata`], [`TraceAttributes`]: finished
-//!   observations as exporters see them.
+//!   observations as exporters see them; [`Payload`] (an input or output) and [`JsonText`]
+//!   (compact JSON) carry their values as wire text that parses on request.
 //! - [`SDK_VERSION`].
 //!
 //! In [`export`]: [`SpanExporter`](export::SpanExporter), [`ExportError`](export::ExportError),
@@ -94,6 +95,7 @@ mod ids;
 mod kind;
 mod macro_support;
 mod observation;
+mod payload;
 mod propagation;
 mod record;
 mod recycle;
@@ -117,6 +119,7 @@ pub use observation::{
     current_observation, current_observation_id, current_trace_id, event, generation, observation,
     span,
 };
+pub use payload::{JsonText, Payload};
 pub use propagation::{Propagate, propagate_attributes};
 pub use record::{GenerationFields, Metadata, ObservationRecord, TraceAttributes};
 #[cfg(feature = "tokio")]

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::context::{TraceContext, WithContext};
 use crate::diag;
 use crate::encode;
+use crate::payload::JsonText;
 use crate::record::TraceAttributes;
 
 /// Longest accepted value of a propagated string attribute (the server's limit).
@@ -93,9 +94,9 @@ impl Propagate {
     pub fn metadata<T: Serialize + ?Sized>(mut self, key: &str, value: &T) -> Self {
         let json = encode::json_text(value);
         if json != "null"
-            && let Some(json) = checked("trace metadata value", json)
+            && let Some(json) = checked("trace metadata value", json.into_string())
         {
-            self.update.metadata.insert(key, json);
+            self.update.metadata.insert(key, JsonText::from_encoded(json));
         }
         self
     }
@@ -181,8 +182,8 @@ mod tests {
             assert_eq!(attrs.user_id.as_deref(), Some("u1"));
             assert_eq!(attrs.session_id.as_deref(), Some("s"));
             assert_eq!(attrs.tags, ["a", "b", "c"]);
-            assert_eq!(attrs.metadata.get("k"), Some("\"v\""));
-            assert_eq!(attrs.metadata.get("n"), Some("1"));
+            assert_eq!(attrs.metadata.get("k").map(|v| v.as_str()), Some("\"v\""));
+            assert_eq!(attrs.metadata.get("n").map(|v| v.as_str()), Some("1"));
         });
     }
 

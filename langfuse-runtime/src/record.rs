@@ -1,19 +1,21 @@
 //! What a finished observation looks like on its way to an exporter.
 //!
-//! Every value is already in its wire encoding (raw string or compact JSON), so exporters only
-//! copy bytes; [`crate::attributes`] decides which keys they go under.
+//! Every value is already in its wire encoding ([`Payload`] for input and output, [`JsonText`]
+//! for JSON), so exporters only copy bytes, and parse when they want a value;
+//! [`crate::attributes`] decides which keys they go under.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::ids::{ObservationId, TraceId};
 use crate::kind::{Level, ObservationType};
+use crate::payload::{JsonText, Payload};
 
 /// A finished observation, as handed to a [`SpanExporter`](crate::export::SpanExporter).
 ///
 /// What every observation has is a public field; what most never set (status message,
 /// version, metadata, generation fields) sits behind one allocation made on first use, read
-/// with [`ObservationRecord::status_message`] and its siblings. That keeps the record at 144
+/// with [`ObservationRecord::status_message`] and its siblings. That keeps the record at 160
 /// bytes: it is moved twice per observation on the instrumented thread.
 ///
 /// ```
@@ -41,9 +43,9 @@ pub struct ObservationRecord {
     /// End, nanoseconds since the Unix epoch (equal to the start for events).
     pub end_unix_nanos: u64,
     /// `langfuse.observation.input`: raw text for strings, compact JSON otherwise.
-    pub input: Option<String>,
+    pub input: Option<Payload>,
     /// `langfuse.observation.output`, encoded like the input.
-    pub output: Option<String>,
+    pub output: Option<Payload>,
     /// Trace-level attributes propagated from the context this observation started in.
     pub trace: Option<Arc<TraceAttributes>>,
     /// `langfuse.observation.type`.
@@ -65,7 +67,7 @@ struct Details {
     status_message: Option<String>,
     version: Option<String>,
     metadata: Metadata,
-    metadata_value: Option<String>,
+    metadata_value: Option<JsonText>,
     generation: Option<GenerationFields>,
 }
 
@@ -111,7 +113,7 @@ impl ObservationRecord {
     }
 
     /// Sets or clears one optional detail; clearing one that was never set allocates nothing.
-    fn set_detail(&mut self, value: Option<String>, slot: fn(&mut Details) -> &mut Option<String>) {
+    fn set_detail<T>(&mut self, value: Option<T>, slot: fn(&mut Details) -> &mut Option<T>) {
         if value.is_some() || self.details.is_some() {
             *slot(self.details_mut()) = value;
         }
@@ -148,12 +150,12 @@ impl ObservationRecord {
     }
 
     /// Non-object metadata, JSON-encoded, under the bare `langfuse.observation.metadata` key.
-    pub fn metadata_value(&self) -> Option<&str> {
-        self.details.as_ref()?.metadata_value.as_deref()
+    pub fn metadata_value(&self) -> Option<&JsonText> {
+        self.details.as_ref()?.metadata_value.as_ref()
     }
 
-    /// Sets or clears the non-object metadata (JSON text).
-    pub fn set_metadata_value(&mut self, json: Option<String>) {
+    /// Sets or clears the non-object metadata.
+    pub fn set_metadata_value(&mut self, json: Option<JsonText>) {
         self.set_detail(json, |d| &mut d.metadata_value);
     }
 
@@ -175,11 +177,11 @@ pub struct GenerationFields {
     /// `langfuse.observation.model.name`.
     pub model: Option<String>,
     /// `langfuse.observation.model.parameters`: a JSON object.
-    pub model_parameters: Option<String>,
+    pub model_parameters: Option<JsonText>,
     /// `langfuse.observation.usage_details`: a JSON object of integers.
-    pub usage_details: Option<String>,
+    pub usage_details: Option<JsonText>,
     /// `langfuse.observation.cost_details`: a JSON object of numbers.
-    pub cost_details: Option<String>,
+    pub cost_details: Option<JsonText>,
     /// When the model started answering (time to first token), in nanoseconds since the Unix
     /// epoch; sent as `langfuse.observation.completion_start_time`, an RFC 3339 JSON string.
     pub completion_start_time: Option<u64>,
@@ -214,14 +216,23 @@ pub struct TraceAttributes {
 }
 
 /// Ordered metadata with unique keys; values are compact JSON text.
+///
+/// ```
+/// use langfuse_runtime::{JsonText, Metadata};
+/// let mut m = Metadata::default();
+/// m.insert("provider", "\"openai\"".parse::<JsonText>().unwrap());
+/// m.insert("provider", "\"azure\"".parse::<JsonText>().unwrap());
+/// assert_eq!(m.get("provider").map(|v| v.as_str()), Some("\"azure\""));
+/// assert_eq!(m.len(), 1);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Metadata(Vec<(String, String)>);
+pub struct Metadata(Vec<(String, JsonText)>);
 
-const _: () = assert!(std::mem::size_of::<ObservationRecord>() <= 144);
+const _: () = assert!(std::mem::size_of::<ObservationRecord>() <= 160);
 
 impl Metadata {
     /// Sets `key` to an already JSON-encoded value, replacing an earlier value in place.
-    pub fn insert(&mut self, key: impl Into<String>, json_value: String) {
+    pub fn insert(&mut self, key: impl Into<String>, json_value: JsonText) {
         let key = key.into();
         match self.0.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = json_value,
@@ -237,13 +248,13 @@ impl Metadata {
     }
 
     /// The JSON-encoded value of `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pub fn get(&self, key: &str) -> Option<&JsonText> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
     /// Entries in insertion order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &JsonText)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// Number of keys.

@@ -80,7 +80,7 @@ fn reclaim_into(pool: &Mutex<Pool>, records: &mut [ObservationRecord]) {
     for record in records {
         for slot in [&mut record.input, &mut record.output] {
             let Some(text) = slot.take() else { continue };
-            let mut buf = text.into_bytes();
+            let mut buf = text.into_string().into_bytes();
             if (MIN_CAPACITY..=MAX_KEPT_CAPACITY).contains(&buf.capacity()) {
                 buf.clear();
                 kept_bytes += buf.capacity();
@@ -126,8 +126,8 @@ mod tests {
         first.extend_from_slice(b"{\"a\":1}");
         let (pointer, capacity) = (first.as_ptr(), first.capacity());
         let mut r = record();
-        r.input = Some(String::from_utf8(first).unwrap());
-        r.output = Some("x".repeat(10_000)); // too big to keep
+        r.input = Some(String::from_utf8(first).unwrap().into());
+        r.output = Some("x".repeat(10_000).into()); // too big to keep
         reclaim_into(&pool, std::slice::from_mut(&mut r));
         assert!(r.input.is_none() && r.output.is_none());
         assert_eq!(pool.lock().unwrap().buffers.len(), 1, "only the small buffer is kept");
@@ -144,7 +144,7 @@ mod tests {
         let (pool, _) = private();
         pool.lock().unwrap().bytes = MAX_POOL_BYTES;
         let mut r = record();
-        r.input = Some(String::with_capacity(256));
+        r.input = Some(String::with_capacity(256).into());
         reclaim_into(&pool, std::slice::from_mut(&mut r));
         assert!(pool.lock().unwrap().buffers.is_empty());
     }
@@ -152,7 +152,7 @@ mod tests {
     #[test]
     fn the_public_entry_points_round_trip() {
         let mut r = record();
-        r.input = Some(String::from_utf8(buffer(200)).unwrap());
+        r.input = Some(String::from_utf8(buffer(200)).unwrap().into());
         reclaim(std::slice::from_mut(&mut r));
         let again = buffer(16);
         assert!(again.is_empty() && again.capacity() >= MIN_CAPACITY);

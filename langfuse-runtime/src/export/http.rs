@@ -838,7 +838,7 @@ mod tests {
                 ObservationType::Span,
                 1_700_000_000_000_000_000,
             );
-            r.input = Some(format!("\"{}\"", "x".repeat(input_len)));
+            r.input = Some(format!("\"{}\"", "x".repeat(input_len)).into());
             r
         };
         // Record 1 is too large for any request and was left out by `encode_split`; requests
@@ -889,8 +889,8 @@ mod tests {
                     ObservationType::Span,
                     1_700_000_000_000_000_000 + i,
                 );
-                r.input = Some(format!("{{\"question\":\"what is {i} + {i}?\"}}"));
-                r.output = Some(format!("{}", i * 2));
+                r.input = Some(format!("{{\"question\":\"what is {i} + {i}?\"}}").into());
+                r.output = Some(format!("{}", i * 2).into());
                 r.metadata_mut().insert("provider", "\"openai\"".into());
                 r
             })

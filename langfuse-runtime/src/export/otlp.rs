@@ -534,7 +534,7 @@ mod tests {
         let mut root =
             span(0x1111_2222_3333_4444, None, "handle_request 🚀 日本語", ObservationType::Span);
         root.input = Some("héllo wörld — 日本語 🚀".into());
-        root.output = Some(String::new());
+        root.output = Some(String::new().into());
         root.metadata_mut().insert("provider", "\"openai\"".into());
         root.metadata_mut().insert("http.route.name", "\"/v1/chat\"".into());
         root.metadata_mut().insert("", "1".into());
@@ -863,7 +863,7 @@ mod tests {
         let mut zero = span(9, None, "zero", ObservationType::Tool);
         zero.start_unix_nanos = 0;
         zero.end_unix_nanos = 0;
-        zero.input = Some("x".repeat(20_000));
+        zero.input = Some("x".repeat(20_000).into());
         batch.push(zero);
         let mut out = vec![0xAA];
         encode_request(&batch, &resource, &mut out);
@@ -916,7 +916,7 @@ mod tests {
         let batch: Vec<_> = (1..=50)
             .map(|i| {
                 let mut r = span(i, None, "s", ObservationType::Span);
-                r.input = Some("y".repeat(i as usize * 10));
+                r.input = Some("y".repeat(i as usize * 10).into());
                 r
             })
             .collect();
@@ -951,7 +951,7 @@ mod tests {
         let resource = resource();
         let mut batch: Vec<_> =
             (1..=5).map(|i| span(i, None, "s", ObservationType::Span)).collect();
-        batch[2].output = Some("z".repeat(10_000));
+        batch[2].output = Some("z".repeat(10_000).into());
         let limit = 4_000;
         let (summary, requests) = split(&batch, &resource, limit);
         assert_eq!(summary.oversized, 1);
@@ -996,8 +996,8 @@ mod tests {
             .map(|i| {
                 let mut r = sample_batch().swap_remove((i % 3) as usize);
                 r.id = ObservationId::from_u64(i + 1).unwrap();
-                r.input = Some(format!("{{\"question\":\"what is {i} + {i}?\"}}"));
-                r.output = Some(format!("{}", i * 2));
+                r.input = Some(format!("{{\"question\":\"what is {i} + {i}?\"}}").into());
+                r.output = Some(format!("{}", i * 2).into());
                 r
             })
             .collect();

@@ -116,7 +116,7 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
                     r.set_version(Some(version.to_owned()));
                 }
                 for (key, value) in start.metadata {
-                    r.metadata_mut().insert(key, value.into_string());
+                    r.metadata_mut().insert(key, value.into_json_text());
                 }
             }
             let observation = Observation::from_ref(ObservationRef {

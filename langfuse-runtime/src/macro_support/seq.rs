@@ -17,6 +17,7 @@ use crate::capture::Json;
 use crate::context::{Exchanged, TraceContext};
 use crate::observation::fields::Field;
 use crate::observation::{Observation, panic_message};
+use crate::payload::Payload;
 use crate::state::Tracing;
 
 /// Turns the items into the output text instead of the default aggregation.
@@ -201,7 +202,9 @@ impl<C, X> Seq<C, X> {
             ..
         } = *live;
         let output = if capture_output {
-            text(transform).or_else(|| Some(array.finish_items(count, all_strings)))
+            text(transform)
+                .map(Payload::Text)
+                .or_else(|| Some(array.finish_items(count, all_strings)))
         } else {
             None
         };

@@ -9,22 +9,23 @@ use serde::Serialize;
 
 use crate::encode;
 use crate::kind::{Level, ObservationType};
+use crate::payload::{JsonText, Payload};
 use crate::record::{Metadata, ObservationRecord};
 
 pub(crate) enum Field {
     Name(Cow<'static, str>),
     Type(ObservationType),
-    Input(Option<String>),
-    Output(Option<String>),
-    Metadata(Metadata, Option<String>),
+    Input(Option<Payload>),
+    Output(Option<Payload>),
+    Metadata(Metadata, Option<JsonText>),
     Level(Level),
     StatusMessage(String),
     Error(String),
     Version(String),
     Model(String),
-    ModelParameters(Option<String>),
-    UsageDetails(Option<String>),
-    CostDetails(Option<String>),
+    ModelParameters(Option<JsonText>),
+    UsageDetails(Option<JsonText>),
+    CostDetails(Option<JsonText>),
     CompletionStart(u64),
     Prompt(String, i64),
     TracePublic,

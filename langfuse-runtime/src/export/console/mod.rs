@@ -20,8 +20,8 @@
 //!
 //! One job per file: `buffer` holds records until a tree can be printed, `tree` links parents
 //! and children, `render` writes the lines, `style` colors them, `format` shows durations and
-//! values, `printed` remembers what was printed, and `values` is the only place that reads the
-//! JSON and timestamp texts records carry.
+//! values, and `printed` remembers what was printed. JSON values are read through
+//! [`JsonText::object_members`](crate::JsonText::object_members); times are integer nanoseconds.
 
 mod buffer;
 mod format;
@@ -29,7 +29,6 @@ mod printed;
 mod render;
 mod style;
 mod tree;
-mod values;
 
 #[cfg(test)]
 mod tests;
@@ -90,7 +89,7 @@ use crate::record::ObservationRecord;
 /// let mut root =
 ///     ObservationRecord::new(trace, root_id, None, "pipeline", ObservationType::Span, start);
 /// root.end_unix_nanos = start + 4_000_000;
-/// root.input = Some("hello".to_owned());
+/// root.input = Some("hello".into());
 ///
 /// exporter.export(&[child])?; // buffered: its parent has not finished
 /// exporter.export(&[root])?; // prints the whole tree

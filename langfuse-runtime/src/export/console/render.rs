@@ -7,9 +7,9 @@ use super::format::{display_key, display_value, format_duration};
 use super::printed::Printed;
 use super::style::{BOLD, CYAN, DIM, MAGENTA, Paint, RED, YELLOW};
 use super::tree::Forest;
-use super::values::object_members;
 use crate::ids::{ObservationId, TraceId};
 use crate::kind::{Level, ObservationType};
+use crate::payload::JsonText;
 use crate::record::{Metadata, ObservationRecord, TraceAttributes};
 
 /// At most this many keys of a metadata or usage object are shown.
@@ -312,15 +312,17 @@ impl<'a> Renderer<'a> {
     }
 
     /// A JSON object as `{key: value, …}`; anything else as the shortened text.
-    fn object(&self, json: &str) -> String {
-        match object_members(json) {
-            Some(members) => self.members(members.into_iter()),
+    fn object(&self, json: &JsonText) -> String {
+        match json.object_members() {
+            Some(members) => {
+                self.members(members.iter().map(|(k, v)| (display_key(k), v.as_str())))
+            }
             None => self.value(json),
         }
     }
 
     fn metadata(&self, metadata: &Metadata) -> String {
-        self.members(metadata.iter().map(|(k, v)| (display_key(k), v)))
+        self.members(metadata.iter().map(|(k, v)| (display_key(k), v.as_str())))
     }
 
     fn members<'m>(&self, members: impl ExactSizeIterator<Item = (String, &'m str)>) -> String {
@@ -347,7 +349,7 @@ mod tests {
                 printed: &Printed::default(),
                 records: &[],
             }
-            .object(json)
+            .object(&JsonText::from_encoded(json.to_owned()))
         };
         assert_eq!(
             show(r#"{"b":1,"a":{"x":[1,2]},"c":"d,e:f"}"#),

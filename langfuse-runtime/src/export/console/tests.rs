@@ -243,9 +243,9 @@ fn long_values_are_truncated_for_display_only() {
     let (mut exporter, buf) = exporter();
     let long = "x".repeat(500);
     let mut root = rec(1, None, "big", ObservationType::Span, 0, 1_000_000);
-    root.input = Some(long.clone());
-    root.output = Some("é".repeat(201));
-    root.metadata_mut().insert("blob", format!("\"{}\"", "y".repeat(300)));
+    root.input = Some(long.clone().into());
+    root.output = Some("é".repeat(201).into());
+    root.metadata_mut().insert("blob", format!("\"{}\"", "y".repeat(300)).into());
     exporter.export(std::slice::from_ref(&root)).unwrap();
     let expected = format!(
         "trace 4bf92f3577b34da6a3ce929d0e0e4736 (1 observation)\n\

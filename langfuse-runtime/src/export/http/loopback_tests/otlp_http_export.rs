@@ -135,7 +135,7 @@ fn spans_arrive_with_ids_times_attributes_resource_and_scope() {
 
     let mut root = span(0xa1, None, "handle_request ✓");
     root.input = Some("Wie spät ist es? 日本語 🚀".into());
-    root.output = Some(String::new());
+    root.output = Some(String::new().into());
     root.metadata_mut().insert("http.route", "\"/chat\"".into());
     root.metadata_mut().insert("attempt", "2".into());
 
@@ -451,7 +451,7 @@ fn empty_batch_sends_nothing() {
 
 fn span_with_input(id: u64, input_len: usize) -> ObservationRecord {
     let mut record = span(id, None, "big");
-    record.input = Some("i".repeat(input_len));
+    record.input = Some("i".repeat(input_len).into());
     record
 }
 
