@@ -31,6 +31,9 @@ impl SharedBuf {
     }
 }
 
+/// Each test installs its own global client: one at a time.
+static ONE_CLIENT: Mutex<()> = Mutex::new(());
+
 #[observe]
 fn warm_up() {}
 
@@ -48,6 +51,7 @@ async fn threaded_root() -> u32 {
 
 #[test]
 fn a_child_recorded_on_a_worker_prints_under_its_root() {
+    let _one = ONE_CLIENT.lock().unwrap_or_else(PoisonError::into_inner);
     let buf = SharedBuf::default();
     let sink = buf.clone();
     let langfuse = Config::builder()
@@ -84,4 +88,57 @@ fn a_child_recorded_on_a_worker_prints_under_its_root() {
     let child_at = out.find("└─ worker_child").unwrap();
     let header_before_child = out[..child_at].rfind("\ntrace ").unwrap();
     assert!(header_before_child < root_at, "the child is in the root's tree:\n{out}");
+}
+
+#[observe]
+fn child_on_a_live_worker() -> u32 {
+    3
+}
+
+#[observe(capture_input = false)]
+fn root_on_an_exiting_thread(
+    worker: &std::sync::mpsc::Sender<langfuse_runtime::TraceContext>,
+    child_done: &std::sync::mpsc::Receiver<()>,
+) {
+    worker.send(langfuse_runtime::TraceContext::current()).unwrap();
+    // The child runs on the worker inside this observation's scope.
+    child_done.recv().unwrap();
+}
+
+/// The root's thread exits (its records are handed over) while the child's worker lives on
+/// (its records are swept): two `export` calls of one round, printed as one tree.
+#[test]
+fn a_root_and_a_child_exported_in_two_calls_of_one_round_print_one_tree() {
+    let _one = ONE_CLIENT.lock().unwrap_or_else(PoisonError::into_inner);
+    let buf = SharedBuf::default();
+    let sink = buf.clone();
+    let langfuse = Config::builder()
+        .env_source(|_| None)
+        .console_exporter(false)
+        .flush_interval(Duration::from_secs(600))
+        .exporter(move || ConsoleExporter::new(sink.clone()))
+        .init()
+        .expect("valid config");
+
+    let (to_worker, contexts) = std::sync::mpsc::channel::<langfuse_runtime::TraceContext>();
+    let (child_done, wait_child) = std::sync::mpsc::channel::<()>();
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let worker = std::thread::spawn(move || {
+        let cx = contexts.recv().unwrap();
+        assert_eq!(cx.run(child_on_a_live_worker), 3);
+        child_done.send(()).unwrap();
+        // Alive until after the flush, so its buffer is swept, not handed over at exit.
+        let _ = stopped.recv();
+    });
+    std::thread::spawn(move || root_on_an_exiting_thread(&to_worker, &wait_child)).join().unwrap();
+    assert!(langfuse.flush());
+    stop.send(()).unwrap();
+    worker.join().unwrap();
+    drop(langfuse);
+
+    let out = buf.text();
+    assert_eq!(out.lines().filter(|l| l.starts_with("trace ")).count(), 1, "{out}");
+    assert!(out.contains("\nroot_on_an_exiting_thread [span] "), "{out}");
+    assert!(out.contains("\n└─ child_on_a_live_worker [span] "), "{out}");
+    assert!(!out.contains("printed earlier"), "{out}");
 }

@@ -45,7 +45,8 @@ fn async_children_nest_across_awaits_and_joins() {
         assert_child(f, parent);
         assert_eq!(f.observation_type, ObservationType::Tool);
     }
-    let mut outputs: Vec<_> = fetches.iter().map(|f| f.output.clone().unwrap().into_string()).collect();
+    let mut outputs: Vec<_> =
+        fetches.iter().map(|f| f.output.clone().unwrap().into_string()).collect();
     outputs.sort();
     assert_eq!(outputs, ["doc-1", "doc-2", "doc-3"]);
 }

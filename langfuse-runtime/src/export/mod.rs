@@ -67,6 +67,14 @@ pub trait SpanExporter: Send + 'static {
     /// Exports one batch. An error drops the batch (it is counted, never retried by the pipeline).
     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError>;
 
+    /// Called after each export round (every tick, flush and shutdown), once everything
+    /// recorded until then, in every thread's buffer, has been passed to [`export`](Self::export).
+    /// An exporter that groups observations across batches acts here: the console prints the
+    /// traces that became complete. Errors are logged.
+    fn end_of_round(&mut self) -> Result<(), ExportError> {
+        Ok(())
+    }
+
     /// Called at the end of every `flush()`, after the last batch.
     fn force_flush(&mut self) -> Result<(), ExportError> {
         Ok(())
@@ -81,6 +89,9 @@ pub trait SpanExporter: Send + 'static {
 impl<T: SpanExporter + ?Sized> SpanExporter for Box<T> {
     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
         (**self).export(batch)
+    }
+    fn end_of_round(&mut self) -> Result<(), ExportError> {
+        (**self).end_of_round()
     }
     fn force_flush(&mut self) -> Result<(), ExportError> {
         (**self).force_flush()

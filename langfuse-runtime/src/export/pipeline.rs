@@ -419,6 +419,7 @@ impl Worker {
             self.export(chunk, false);
         }
         crate::recycle::reclaim(&mut swept);
+        self.for_each_exporter(|e| e.end_of_round());
     }
 
     fn sweep_thread_buffers(&self) -> Vec<ObservationRecord> {

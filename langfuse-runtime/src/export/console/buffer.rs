@@ -56,11 +56,22 @@ pub(super) struct Buffer {
     buffered: usize,
     next_seq: u64,
     pub(super) max: usize,
+    /// Traces that received records since the last [`Buffer::take_complete_touched`], in the
+    /// order of their first record: the order they are printed in.
+    touched: Vec<TraceId>,
+    touched_set: HashSet<TraceId>,
 }
 
 impl Buffer {
     pub(super) fn new(max: usize) -> Self {
-        Self { pending: HashMap::new(), buffered: 0, next_seq: 0, max }
+        Self {
+            pending: HashMap::new(),
+            buffered: 0,
+            next_seq: 0,
+            max,
+            touched: Vec::new(),
+            touched_set: HashSet::new(),
+        }
     }
 
     /// Records held.
@@ -73,21 +84,11 @@ impl Buffer {
         self.pending.len()
     }
 
-    /// Holds the records of `batch`, then appends to `ready` every trace whose tree is
-    /// complete (see the module docs of `console`), and the oldest traces as they are while the
-    /// buffer is over its bound.
-    ///
-    /// The whole batch is merged before anything is printed: records of one trace recorded on
-    /// several threads arrive in no particular order, a root often before its children.
-    pub(super) fn accept_batch(
-        &mut self,
-        batch: &[ObservationRecord],
-        printed: &Printed,
-        ready: &mut Vec<Ready>,
-    ) {
-        // Traces in order of their first record in the batch: the order they are printed in.
-        let mut touched: Vec<TraceId> = Vec::new();
-        let mut seen: HashSet<TraceId> = HashSet::new();
+    /// Holds the records of `batch`, and appends to `ready` the oldest traces as they are while
+    /// the buffer is over its bound. Complete trees are taken at the end of the round
+    /// ([`Buffer::take_complete_touched`]): records of one trace recorded on several threads
+    /// arrive in no particular order and in several batches, a root often before its children.
+    pub(super) fn accept_batch(&mut self, batch: &[ObservationRecord], ready: &mut Vec<Ready>) {
         for record in batch {
             let trace_id = record.trace_id;
             let next_seq = &mut self.next_seq;
@@ -95,14 +96,11 @@ impl Buffer {
                 *next_seq += 1;
                 Pending { seq: *next_seq, records: Vec::new() }
             });
-            if seen.insert(trace_id) {
-                touched.push(trace_id);
+            if self.touched_set.insert(trace_id) {
+                self.touched.push(trace_id);
             }
             pending.records.push(record.clone());
             self.buffered += 1;
-        }
-        for trace_id in touched {
-            self.take_complete(trace_id, printed, ready);
         }
         while self.buffered > self.max {
             let Some(oldest) = self.pending.iter().min_by_key(|(_, p)| p.seq).map(|(t, _)| *t)
@@ -111,6 +109,15 @@ impl Buffer {
                 break;
             };
             ready.extend(self.take(oldest));
+        }
+    }
+
+    /// Appends to `ready` every trace that received records this round and whose tree is
+    /// complete (see the module docs of `console`), in the order the traces first arrived.
+    pub(super) fn take_complete_touched(&mut self, printed: &Printed, ready: &mut Vec<Ready>) {
+        self.touched_set.clear();
+        for trace_id in std::mem::take(&mut self.touched) {
+            self.take_complete(trace_id, printed, ready);
         }
     }
 
@@ -158,6 +165,8 @@ impl Buffer {
         traces.sort_unstable();
         let all = traces.into_iter().filter_map(|(_, t)| self.take(t)).collect();
         self.buffered = 0;
+        self.touched.clear();
+        self.touched_set.clear();
         all
     }
 }

@@ -2,21 +2,20 @@
 //!
 //! When a tree is printed, so that a trace recorded on several threads prints as one tree:
 //!
-//! 1. An `export` call merges its whole batch into the buffer before printing anything. Each
-//!    thread's records reach the exporter in turn, so a root often comes before the children a
-//!    worker thread recorded (and that finished earlier).
-//! 2. A trace is printed when its root has arrived and every record held for it descends from
-//!    a root. A record whose parent is missing is a child of a child still on its way from
-//!    another thread, so it holds the whole trace, finished root included, until that parent
-//!    arrives.
+//! 1. `export` only holds records. The pipeline hands each thread's records over in turn, in
+//!    several `export` calls per round, so a root often comes before the children a worker
+//!    thread recorded (and that finished earlier).
+//! 2. At [`end_of_round`](SpanExporter::end_of_round), when everything recorded so far has been
+//!    exported, a trace is printed if its root has arrived and every record held for it
+//!    descends from a root. A record whose parent is missing is a child of a child still on
+//!    its way from another thread, so it holds the whole trace, finished root included, until
+//!    that parent arrives.
 //! 3. `force_flush` and `shutdown` print everything still held (nothing is lost at shutdown),
 //!    and when more than the buffer bound is held the oldest trace is printed as it is.
 //!    Observations whose parent was not printed with them are marked `(parent not finished)`.
 //!
-//! A child arriving in a later `export` call than its already printed root (its thread's
-//! buffer was swept a round later) is printed as its own tree, marked
-//! `(parent NAME printed earlier)`: holding every finished root for a later call would delay
-//! the last tree until the next export, which may never come before shutdown.
+//! A child that finishes after its root was printed (work left running in a detached task)
+//! is printed as its own tree, marked `(parent NAME printed earlier)`.
 //!
 //! One job per file: `buffer` holds records until a tree can be printed, `tree` links parents
 //! and children, `render` writes the lines, `style` colors them, `format` shows durations and
@@ -63,12 +62,15 @@ use crate::record::ObservationRecord;
 ///      model: gpt-4o-mini  usage: {input: 12, output: 3, total: 15}  cost: {total: 0.00018}
 /// ```
 ///
-/// Children are sorted by start time. Long values are shortened for display only
-/// ([`with_max_value_chars`](Self::with_max_value_chars)). [`force_flush`] and [`shutdown`]
-/// print traces whose root has not finished yet, marking their top observations
+/// Trees are printed at the end of each export round ([`end_of_round`], which the SDK's
+/// pipeline calls after every tick and flush), so one trace prints as one tree however many
+/// threads recorded it. Children are sorted by start time. Long values are shortened for
+/// display only ([`with_max_value_chars`](Self::with_max_value_chars)). [`force_flush`] and
+/// [`shutdown`] also print traces whose root has not finished yet, marking their top observations
 /// `(parent not finished)`. At most [`with_max_buffered`](Self::with_max_buffered) records are
 /// held; beyond that the oldest trace is printed early.
 ///
+/// [`end_of_round`]: SpanExporter::end_of_round
 /// [`force_flush`]: SpanExporter::force_flush
 /// [`shutdown`]: SpanExporter::shutdown
 ///
@@ -91,8 +93,9 @@ use crate::record::ObservationRecord;
 /// root.end_unix_nanos = start + 4_000_000;
 /// root.input = Some("hello".into());
 ///
-/// exporter.export(&[child])?; // buffered: its parent has not finished
-/// exporter.export(&[root])?; // prints the whole tree
+/// exporter.export(&[child])?; // held: its parent has not finished
+/// exporter.export(&[root])?;
+/// exporter.end_of_round()?; // prints the whole tree
 /// exporter.shutdown()?;
 /// # Ok::<(), langfuse_runtime::export::ExportError>(())
 /// ```
@@ -222,9 +225,19 @@ impl fmt::Debug for ConsoleExporter {
 }
 
 impl SpanExporter for ConsoleExporter {
+    /// Holds the batch; only traces evicted over the buffer bound are printed here.
     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
         let mut ready = Vec::new();
-        self.buffer.accept_batch(batch, &self.printed, &mut ready);
+        self.buffer.accept_batch(batch, &mut ready);
+        let mut out = String::new();
+        self.print(ready, &mut out);
+        self.write(&out)
+    }
+
+    /// Prints every trace that became complete during the round.
+    fn end_of_round(&mut self) -> Result<(), ExportError> {
+        let mut ready = Vec::new();
+        self.buffer.take_complete_touched(&self.printed, &mut ready);
         let mut out = String::new();
         self.print(ready, &mut out);
         self.write(&out)

@@ -37,6 +37,14 @@ fn exporter() -> (ConsoleExporter, SharedBuf) {
     (ConsoleExporter::new(buf.clone()), buf)
 }
 
+impl ConsoleExporter {
+    /// One pipeline round holding one batch: `export`, then `end_of_round`.
+    fn export_round(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+        self.export(batch)?;
+        self.end_of_round()
+    }
+}
+
 /// 2025-01-02T03:04:05Z
 const T0: u64 = 1_735_787_045_000_000_000;
 
@@ -124,7 +132,7 @@ cost: {input: 0.00012, output: 0.00006, total: 0.00018}
 #[test]
 fn three_level_trace_prints_once_its_root_arrives() {
     let (mut exporter, buf) = exporter();
-    exporter.export(&pipeline_records()).unwrap();
+    exporter.export_round(&pipeline_records()).unwrap();
     assert_eq!(buf.take(), PIPELINE_TREE);
     assert_eq!(exporter.buffer.len(), 0);
     assert!(exporter.buffer.traces() == 0);
@@ -140,10 +148,10 @@ fn children_first_across_two_exports() {
     let root = records.pop().unwrap();
     // Children sorted by start time, not by arrival.
     records.reverse();
-    exporter.export(&records).unwrap();
+    exporter.export_round(&records).unwrap();
     assert_eq!(buf.take(), "");
     assert_eq!(exporter.buffer.len(), 4);
-    exporter.export(&[root]).unwrap();
+    exporter.export_round(&[root]).unwrap();
     assert_eq!(buf.take(), PIPELINE_TREE);
     assert_eq!(exporter.buffer.len(), 0);
 }
@@ -164,7 +172,7 @@ fn error_warning_and_status() {
     root.level = Some(Level::Error);
     let mut note = rec(5, None, "note", ObservationType::Span, 0, 0);
     note.set_status_message(Some("just saying".into()));
-    exporter.export(&[charge, retry, audit, root, note]).unwrap();
+    exporter.export_round(&[charge, retry, audit, root, note]).unwrap();
     assert_eq!(
         buf.take(),
         "\
@@ -187,7 +195,7 @@ fn incomplete_trace_is_printed_on_force_flush() {
     let (mut exporter, buf) = exporter();
     let mut records = pipeline_records();
     let root = records.pop().unwrap();
-    exporter.export(&records).unwrap();
+    exporter.export_round(&records).unwrap();
     assert_eq!(buf.take(), "");
     exporter.force_flush().unwrap();
     assert_eq!(
@@ -212,7 +220,7 @@ cost: {input: 0.00012, output: 0.00006, total: 0.00018}
     );
     assert_eq!(exporter.buffer.len(), 0);
     // The root arrives later and says where its children went.
-    exporter.export(&[root]).unwrap();
+    exporter.export_round(&[root]).unwrap();
     assert_eq!(
         buf.take(),
         "\
@@ -229,7 +237,7 @@ pipeline [span] 12.500 ms  (+2 children printed earlier)
 #[test]
 fn shutdown_prints_what_is_left() {
     let (mut exporter, buf) = exporter();
-    exporter.export(&[rec(2, Some(1), "orphan", ObservationType::Span, 0, 5_000)]).unwrap();
+    exporter.export_round(&[rec(2, Some(1), "orphan", ObservationType::Span, 0, 5_000)]).unwrap();
     exporter.shutdown().unwrap();
     assert_eq!(
         buf.take(),
@@ -246,7 +254,7 @@ fn long_values_are_truncated_for_display_only() {
     root.input = Some(long.clone().into());
     root.output = Some("é".repeat(201).into());
     root.metadata_mut().insert("blob", format!("\"{}\"", "y".repeat(300)).into());
-    exporter.export(std::slice::from_ref(&root)).unwrap();
+    exporter.export_round(std::slice::from_ref(&root)).unwrap();
     let expected = format!(
         "trace 4bf92f3577b34da6a3ce929d0e0e4736 (1 observation)\n\
              big [span] 1.000 ms\n  \
@@ -264,7 +272,7 @@ fn long_values_are_truncated_for_display_only() {
     let mut root = rec(1, None, "a\tname\u{1b}", ObservationType::Span, 0, 1_000_000);
     root.input = Some("line one\nline two".into());
     root.output = Some("\u{1b}[2J".into());
-    exporter.export(&[root]).unwrap();
+    exporter.export_round(&[root]).unwrap();
     assert_eq!(
         buf.take(),
         "trace 4bf92f3577b34da6a3ce929d0e0e4736 (1 observation)\n\
@@ -282,13 +290,13 @@ fn oldest_trace_is_printed_when_the_buffer_is_full() {
     let mut b = rec(20, Some(10), "b_child", ObservationType::Span, 0, 1_000);
     b.trace_id = other;
     exporter
-        .export(&[
+        .export_round(&[
             rec(2, Some(1), "a_child_1", ObservationType::Span, 0, 1_000),
             rec(3, Some(1), "a_child_2", ObservationType::Span, 5, 1_000),
         ])
         .unwrap();
     assert_eq!(buf.take(), "");
-    exporter.export(&[b]).unwrap();
+    exporter.export_round(&[b]).unwrap();
     assert_eq!(
         buf.take(),
         "\
@@ -306,11 +314,11 @@ a_child_2 [span] 1.0 µs  (parent not finished)
 #[test]
 fn late_child_names_its_printed_parent() {
     let (mut exporter, buf) = exporter();
-    exporter.export(&[rec(1, None, "handler", ObservationType::Span, 0, 1_000_000)]).unwrap();
+    exporter.export_round(&[rec(1, None, "handler", ObservationType::Span, 0, 1_000_000)]).unwrap();
     buf.take();
     // A detached task that outlived its parent, with a child of its own.
     exporter
-        .export(&[
+        .export_round(&[
             rec(3, Some(2), "write", ObservationType::Span, 1_200, 300_000),
             rec(2, Some(1), "background", ObservationType::Span, 1_100, 5_000_000),
         ])
@@ -336,9 +344,9 @@ fn remote_and_explicit_parents_are_roots() {
     explicit.as_root = true;
     explicit.trace_public = true;
     exporter
-        .export(&[rec(3, Some(2), "work", ObservationType::Span, 10, 1_000_000), remote])
+        .export_round(&[rec(3, Some(2), "work", ObservationType::Span, 10, 1_000_000), remote])
         .unwrap();
-    exporter.export(&[explicit]).unwrap();
+    exporter.export_round(&[explicit]).unwrap();
     assert_eq!(
         buf.take(),
         "\
@@ -378,7 +386,7 @@ fn trace_attributes_are_repeated_only_when_they_change() {
     changed.set_metadata_value(Some("[1,2]".into()));
     let mut root = rec(1, None, "root", ObservationType::Span, 0, 1_000_000);
     root.trace = Some(first);
-    exporter.export(&[same, changed, root]).unwrap();
+    exporter.export_round(&[same, changed, root]).unwrap();
     assert_eq!(
         buf.take(),
         "\
@@ -405,8 +413,8 @@ fn traces_are_flushed_oldest_first_and_cycles_terminate() {
     y.trace_id = other;
     let mut selfish = rec(12, Some(12), "self", ObservationType::Span, 2, 1_000);
     selfish.trace_id = other;
-    exporter.export(&[x, y, selfish]).unwrap();
-    exporter.export(&[rec(2, Some(1), "later", ObservationType::Span, 0, 1_000)]).unwrap();
+    exporter.export_round(&[x, y, selfish]).unwrap();
+    exporter.export_round(&[rec(2, Some(1), "later", ObservationType::Span, 0, 1_000)]).unwrap();
     exporter.force_flush().unwrap();
     assert_eq!(
         buf.take(),
@@ -433,7 +441,7 @@ fn deep_chains_do_not_overflow() {
         .map(|n| rec(n, Some(n - 1), "step", ObservationType::Span, n, 1_000))
         .chain([rec(1, None, "top", ObservationType::Span, 0, 1_000)])
         .collect();
-    exporter.export(&records).unwrap();
+    exporter.export_round(&records).unwrap();
     let out = buf.take();
     assert_eq!(out.lines().count(), depth + 2);
     let widest = out.lines().map(|l| l.chars().count()).max().unwrap();
@@ -452,10 +460,10 @@ fn write_errors_are_returned_not_panicked() {
         }
     }
     let mut exporter = ConsoleExporter::new(Broken);
-    let err = exporter.export(&pipeline_records()).unwrap_err();
+    let err = exporter.export_round(&pipeline_records()).unwrap_err();
     assert_eq!(err, ExportError::Other("console exporter: write failed: pipe closed".into()));
     assert_eq!(exporter.buffer.len(), 0);
-    assert_eq!(exporter.export(&[]), Ok(()));
+    assert_eq!(exporter.export_round(&[]), Ok(()));
     assert_eq!(exporter.force_flush(), Ok(()));
 }
 
@@ -466,7 +474,7 @@ fn color_output_styles_names_types_and_levels() {
     let mut root = rec(1, None, "boom", ObservationType::Generation, 0, 1_000);
     root.level = Some(Level::Error);
     root.input = Some("hi".into());
-    exporter.export(&[root]).unwrap();
+    exporter.export_round(&[root]).unwrap();
     assert_eq!(
         buf.take(),
         "\x1b[1mtrace 4bf92f3577b34da6a3ce929d0e0e4736\x1b[0m \x1b[2m(1 observation)\x1b[0m\n\
@@ -481,7 +489,7 @@ fn a_completion_start_before_the_start_is_shown_as_a_date() {
     let mut g = rec(1, None, "gen", ObservationType::Generation, 0, 1_000);
     *g.generation_mut() =
         GenerationFields { completion_start_time: Some(T0 - 1_000_000_000), ..Default::default() };
-    exporter.export(&[g]).unwrap();
+    exporter.export_round(&[g]).unwrap();
     let out = buf.take();
     assert!(out.contains("completion start: 2025-01-02T03:04:04"), "{out}");
 }
@@ -492,7 +500,7 @@ fn a_root_ahead_of_its_children_in_one_batch_prints_one_tree() {
     let mut records = pipeline_records();
     // Threads' buffers are swept one after another: the root's may come first.
     records.reverse();
-    exporter.export(&records).unwrap();
+    exporter.export_round(&records).unwrap();
     assert_eq!(buf.take(), PIPELINE_TREE);
     assert_eq!(exporter.buffer.len(), 0);
 }
@@ -507,10 +515,10 @@ fn a_finished_root_waits_while_a_grandchild_waits_for_its_parent() {
     let db = records.pop().unwrap();
     let connect = records.pop().unwrap();
     // `connect` waits for `db`, still in another thread's buffer: the root's tree is held.
-    exporter.export(&[connect, root, hit]).unwrap();
+    exporter.export_round(&[connect, root, hit]).unwrap();
     assert_eq!(buf.take(), "");
     assert_eq!(exporter.buffer.len(), 3);
-    exporter.export(&[chat, db]).unwrap();
+    exporter.export_round(&[chat, db]).unwrap();
     assert_eq!(buf.take(), PIPELINE_TREE);
     assert_eq!(exporter.buffer.len(), 0);
 }
@@ -519,7 +527,7 @@ fn a_finished_root_waits_while_a_grandchild_waits_for_its_parent() {
 fn a_held_root_is_printed_at_shutdown_with_what_waits_beside_it() {
     let (mut exporter, buf) = exporter();
     exporter
-        .export(&[
+        .export_round(&[
             rec(3, Some(2), "orphan", ObservationType::Span, 10, 1_000),
             rec(1, None, "root", ObservationType::Span, 0, 1_000_000),
         ])
@@ -532,6 +540,26 @@ fn a_held_root_is_printed_at_shutdown_with_what_waits_beside_it() {
 trace 4bf92f3577b34da6a3ce929d0e0e4736 (2 observations)
 root [span] 1.000 ms
 orphan [span] 1.0 µs  (parent not finished)
+
+"
+    );
+    assert_eq!(exporter.buffer.len(), 0);
+}
+
+#[test]
+fn a_root_and_its_child_in_two_batches_of_one_round_print_one_tree() {
+    let (mut exporter, buf) = exporter();
+    // The root's thread buffer was handed over first, the worker's swept after it.
+    exporter.export(&[rec(1, None, "request", ObservationType::Span, 0, 2_000_000)]).unwrap();
+    assert_eq!(buf.take(), "", "nothing is printed before the round ends");
+    exporter.export(&[rec(2, Some(1), "spawned", ObservationType::Tool, 100, 500_000)]).unwrap();
+    exporter.end_of_round().unwrap();
+    assert_eq!(
+        buf.take(),
+        "\
+trace 4bf92f3577b34da6a3ce929d0e0e4736 (2 observations)
+request [span] 2.000 ms
+└─ spawned [tool] 500.0 µs
 
 "
     );
