@@ -4,35 +4,25 @@
 //! `flush()` hands the exporter the root before the child its worker thread recorded earlier:
 //! the order in which a multi-threaded trace really reaches the exporter.
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex, PoisonError};
+mod support;
+
 use std::time::Duration;
 
 use langfuse_runtime::export::ConsoleExporter;
-use langfuse_runtime::{Config, observe};
+use langfuse_runtime::{Config, Langfuse, observe};
+use support::{SharedBuf, serial};
 
-/// A writer the test reads back after handing clones to the exporter.
-#[derive(Clone, Default)]
-struct SharedBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuf {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+/// A client that prints to `buf` and exports nothing before `flush()`.
+fn console_client(buf: &SharedBuf) -> Langfuse {
+    let sink = buf.clone();
+    Config::builder()
+        .env_source(|_| None)
+        .console_exporter(false)
+        .flush_interval(Duration::from_secs(600))
+        .exporter(move || ConsoleExporter::new(sink.clone()))
+        .init()
+        .expect("valid config")
 }
-
-impl SharedBuf {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()).unwrap()
-    }
-}
-
-/// Each test installs its own global client: one at a time.
-static ONE_CLIENT: Mutex<()> = Mutex::new(());
 
 #[observe]
 fn warm_up() {}
@@ -51,17 +41,10 @@ async fn threaded_root() -> u32 {
 
 #[test]
 fn a_child_recorded_on_a_worker_prints_under_its_root() {
-    let _one = ONE_CLIENT.lock().unwrap_or_else(PoisonError::into_inner);
+    let _serial = serial();
     let buf = SharedBuf::default();
-    let sink = buf.clone();
-    let langfuse = Config::builder()
-        .env_source(|_| None)
-        .console_exporter(false)
-        // Nothing is exported before `flush()`: root and child meet in one sweep.
-        .flush_interval(Duration::from_secs(600))
-        .exporter(move || ConsoleExporter::new(sink.clone()))
-        .init()
-        .expect("valid config");
+    // Nothing is exported before `flush()`: root and child meet in one sweep.
+    let langfuse = console_client(&buf);
 
     warm_up();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -109,16 +92,9 @@ fn root_on_an_exiting_thread(
 /// (its records are swept): two `export` calls of one round, printed as one tree.
 #[test]
 fn a_root_and_a_child_exported_in_two_calls_of_one_round_print_one_tree() {
-    let _one = ONE_CLIENT.lock().unwrap_or_else(PoisonError::into_inner);
+    let _serial = serial();
     let buf = SharedBuf::default();
-    let sink = buf.clone();
-    let langfuse = Config::builder()
-        .env_source(|_| None)
-        .console_exporter(false)
-        .flush_interval(Duration::from_secs(600))
-        .exporter(move || ConsoleExporter::new(sink.clone()))
-        .init()
-        .expect("valid config");
+    let langfuse = console_client(&buf);
 
     let (to_worker, contexts) = std::sync::mpsc::channel::<langfuse_runtime::TraceContext>();
     let (child_done, wait_child) = std::sync::mpsc::channel::<()>();

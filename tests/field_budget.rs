@@ -1,47 +1,14 @@
 //! The capture limits set in the configuration reach `#[observe]`, and lost values show in
 //! the client's stats.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+mod support;
 
-use langfuse_runtime::export::{ExportError, SpanExporter};
-use langfuse_runtime::{Config, Langfuse, ObservationRecord, observe};
+use langfuse_runtime::observe;
 use serde::{Serialize, Serializer};
+use support::{Records, with_client};
 
-/// Collects every exported record.
-#[derive(Clone, Default)]
-struct Collector(Arc<Mutex<Vec<ObservationRecord>>>);
-
-impl SpanExporter for Collector {
-    fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
-        self.0.lock().unwrap().extend_from_slice(batch);
-        Ok(())
-    }
-}
-
-impl Collector {
-    fn input_of(&self, name: &str) -> String {
-        let records = self.0.lock().unwrap();
-        let record = records.iter().find(|r| r.name == name).expect("the observation");
-        record.input.clone().expect("an input").into_string()
-    }
-}
-
-/// The global client and the field budget are process-wide: this binary's tests take turns.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn client(collector: &Collector, max_field_bytes: Option<usize>) -> Langfuse {
-    let sink = collector.clone();
-    let mut builder = Config::builder()
-        .env_source(|_| None)
-        .console_exporter(false)
-        .exporter(move || sink.clone());
-    if let Some(bytes) = max_field_bytes {
-        builder = builder.max_field_bytes(bytes);
-    }
-    builder.init().expect("valid config")
+fn input_of(records: &Records, name: &str) -> String {
+    records.one(name).input.clone().expect("an input").into_string()
 }
 
 #[observe]
@@ -51,24 +18,17 @@ fn takes_text(text: String) -> usize {
 
 #[test]
 fn max_field_bytes_truncates_captured_arguments() {
-    let _serial = serial();
-    let collector = Collector::default();
-    let langfuse = client(&collector, Some(2048));
-    assert_eq!(takes_text("x".repeat(10_000)), 10_000);
-    assert!(langfuse.flush());
-    drop(langfuse);
-
-    let input = collector.input_of("takes_text");
+    let ((), records) = with_client(
+        |b| b.max_field_bytes(2048),
+        |_| assert_eq!(takes_text("x".repeat(10_000)), 10_000),
+    );
+    let input = input_of(&records, "takes_text");
     assert!(input.len() <= 2048 + 64, "{} bytes: {input}", input.len());
     assert!(input.contains("truncated"), "{input}");
 
     // A client with the default budget lifts the small one again.
-    let collector = Collector::default();
-    let langfuse = client(&collector, None);
-    takes_text("x".repeat(10_000));
-    assert!(langfuse.flush());
-    drop(langfuse);
-    let input = collector.input_of("takes_text");
+    let (_, records) = with_client(|b| b, |_| takes_text("x".repeat(10_000)));
+    let input = input_of(&records, "takes_text");
     assert!(input.len() > 10_000 && !input.contains("truncated"), "{} bytes", input.len());
 }
 
@@ -88,15 +48,15 @@ fn takes_bad(value: PanicsInSerialize) -> u8 {
 
 #[test]
 fn a_panicking_serialize_is_counted_in_stats() {
-    let _serial = serial();
-    let collector = Collector::default();
-    let langfuse = client(&collector, None);
-    let before = langfuse.stats().capture_failures;
-    assert_eq!(takes_bad(PanicsInSerialize), 7);
-    assert!(langfuse.flush());
-    assert_eq!(langfuse.stats().capture_failures, before + 1);
-    drop(langfuse);
-
-    let input = collector.input_of("takes_bad");
+    let ((), records) = with_client(
+        |b| b,
+        |langfuse| {
+            let before = langfuse.stats().capture_failures;
+            assert_eq!(takes_bad(PanicsInSerialize), 7);
+            langfuse.flush();
+            assert_eq!(langfuse.stats().capture_failures, before + 1);
+        },
+    );
+    let input = input_of(&records, "takes_bad");
     assert!(input.contains("capture failed"), "{input}");
 }

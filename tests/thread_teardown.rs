@@ -2,20 +2,12 @@
 //! runs normally with tracing on: the SDK's own thread-local may already be gone, and the SDK
 //! must neither panic nor abort the process there.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 
-use langfuse_runtime::export::{ExportError, SpanExporter};
-use langfuse_runtime::{Config, ObservationRecord, observe};
-
-#[derive(Clone, Default)]
-struct Collector(Arc<Mutex<Vec<ObservationRecord>>>);
-
-impl SpanExporter for Collector {
-    fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
-        self.0.lock().unwrap().extend_from_slice(batch);
-        Ok(())
-    }
-}
+use langfuse_runtime::observe;
+use support::with_client;
 
 #[observe]
 fn in_destructor(n: u32) -> u32 {
@@ -38,27 +30,22 @@ thread_local! {
 
 #[test]
 fn an_observed_call_in_a_thread_local_destructor_runs_and_returns() {
-    let collector = Collector::default();
-    let sink = collector.clone();
-    let langfuse = Config::builder()
-        .env_source(|_| None)
-        .console_exporter(false)
-        .exporter(move || sink.clone())
-        .init()
-        .expect("valid config");
-    assert!(langfuse.is_recording());
     let result = Arc::new(Mutex::new(None));
     let seen = result.clone();
-    std::thread::spawn(move || {
-        // Registered before any SDK thread-local is touched on this thread, so it is
-        // destroyed after them (thread-locals are destroyed in reverse order of first use).
-        GUARD.with(|g| *g.borrow_mut() = Some(CallsObservedOnDrop(seen)));
-        assert_eq!(in_destructor(1), 2);
-    })
-    .join()
-    .expect("the thread ends normally");
+    let ((), records) = with_client(
+        |b| b,
+        |langfuse| {
+            assert!(langfuse.is_recording());
+            std::thread::spawn(move || {
+                // Registered before any SDK thread-local is touched on this thread, so it is
+                // destroyed after them (thread-locals are destroyed in reverse order of first use).
+                GUARD.with(|g| *g.borrow_mut() = Some(CallsObservedOnDrop(seen)));
+                assert_eq!(in_destructor(1), 2);
+            })
+            .join()
+            .expect("the thread ends normally");
+        },
+    );
     assert_eq!(*result.lock().unwrap(), Some(42), "the body ran and returned its value");
-    langfuse.flush();
-    let names: Vec<_> = collector.0.lock().unwrap().iter().map(|r| r.name.to_string()).collect();
-    assert!(names.iter().any(|n| n == "in_destructor"), "{names:?}");
+    assert_eq!(records.all("in_destructor").len(), 2, "{:?}", records.names());
 }

@@ -1,9 +1,10 @@
 //! An in-process exporter and a serialized client for the `#[observe]` behaviour tests.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use langfuse_runtime::export::{ExportError, SpanExporter};
-use langfuse_runtime::{Config, ConfigBuilder, ObservationRecord};
+use langfuse_runtime::{Config, ConfigBuilder, Langfuse, ObservationRecord};
 
 /// Collects every exported record.
 #[derive(Clone, Default)]
@@ -17,7 +18,7 @@ impl SpanExporter for Collector {
 }
 
 /// The global client is process-wide: tests of one binary take turns.
-fn serial() -> MutexGuard<'static, ()> {
+pub fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -27,6 +28,14 @@ pub fn record_with<R>(
     configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
     f: impl FnOnce() -> R,
 ) -> (R, Records) {
+    with_client(configure, |_| f())
+}
+
+/// [`record_with`], with the client handed to `f` (for its stats, or to flush early).
+pub fn with_client<R>(
+    configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+    f: impl FnOnce(&Langfuse) -> R,
+) -> (R, Records) {
     let _serial = serial();
     let collector = Collector::default();
     let sink = collector.clone();
@@ -35,7 +44,7 @@ pub fn record_with<R>(
         .console_exporter(false)
         .exporter(move || sink.clone());
     let langfuse = configure(builder).init().expect("valid config");
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&langfuse)));
     assert!(langfuse.flush());
     drop(langfuse);
     let records = collector.0.lock().unwrap().clone();
@@ -86,4 +95,25 @@ impl Records {
 pub fn assert_child(child: &ObservationRecord, parent: &ObservationRecord) {
     assert_eq!(child.parent_id, Some(parent.id), "{} under {}", child.name, parent.name);
     assert_eq!(child.trace_id, parent.trace_id, "{} in the trace of {}", child.name, parent.name);
+}
+
+/// A writer the test reads back after handing clones to an exporter (the console's output).
+#[derive(Clone, Default)]
+pub struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedBuf {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()).unwrap()
+    }
 }
