@@ -103,6 +103,15 @@ impl std::fmt::Debug for Langfuse {
 ///
 /// Without `LANGFUSE_PUBLIC_KEY`/`LANGFUSE_SECRET_KEY` (or with `LANGFUSE_TRACING_ENABLED=false`)
 /// instrumented code runs normally and nothing is exported.
+///
+/// ```no_run
+/// fn main() -> Result<(), langfuse_runtime::ConfigError> {
+///     let langfuse = langfuse_runtime::init()?; // keep it alive: dropping it flushes and stops
+///     // … the application …
+///     drop(langfuse);
+///     Ok(())
+/// }
+/// ```
 pub fn init() -> Result<Langfuse, ConfigError> {
     Ok(Langfuse::new(Config::from_env()?))
 }

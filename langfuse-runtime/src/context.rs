@@ -243,6 +243,15 @@ impl Drop for Exchanged<'_> {
 }
 
 /// Restores the previous context when dropped. Not `Send`: it belongs to the thread it was made on.
+///
+/// ```
+/// use langfuse_runtime::{TraceContext, TraceId};
+/// let trace = TraceId::from_u128(0x4bf92f3577b34da6a3ce929d0e0e4736).unwrap();
+/// let guard = TraceContext::from_trace_id(trace, None).attach();
+/// assert_eq!(langfuse_runtime::current_trace_id(), Some(trace));
+/// drop(guard);
+/// assert_eq!(langfuse_runtime::current_trace_id(), None);
+/// ```
 pub struct ContextGuard {
     previous: TraceContext,
     /// False when the context could not be made current (thread-local storage re-entered or
@@ -261,6 +270,17 @@ impl Drop for ContextGuard {
 
 pin_project_lite::pin_project! {
     /// A future that runs with a [`TraceContext`] current on every poll (see [`TraceContext::wrap`]).
+    ///
+    /// ```
+    /// use langfuse_runtime::{TraceContext, TraceId};
+    /// # async fn demo() {
+    /// let trace = TraceId::random();
+    /// let seen = TraceContext::from_trace_id(trace, None)
+    ///     .wrap(async { langfuse_runtime::current_trace_id() })
+    ///     .await;
+    /// assert_eq!(seen, Some(trace));
+    /// # }
+    /// ```
     pub struct WithContext<F> {
         #[pin]
         future: F,
@@ -303,6 +323,16 @@ pub trait FutureContextExt: Future + Sized {
 impl<F: Future> FutureContextExt for F {}
 
 /// Runs `f` on a new OS thread with the caller's context current, like `std::thread::spawn`.
+///
+/// ```
+/// use langfuse_runtime::{TraceContext, TraceId};
+/// let trace = TraceId::random();
+/// let seen = TraceContext::from_trace_id(trace, None)
+///     .run(|| langfuse_runtime::spawn_thread(langfuse_runtime::current_trace_id))
+///     .join()
+///     .unwrap();
+/// assert_eq!(seen, Some(trace));
+/// ```
 pub fn spawn_thread<F, R>(f: F) -> std::thread::JoinHandle<R>
 where
     F: FnOnce() -> R + Send + 'static,
@@ -314,6 +344,14 @@ where
 
 /// Wraps a closure so it runs with the caller's context, for any executor or thread pool
 /// (`rayon::spawn`, `tokio::task::spawn_blocking`, …).
+///
+/// ```
+/// use langfuse_runtime::{TraceContext, TraceId};
+/// let trace = TraceId::random();
+/// let job = TraceContext::from_trace_id(trace, None).run(|| langfuse_runtime::bind(langfuse_runtime::current_trace_id));
+/// // Run anywhere, later: the context comes along.
+/// assert_eq!(std::thread::spawn(job).join().unwrap(), Some(trace));
+/// ```
 pub fn bind<F, R>(f: F) -> impl FnOnce() -> R + Send + 'static
 where
     F: FnOnce() -> R + Send + 'static,

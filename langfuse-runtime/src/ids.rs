@@ -16,10 +16,23 @@ use std::num::{NonZeroU64, NonZeroU128};
 pub struct TraceId(NonZeroU128);
 
 /// An 8-byte observation id (the OpenTelemetry span id), shown as 16 lower-case hex characters.
+///
+/// ```
+/// use langfuse_runtime::ObservationId;
+/// let id: ObservationId = "00f067aa0ba902b7".parse().unwrap();
+/// assert_eq!(id.to_string(), "00f067aa0ba902b7");
+/// assert_eq!(ObservationId::from_u64(id.to_u64()), Some(id));
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObservationId(NonZeroU64);
 
 /// Error returned when an id string is not hex of the right length, or is all zeros.
+///
+/// ```
+/// use langfuse_runtime::TraceId;
+/// assert!("not-hex".parse::<TraceId>().is_err());
+/// assert!("00000000000000000000000000000000".parse::<TraceId>().is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseIdError {
     expected_len: usize,

@@ -79,6 +79,14 @@ impl fmt::Display for ObservationType {
 }
 
 /// Error returned when parsing an unknown observation type or level.
+///
+/// ```
+/// use langfuse_runtime::{Level, ObservationType};
+/// assert_eq!("generation".parse::<ObservationType>(), Ok(ObservationType::Generation));
+/// let err = "llm".parse::<ObservationType>().unwrap_err();
+/// assert_eq!(err.to_string(), "unknown observation type `llm`");
+/// assert!("LOUD".parse::<Level>().is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseKindError {
     what: &'static str,
@@ -106,6 +114,13 @@ impl std::str::FromStr for ObservationType {
 /// Severity of an observation (`langfuse.observation.level`).
 ///
 /// Setting [`Level::Error`] also sets the OpenTelemetry span status to ERROR.
+///
+/// ```
+/// use langfuse_runtime::{Level, span};
+/// assert_eq!(Level::Warning.as_str(), "WARNING");
+/// let obs = span("retry").level(Level::Warning).start();
+/// obs.end();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Level {
     /// Verbose detail.

@@ -126,4 +126,8 @@ pub use record::{GenerationFields, Metadata, ObservationRecord, TraceAttributes}
 pub use task::{spawn, spawn_blocking};
 
 /// This crate's version: the instrumentation scope version and `x-langfuse-sdk-version`.
+///
+/// ```
+/// assert!(!langfuse_runtime::SDK_VERSION.is_empty());
+/// ```
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");

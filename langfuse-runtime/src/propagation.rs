@@ -40,6 +40,13 @@ pub struct Propagate {
 }
 
 /// Starts a [`Propagate`] scope builder.
+///
+/// ```
+/// # async fn answer() {}
+/// # async fn demo() {
+/// langfuse_runtime::propagate_attributes().session_id("chat-7").wrap(answer()).await;
+/// # }
+/// ```
 pub fn propagate_attributes() -> Propagate {
     Propagate::default()
 }

@@ -171,6 +171,16 @@ impl ObservationRecord {
 }
 
 /// Generation-only fields (`generation` and `embedding`), already encoded.
+///
+/// ```
+/// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+/// let mut r = ObservationRecord::new(TraceId::random(), ObservationId::random(), None, "chat", ObservationType::Generation, 0);
+/// let g = r.generation_mut();
+/// g.model = Some("gpt-4o".into());
+/// g.usage_details = Some(r#"{"input":12,"output":3}"#.parse().unwrap());
+/// let usage: serde_json::Value = r.generation().unwrap().usage_details.as_ref().unwrap().parse_as().unwrap();
+/// assert_eq!(usage["output"], 3);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct GenerationFields {
@@ -192,6 +202,16 @@ pub struct GenerationFields {
 }
 
 /// Trace-level attributes carried by the context and stamped on every observation started in it.
+///
+/// Set with [`propagate_attributes`](crate::propagate_attributes); an exporter reads them from
+/// [`ObservationRecord::trace`].
+///
+/// ```
+/// use langfuse_runtime::TraceAttributes;
+/// let mut t = TraceAttributes::default();
+/// t.user_id = Some("user-42".into());
+/// assert!(t.session_id.is_none() && t.tags.is_empty());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct TraceAttributes {

@@ -25,6 +25,14 @@ where
 }
 
 /// `tokio::task::spawn_blocking`, with the caller's observation current in the closure.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let sum = langfuse_runtime::spawn_blocking(|| (1..=10).sum::<u32>()).await.unwrap();
+/// assert_eq!(sum, 55);
+/// # }
+/// ```
 pub fn spawn_blocking<F, R>(f: F) -> tokio::task::JoinHandle<R>
 where
     F: FnOnce() -> R + Send + 'static,

@@ -3,6 +3,12 @@
 use std::fmt;
 
 /// Where a bad value came from.
+///
+/// ```
+/// use langfuse_runtime::{Config, Setting};
+/// let err = Config::builder().env_source(|_| None).flush_at(0).build().unwrap_err();
+/// assert_eq!(err.setting(), &Setting::Builder("flush_at"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Setting {
     /// An environment variable.

@@ -102,6 +102,14 @@ impl<T: SpanExporter + ?Sized> SpanExporter for Box<T> {
 }
 
 /// Why an export failed.
+///
+/// ```
+/// use langfuse_runtime::export::ExportError;
+/// let err = ExportError::Status { code: 401, body: "invalid credentials".into() };
+/// assert_eq!(err.lost(100), 100, "a rejected batch is lost whole");
+/// let partial = ExportError::Partial { lost: 3, cause: Box::new(err) };
+/// assert_eq!(partial.lost(100), 3);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExportError {
@@ -164,6 +172,12 @@ impl fmt::Display for ExportError {
 impl std::error::Error for ExportError {}
 
 /// OTLP compression of export requests.
+///
+/// ```
+/// use langfuse_runtime::{Compression, Config};
+/// let config = Config::builder().env_source(|_| None).compression(Compression::None).build().unwrap();
+/// assert_eq!(config.compression(), Compression::None);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
     /// `Content-Encoding: gzip` (the default, as in the Python SDK).

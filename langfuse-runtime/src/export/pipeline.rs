@@ -28,6 +28,12 @@ const WAKE_BATCHES: usize = 8;
 const MAX_LOCAL_BATCH: usize = 4096;
 
 /// Counters of the export pipeline, read with [`Langfuse::stats`](crate::Langfuse::stats).
+///
+/// ```
+/// let langfuse = langfuse_runtime::Config::builder().env_source(|_| None).init().unwrap();
+/// let stats = langfuse.stats();
+/// assert_eq!(stats.dropped + stats.failed, 0);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExportStats {

@@ -19,6 +19,17 @@ use crate::record::ObservationRecord;
 
 /// Configures an observation before it starts. Created by [`span`], [`generation`], [`event`]
 /// or [`observation`]; nothing is recorded until [`ObservationBuilder::start`].
+///
+/// ```
+/// use langfuse_runtime::{Level, generation};
+/// let llm = generation("chat")
+///     .model("gpt-4o-mini")
+///     .input(&serde_json::json!([{"role": "user", "content": "Hi"}]))
+///     .level(Level::Default)
+///     .start();
+/// llm.set_output(&"Hello!");
+/// llm.end();
+/// ```
 #[must_use = "nothing is recorded until `.start()`"]
 pub struct ObservationBuilder {
     record: ObservationRecord,
@@ -37,6 +48,12 @@ pub fn span(name: impl Into<Cow<'static, str>>) -> ObservationBuilder {
 }
 
 /// Starts building an observation of type `generation` (an LLM call).
+///
+/// ```
+/// use langfuse_runtime::{Usage, generation};
+/// let llm = generation("chat").model("gpt-4o-mini").start();
+/// llm.set_usage_details(&Usage::new(12, 3));
+/// ```
 pub fn generation(name: impl Into<Cow<'static, str>>) -> ObservationBuilder {
     observation(name, ObservationType::Generation)
 }
@@ -51,6 +68,12 @@ pub fn event(name: impl Into<Cow<'static, str>>) -> ObservationBuilder {
 }
 
 /// Starts building an observation of any type.
+///
+/// ```
+/// use langfuse_runtime::{ObservationType, observation};
+/// let docs = observation("search_docs", ObservationType::Retriever).input(&"rust").start();
+/// docs.set_output(&["doc-1", "doc-2"]);
+/// ```
 pub fn observation(
     name: impl Into<Cow<'static, str>>,
     observation_type: ObservationType,

@@ -45,6 +45,14 @@ impl<T, F: FnOnce(&ObservationRef, &T)> Finish<T> for F {
 
 pin_project_lite::pin_project! {
     /// Returned by [`Observation::instrument`].
+    ///
+    /// ```
+    /// # async fn fetch() -> u32 { 7 }
+    /// # async fn demo() {
+    /// let n = langfuse_runtime::span("fetch").start().instrument(fetch()).await;
+    /// assert_eq!(n, 7);
+    /// # }
+    /// ```
     pub struct Observed<F, K = NoFinish> {
         #[pin]
         future: F,

@@ -260,6 +260,16 @@ pub fn current_observation() -> ObservationRef {
 
 /// The current observation as a generation: like [`current_observation`], but a span-like
 /// observation is turned into a `generation`, as Python's `update_current_generation` does.
+///
+/// ```
+/// use langfuse_runtime::{Usage, current_generation, observe};
+/// #[observe]
+/// fn call_model(prompt: &str) -> String {
+///     current_generation().set_model("gpt-4o-mini").set_usage_details(&Usage::new(5, 1));
+///     format!("echo: {prompt}")
+/// }
+/// call_model("hi");
+/// ```
 pub fn current_generation() -> ObservationRef {
     let current = current_observation();
     current.update(|r| {
@@ -271,11 +281,25 @@ pub fn current_generation() -> ObservationRef {
 }
 
 /// The current trace id as 32 hex characters, if inside a trace.
+///
+/// ```
+/// use langfuse_runtime::{TraceContext, TraceId, current_trace_id};
+/// assert_eq!(current_trace_id(), None);
+/// let trace = TraceId::random();
+/// assert_eq!(TraceContext::from_trace_id(trace, None).run(current_trace_id), Some(trace));
+/// ```
 pub fn current_trace_id() -> Option<TraceId> {
     crate::context::with_current(|cx| cx.trace_id())
 }
 
 /// The current observation id as 16 hex characters, if inside a trace.
+///
+/// ```
+/// use langfuse_runtime::{ObservationId, TraceContext, TraceId, current_observation_id};
+/// let parent = ObservationId::random();
+/// let cx = TraceContext::from_trace_id(TraceId::random(), Some(parent));
+/// assert_eq!(cx.run(current_observation_id), Some(parent));
+/// ```
 pub fn current_observation_id() -> Option<ObservationId> {
     crate::context::with_current(|cx| cx.observation_id())
 }
@@ -283,6 +307,16 @@ pub fn current_observation_id() -> Option<ObservationId> {
 /// Token usage of a generation, serialized as OpenAI's
 /// `{"prompt_tokens", "completion_tokens", "total_tokens"}` (Langfuse maps these to
 /// input/output/total).
+///
+/// ```
+/// use langfuse_runtime::Usage;
+/// let usage = Usage::new(12, 3);
+/// assert_eq!(usage.total_tokens, Some(15));
+/// assert_eq!(
+///     serde_json::to_string(&usage).unwrap(),
+///     r#"{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}"#
+/// );
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Usage {
     /// Prompt (input) tokens.
