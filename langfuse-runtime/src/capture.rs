@@ -1,10 +1,11 @@
 //! Values to JSON text for `#[observe]`: strings directly (escaped by [`crate::escape`], or
-//! raw as a whole output), serde when the type implements `Serialize`, else its `Debug` text as
+//! raw as a whole output), integers and `bool` directly, serde when the type implements `Serialize`, else its `Debug` text as
 //! a JSON string, else a `<type name>` placeholder.
 //!
 //! The choice is made at the call site by autoref specialization (dtolnay's case study): the
 //! macro writes `(&&&&Wrap(&value)).__lf_capture(out)` with the four `Capture*` traits in
-//! scope, and method resolution picks the impl on `&&&Wrap<T: StrLike>` first, then
+//! scope, and method resolution picks the impl on `&&&Wrap<T: StrLike>` (strings, integers,
+//! `bool`) first, then
 //! `&&Wrap<T: Serialize>`, then `&Wrap<T: Debug>`, then `Wrap<T>`. This only sees what the
 //! *call site* knows about the type: inside `fn f<T>(x: T)` a `T` without bounds is a
 //! placeholder even if the caller passes a serializable value; `T: Serialize` (or `T: Debug`)
@@ -278,6 +279,33 @@ impl Json {
         self.buf.push('"');
     }
 
+    /// Writes an integer as [`numbers`] says: a JSON number within ±(2^53−1), else a string.
+    #[inline]
+    pub(crate) fn write_i64(&mut self, value: i64) {
+        if value.unsigned_abs() <= numbers::MAX_SAFE {
+            self.buf.push_str(itoa::Buffer::new().format(value));
+        } else {
+            self.write_unsafe_integer(&value);
+        }
+    }
+
+    /// [`Json::write_i64`] for unsigned integers.
+    #[inline]
+    pub(crate) fn write_u64(&mut self, value: u64) {
+        if value <= numbers::MAX_SAFE {
+            self.buf.push_str(itoa::Buffer::new().format(value));
+        } else {
+            self.write_unsafe_integer(&value);
+        }
+    }
+
+    /// A big integer as a JSON string; as the whole value it keeps its quotes as an output.
+    #[cold]
+    fn write_unsafe_integer(&mut self, value: &dyn fmt::Display) {
+        self.quoted_number = self.buf.len() == 0;
+        self.write_str(&value.to_string());
+    }
+
     /// Writes a string value: raw when it is a call's whole output, else a JSON string.
     pub(crate) fn write_str_value(&mut self, value: &str) {
         self.write_str_value_within(value, field_budget());
@@ -429,62 +457,68 @@ impl fmt::Write for Bounded {
 #[doc(hidden)]
 pub struct Wrap<'a, T: ?Sized>(pub &'a T);
 
-/// String types, captured without serde (see [`CaptureStr`]).
+/// Types captured without serde (see [`CaptureStr`]): strings, integers and `bool`, whose
+/// encoding is known and whose formatting runs no user code, so they need neither the unwind
+/// guard nor the budget (an integer is at most 22 bytes, the smallest budget 1024).
 #[doc(hidden)]
 pub trait StrLike {
-    fn __lf_str(&self) -> &str;
+    fn __lf_fast(&self, out: &mut Json);
 }
-impl StrLike for str {
-    #[inline]
-    fn __lf_str(&self) -> &str {
-        self
-    }
+macro_rules! str_like {
+    ($($ty:ty),*) => {$(
+        impl StrLike for $ty {
+            #[inline]
+            fn __lf_fast(&self, out: &mut Json) {
+                out.write_str_value(self);
+            }
+        }
+    )*};
 }
-impl StrLike for String {
-    #[inline]
-    fn __lf_str(&self) -> &str {
-        self
-    }
+str_like!(str, String, std::borrow::Cow<'_, str>, Box<str>, std::sync::Arc<str>, std::rc::Rc<str>);
+macro_rules! signed_like {
+    ($($ty:ty),*) => {$(
+        impl StrLike for $ty {
+            #[inline]
+            fn __lf_fast(&self, out: &mut Json) {
+                out.write_i64(*self as i64);
+            }
+        }
+    )*};
 }
-impl StrLike for std::borrow::Cow<'_, str> {
-    #[inline]
-    fn __lf_str(&self) -> &str {
-        self
-    }
+signed_like!(i8, i16, i32, i64, isize);
+macro_rules! unsigned_like {
+    ($($ty:ty),*) => {$(
+        impl StrLike for $ty {
+            #[inline]
+            fn __lf_fast(&self, out: &mut Json) {
+                out.write_u64(*self as u64);
+            }
+        }
+    )*};
 }
-impl StrLike for Box<str> {
+unsigned_like!(u8, u16, u32, u64, usize);
+impl StrLike for bool {
     #[inline]
-    fn __lf_str(&self) -> &str {
-        self
-    }
-}
-impl StrLike for std::sync::Arc<str> {
-    #[inline]
-    fn __lf_str(&self) -> &str {
-        self
-    }
-}
-impl StrLike for std::rc::Rc<str> {
-    #[inline]
-    fn __lf_str(&self) -> &str {
-        self
+    fn __lf_fast(&self, out: &mut Json) {
+        out.buf.push_str(if *self { "true" } else { "false" });
     }
 }
 impl<T: StrLike + ?Sized> StrLike for &T {
     #[inline]
-    fn __lf_str(&self) -> &str {
-        (**self).__lf_str()
+    fn __lf_fast(&self, out: &mut Json) {
+        (**self).__lf_fast(out)
     }
 }
 impl<T: StrLike + ?Sized> StrLike for &mut T {
     #[inline]
-    fn __lf_str(&self) -> &str {
-        (**self).__lf_str()
+    fn __lf_fast(&self, out: &mut Json) {
+        (**self).__lf_fast(out)
     }
 }
 
-/// Chosen first, for strings (prompts, completions): escaped eight bytes at a time as an
-/// argument, kept as raw text as an output. The same text serde would produce, faster.
+/// Chosen first, for strings (prompts, completions), integers and `bool`: a string is escaped
+/// eight bytes at a time as an argument and kept as raw text as an output; a number is
+/// formatted directly. The same text the serde path produces (pinned by the tests), faster.
 #[doc(hidden)]
 pub trait CaptureStr {
     fn __lf_capture(&self, out: &mut Json);
@@ -492,7 +526,7 @@ pub trait CaptureStr {
 impl<T: StrLike + ?Sized> CaptureStr for &&&Wrap<'_, T> {
     #[inline]
     fn __lf_capture(&self, out: &mut Json) {
-        out.write_str_value(self.0.__lf_str());
+        self.0.__lf_fast(out);
     }
 }
 

@@ -11,7 +11,7 @@ use std::cell::Cell;
 use serde::ser::{self, Serialize, Serializer};
 
 /// Largest integer a JavaScript number holds exactly.
-const MAX_SAFE: u64 = (1 << 53) - 1;
+pub(crate) const MAX_SAFE: u64 = (1 << 53) - 1;
 
 /// `value`, serialized with the rule above. `top` (the outermost value only) is set when that
 /// value itself became a string, so that an input/output keeps the quotes, as Python does.
