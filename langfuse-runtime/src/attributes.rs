@@ -34,6 +34,7 @@ pub(crate) mod keys {
     pub(crate) const PROMPT_VERSION: &str = "langfuse.observation.prompt.version";
 
     pub(crate) const AS_ROOT: &str = "langfuse.internal.as_root";
+    pub(crate) const IS_APP_ROOT: &str = "langfuse.internal.is_app_root";
 
     /// Instrumentation scope name; the server treats scopes starting with it as Langfuse spans.
     pub(crate) const SCOPE_NAME: &str = "langfuse-sdk";
@@ -203,6 +204,9 @@ pub(crate) fn for_each_attribute(
     }
     if record.as_root {
         put(AttrKey::fixed(AS_ROOT), AttrValue::Bool(true));
+    }
+    if record.is_app_root {
+        put(AttrKey::fixed(IS_APP_ROOT), AttrValue::Bool(true));
     }
     if let Some(v) = record.metadata_value().map(AttrValue::Str) {
         put(AttrKey::fixed(METADATA), v);

@@ -56,6 +56,9 @@ pub struct ObservationRecord {
     pub trace_public: bool,
     /// `langfuse.internal.as_root`: started under an explicit trace context.
     pub as_root: bool,
+    /// `langfuse.internal.is_app_root`: the application's root observation (no parent of
+    /// this process: a new trace, or a remote or explicit parent).
+    pub is_app_root: bool,
     /// The rarely set fields, allocated on first write.
     details: Option<Box<Details>>,
 }
@@ -97,6 +100,7 @@ impl ObservationRecord {
             parent_is_remote: false,
             trace_public: false,
             as_root: false,
+            is_app_root: false,
             details: None,
         }
     }
