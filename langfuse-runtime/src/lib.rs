@@ -39,7 +39,8 @@
 //! | record a model call | [`generation`], [`ObservationRef::set_model`], [`Usage`], [`ObservationRef::set_completion_start_time`] |
 //! | set user, session, tags, trace name | [`propagate_attributes`] → [`Propagate`] (applies to every observation started inside) |
 //! | carry the trace into tasks and threads | [`spawn`], [`spawn_blocking`], [`spawn_thread`], [`bind`], [`FutureContextExt`], [`TraceContext`] |
-//! | continue a trace from elsewhere | [`TraceContext::from_trace_id`], [`TraceId`], [`ObservationId`] |
+//! | continue a trace from elsewhere | [`TraceContext::from_trace_id`], [`TraceId`], [`ObservationId`], [`TraceId::from_seed`], [`ObservationId::from_seed`] |
+//! | link to a trace in the UI | [`Langfuse::trace_url`] |
 //! | configure | [`init`], [`Config::builder`] → [`ConfigBuilder`] (every `LANGFUSE_*` variable has a method), [`ConfigError`] |
 //! | see the tree locally | `LANGFUSE_CONSOLE_EXPORTER=true` or [`ConfigBuilder::console_exporter`]; [`export::ConsoleExporter`] |
 //! | send observations elsewhere too | [`export::SpanExporter`] with [`ConfigBuilder::exporter`]; records are [`ObservationRecord`] |
@@ -52,7 +53,8 @@
 //!
 //! At the root:
 //! - [`observe`]: the attribute macro.
-//! - [`init`], [`Langfuse`]: the client (flush, stats, shutdown on drop).
+//! - [`init`], [`Langfuse`]: the client (flush, stats, shutdown on drop,
+//!   [`Langfuse::trace_url`]).
 //! - [`Config`], [`ConfigBuilder`], [`ConfigError`], [`Setting`], [`Compression`]: configuration.
 //! - [`span`], [`generation`], [`event`], [`observation`], [`ObservationBuilder`]: manual starts.
 //! - [`Observation`] (owning), [`ObservationRef`] (non-owning), [`Observed`] (a future with its
@@ -62,7 +64,8 @@
 //! - [`propagate_attributes`], [`Propagate`]: user, session, tags, trace name and metadata.
 //! - [`TraceContext`], [`ContextGuard`], [`WithContext`], [`FutureContextExt`], [`bind`],
 //!   [`spawn_thread`], [`spawn`], [`spawn_blocking`]: context across threads and tasks.
-//! - [`TraceId`], [`ObservationId`], [`ParseIdError`]: ids.
+//! - [`TraceId`], [`ObservationId`], [`ParseIdError`]: ids, random or from a seed
+//!   ([`TraceId::from_seed`], [`ObservationId::from_seed`]).
 //! - [`ObservationType`], [`Level`], [`ParseKindError`]: kinds.
 //! - [`ObservationRecord`], [`GenerationFields`], [`Metadata`], [`TraceAttributes`]: finished
 //!   observations as exporters see them.
@@ -102,6 +105,7 @@ mod start;
 mod state;
 #[cfg(feature = "tokio")]
 mod task;
+mod trace_url;
 
 pub use client::{Langfuse, init};
 pub use config::{Config, ConfigBuilder, ConfigError, Setting};
