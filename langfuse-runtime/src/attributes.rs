@@ -2,7 +2,7 @@
 //! `langfuse.*` wire names.
 
 use crate::clock;
-use crate::record::ObservationRecord;
+use crate::record::{ExceptionEvent, ObservationRecord};
 
 /// Attribute keys, exactly as the Langfuse server reads them.
 pub(crate) mod keys {
@@ -35,6 +35,13 @@ pub(crate) mod keys {
 
     pub(crate) const AS_ROOT: &str = "langfuse.internal.as_root";
     pub(crate) const IS_APP_ROOT: &str = "langfuse.internal.is_app_root";
+
+    /// The OTel span event of an escaping exception, and its attributes (semantic conventions).
+    pub(crate) const EXCEPTION_EVENT: &str = "exception";
+    pub(crate) const EXCEPTION_TYPE: &str = "exception.type";
+    pub(crate) const EXCEPTION_MESSAGE: &str = "exception.message";
+    pub(crate) const EXCEPTION_STACKTRACE: &str = "exception.stacktrace";
+    pub(crate) const EXCEPTION_ESCAPED: &str = "exception.escaped";
 
     /// Instrumentation scope name; the server treats scopes starting with it as Langfuse spans.
     pub(crate) const SCOPE_NAME: &str = "langfuse-sdk";
@@ -220,6 +227,22 @@ pub(crate) fn for_each_attribute(
         put(AttrKey { prefix: METADATA_PREFIX, suffix: k }, AttrValue::Str(v));
     }
     dropped
+}
+
+/// Calls `emit` once per attribute of the `exception` span event, in the order Python's OTel
+/// SDK writes them. `exception.escaped` is the string `"False"`: Python's `use_span` records
+/// the exception with `escaped=False` and writes it as `str(escaped)`.
+pub(crate) fn for_each_exception_attribute(
+    event: &ExceptionEvent,
+    mut emit: impl FnMut(AttrKey<'_>, AttrValue<'_>),
+) {
+    use keys::*;
+    emit(AttrKey::fixed(EXCEPTION_TYPE), AttrValue::Str(event.type_name));
+    emit(AttrKey::fixed(EXCEPTION_MESSAGE), AttrValue::Str(&event.message));
+    if let Some(stacktrace) = event.stacktrace.as_deref() {
+        emit(AttrKey::fixed(EXCEPTION_STACKTRACE), AttrValue::Str(stacktrace));
+    }
+    emit(AttrKey::fixed(EXCEPTION_ESCAPED), AttrValue::Str("False"));
 }
 
 #[cfg(test)]

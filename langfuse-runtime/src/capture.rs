@@ -528,7 +528,11 @@ impl<T: fmt::Display + ?Sized> MessageDisplay for &&Wrap<'_, T> {
     fn __lf_message(&self) -> String {
         let text =
             bounded_message("Display", std::any::type_name::<T>(), |out| write!(out, "{}", self.0));
-        if text.is_empty() { std::any::type_name::<T>().to_owned() } else { text }
+        if text.is_empty() {
+            crate::observation::short_type_name(std::any::type_name::<T>())
+        } else {
+            text
+        }
     }
 }
 

@@ -70,6 +70,20 @@ struct Details {
     metadata: Metadata,
     metadata_value: Option<String>,
     generation: Option<GenerationFields>,
+    exception: Option<ExceptionEvent>,
+}
+
+/// A panic that escaped the observation's scope: sent as the OTel span event `exception`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ExceptionEvent {
+    /// When it was recorded, nanoseconds since the Unix epoch.
+    pub(crate) time_unix_nanos: u64,
+    /// `exception.type`.
+    pub(crate) type_name: &'static str,
+    /// `exception.message`.
+    pub(crate) message: String,
+    /// `exception.stacktrace`, when known.
+    pub(crate) stacktrace: Option<String>,
 }
 
 static NO_METADATA: Metadata = Metadata(Vec::new());
@@ -169,6 +183,16 @@ impl ObservationRecord {
     /// The generation fields, created empty on first use.
     pub fn generation_mut(&mut self) -> &mut GenerationFields {
         self.details_mut().generation.get_or_insert_with(Default::default)
+    }
+
+    /// The panic that escaped the observation's scope, if one did.
+    pub(crate) fn exception(&self) -> Option<&ExceptionEvent> {
+        self.details.as_ref()?.exception.as_ref()
+    }
+
+    /// Records a panic that escaped the observation's scope.
+    pub(crate) fn set_exception(&mut self, event: ExceptionEvent) {
+        self.details_mut().exception = Some(event);
     }
 }
 

@@ -258,6 +258,8 @@ pub struct Finisher<K> {
 }
 
 impl<T, K: FnOnce(&mut Output, &T)> Finish<T> for Finisher<K> {
+    const PANIC_AS_EXCEPTION: bool = false;
+
     fn finish(self, observation: &ObservationRef, output: &T) {
         let finish = self.finish;
         if let Some(field) = Output::collect(self.capture, |out| finish(out, output)) {

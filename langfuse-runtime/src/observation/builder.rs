@@ -109,8 +109,13 @@ impl ObservationBuilder {
             handle,
             trace_attributes: parent.trace_attributes.clone(),
         });
-        if is_event && let Tracing::Live(frame) = &observation.handle {
-            frame.end_at(start, |_| {});
+        if let Tracing::Live(frame) = &observation.handle {
+            if is_event {
+                frame.end_at(start, |_| {});
+            } else {
+                // Only now can a panic escape a manual observation's scope.
+                super::panics::watch();
+            }
         }
         observation
     }

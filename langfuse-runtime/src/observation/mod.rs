@@ -6,6 +6,7 @@
 //! to check.
 
 use std::borrow::Cow;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -21,11 +22,13 @@ use fields::Field;
 mod builder;
 pub(crate) mod fields;
 mod future;
+mod panics;
 
 use crate::kind::{Level, ObservationType};
 pub use builder::{ObservationBuilder, event, generation, observation, span};
 pub use future::Observed;
 pub(crate) use future::{Finish, panic_message};
+pub(crate) use panics::short_type_name;
 
 /// A non-owning handle to an observation: update it from anywhere, it never ends on drop.
 ///
@@ -105,8 +108,17 @@ impl ObservationRef {
     }
 
     /// Runs `f` with this observation current: observations started inside become its children.
+    ///
+    /// A panic escaping `f` is recorded on this observation as Python records an exception
+    /// escaping a context manager — level ERROR, status `"panic: <message>"` and an OTel
+    /// `exception` event with the message and, where known, the stack trace — and then
+    /// continues unchanged. `run` does not end the observation.
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.context().run(f)
+        let result = self.context().run(|| catch_unwind(AssertUnwindSafe(f)));
+        result.unwrap_or_else(|payload| {
+            self.update(|r| panics::record_payload(r, &*payload));
+            resume_unwind(payload)
+        })
     }
 
     /// Builder for a child of this observation (it need not be current).
@@ -238,10 +250,16 @@ impl Observation {
     }
 }
 
+/// Dropped while a panic unwinds through its scope, the observation records that panic
+/// (see [`ObservationRef::run`]) unless it was already marked failed.
 impl Drop for Observation {
     fn drop(&mut self) {
         if let Tracing::Live(frame) = std::mem::take(&mut self.inner.handle) {
-            Frame::finish(frame, |_| {});
+            if std::thread::panicking() {
+                Frame::finish(frame, panics::record_unwinding);
+            } else {
+                Frame::finish(frame, |_| {});
+            }
         }
     }
 }
