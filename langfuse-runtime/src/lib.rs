@@ -42,6 +42,7 @@
 //! | continue a trace from elsewhere | [`TraceContext::from_trace_id`], [`TraceId`], [`ObservationId`], [`TraceId::from_seed`], [`ObservationId::from_seed`] |
 //! | link to a trace in the UI | [`Langfuse::trace_url`] |
 //! | configure | [`init`], [`Config::builder`] → [`ConfigBuilder`] (every `LANGFUSE_*` variable has a method), [`ConfigError`] |
+//! | mask inputs, outputs and metadata | [`ConfigBuilder::mask`] |
 //! | see the tree locally | `LANGFUSE_CONSOLE_EXPORTER=true` or [`ConfigBuilder::console_exporter`]; [`export::ConsoleExporter`] |
 //! | send observations elsewhere too | [`export::SpanExporter`] with [`ConfigBuilder::exporter`]; records are [`ObservationRecord`] |
 //! | check what was sent and dropped | [`Langfuse::stats`] → [`export::ExportStats`] |
@@ -55,7 +56,8 @@
 //! - [`observe`]: the attribute macro.
 //! - [`init`], [`Langfuse`]: the client (flush, stats, shutdown on drop,
 //!   [`Langfuse::trace_url`]).
-//! - [`Config`], [`ConfigBuilder`], [`ConfigError`], [`Setting`], [`Compression`]: configuration.
+//! - [`Config`], [`ConfigBuilder`] (with [`ConfigBuilder::mask`], the masking hook),
+//!   [`ConfigError`], [`Setting`], [`Compression`]: configuration.
 //! - [`span`], [`generation`], [`event`], [`observation`], [`ObservationBuilder`]: manual starts.
 //! - [`Observation`] (owning), [`ObservationRef`] (non-owning), [`Observed`] (a future with its
 //!   observation), [`Usage`]: handles and their values.
@@ -96,6 +98,7 @@ mod frame;
 mod ids;
 mod kind;
 mod macro_support;
+mod mask;
 mod observation;
 mod propagation;
 mod record;

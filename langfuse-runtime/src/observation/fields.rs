@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::encode;
 use crate::kind::{Level, ObservationType};
+use crate::mask;
 use crate::record::{Metadata, ObservationRecord};
 
 pub(crate) enum Field {
@@ -31,19 +32,28 @@ pub(crate) enum Field {
 }
 
 impl Field {
+    // Input, output and metadata pass the user's mask first, when one is set (`crate::mask`).
     pub(crate) fn input<T: Serialize + ?Sized>(v: &T) -> Self {
-        Self::Input(encode::io_text(v))
+        Self::Input(if mask::active() { mask::io(v) } else { encode::io_text(v) })
     }
     pub(crate) fn output<T: Serialize + ?Sized>(v: &T) -> Self {
-        Self::Output(encode::io_text(v))
+        Self::Output(if mask::active() { mask::io(v) } else { encode::io_text(v) })
     }
     pub(crate) fn metadata<T: Serialize + ?Sized>(v: &T) -> Self {
         let mut map = Metadata::default();
         let mut bare = None;
-        encode::merge_metadata(&mut map, &mut bare, v);
+        if mask::active() {
+            encode::merge_metadata(&mut map, &mut bare, &mask::metadata(v));
+        } else {
+            encode::merge_metadata(&mut map, &mut bare, v);
+        }
         Self::Metadata(map, bare)
     }
     pub(crate) fn metadata_key<T: Serialize + ?Sized>(key: &str, v: &T) -> Self {
+        if mask::active() {
+            // Masked as the one-key metadata object it is.
+            return Self::metadata(&std::collections::BTreeMap::from([(key, v)]));
+        }
         let mut map = Metadata::default();
         map.insert(key, encode::json_text(v));
         Self::Metadata(map, None)
