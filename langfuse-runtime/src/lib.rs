@@ -35,6 +35,7 @@
 //! |---|---|
 //! | annotate a function | [`#[observe]`](observe) (name, `as_type`, capture switches, metadata, level, version) |
 //! | start observations by hand | [`span`], [`generation`], [`event`], [`observation`] → [`ObservationBuilder`] → [`Observation`] (ends on drop) |
+//! | record an event under a given observation | [`ObservationRef::event`] |
 //! | update the current observation | [`current_observation`], [`current_generation`] → [`ObservationRef`] (`set_output`, `set_usage_details`, `set_error`, …) |
 //! | record a model call | [`generation`], [`ObservationRef::set_model`], [`Usage`], [`ObservationRef::set_completion_start_time`] |
 //! | set user, session, tags, trace name | [`propagate_attributes`] → [`Propagate`] (applies to every observation started inside) |
@@ -59,8 +60,9 @@
 //! - [`Config`], [`ConfigBuilder`] (with [`ConfigBuilder::mask`], the masking hook),
 //!   [`ConfigError`], [`Setting`], [`Compression`]: configuration.
 //! - [`span`], [`generation`], [`event`], [`observation`], [`ObservationBuilder`]: manual starts.
-//! - [`Observation`] (owning), [`ObservationRef`] (non-owning), [`Observed`] (a future with its
-//!   observation), [`Usage`]: handles and their values.
+//! - [`Observation`] (owning), [`ObservationRef`] (non-owning; [`ObservationRef::event`] for
+//!   events under it), [`Observed`] (a future with its observation), [`Usage`]: handles and
+//!   their values.
 //! - [`current_observation`], [`current_generation`], [`current_trace_id`],
 //!   [`current_observation_id`]: the current observation.
 //! - [`propagate_attributes`], [`Propagate`]: user, session, tags, trace name and metadata.

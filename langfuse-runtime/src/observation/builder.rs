@@ -41,7 +41,10 @@ pub fn generation(name: impl Into<Cow<'static, str>>) -> ObservationBuilder {
     observation(name, ObservationType::Generation)
 }
 
-/// Starts building an event: a zero-duration observation, ended as soon as it starts.
+/// Starts building an event: a zero-duration observation, ended as soon as it starts
+/// (Python's `create_event`). Its parent is the current observation (a new trace when there
+/// is none), or what [`ObservationBuilder::parent`] names; [`ObservationRef::event`] puts it
+/// under a given observation.
 ///
 /// ```
 /// langfuse_runtime::event("cache_miss").input(&"key-42").emit();

@@ -126,6 +126,24 @@ impl ObservationRef {
         span(name).parent(self.context())
     }
 
+    /// Builder for an event (a zero-duration observation) under this observation, even when
+    /// another one is current — Python 5.2.0's `span.create_event` /
+    /// `span.start_observation(as_type="event")`. Finish it with
+    /// [`emit`](ObservationBuilder::emit); events cannot be updated afterwards.
+    ///
+    /// ```
+    /// use langfuse_runtime::span;
+    /// let request = span("request").start();
+    /// let retrieval = span("retrieval").start();
+    /// retrieval.run(|| {
+    ///     // Under `request`, not under the current `retrieval`.
+    ///     request.event("cache_miss").input(&"key-42").emit();
+    /// });
+    /// ```
+    pub fn event(&self, name: impl Into<Cow<'static, str>>) -> ObservationBuilder {
+        event(name).parent(self.context())
+    }
+
     fn apply(&self, field: impl FnOnce() -> Field) -> &Self {
         // Encoding happens only for recorded observations, and outside the lock.
         if let Tracing::Live(frame) = &self.handle {
