@@ -129,3 +129,44 @@ fn a_client_without_a_hook_sends_values_unmasked() {
     );
     assert_eq!(s.str_attr("langfuse.observation.output"), Some("welcome ada@example.com"));
 }
+
+/// Wraps every string in `[…]`: applying it twice would show `[[…]]`.
+fn bracket(value: &Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(format!("[{s}]")),
+        Value::Array(items) => Value::Array(items.iter().map(bracket).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), bracket(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+#[observe(metadata(source = "batch", user = email))]
+fn tagged(email: &str) -> u32 {
+    let _ = email;
+    1
+}
+
+#[test]
+fn each_value_passes_the_hook_exactly_once() {
+    let mut h = Loopback::start(|b| b.mask(bracket));
+    tagged("ada@example.com");
+    span("manual")
+        .input(&"in")
+        .metadata(&json!({"a": "x"}))
+        .start()
+        .set_output(&json!(["o"]))
+        .add_metadata("b", &"y");
+    let spans = h.finish();
+    let t = find(&spans, "tagged");
+    assert_eq!(t.str_attr("langfuse.observation.input"), Some(r#"{"email":"[ada@example.com]"}"#));
+    assert_eq!(t.str_attr("langfuse.observation.metadata.source"), Some(r#""[batch]""#));
+    assert_eq!(t.str_attr("langfuse.observation.metadata.user"), Some(r#""[ada@example.com]""#));
+    assert_eq!(t.str_attr("langfuse.observation.output"), Some("1"));
+    let m = find(&spans, "manual");
+    assert_eq!(m.str_attr("langfuse.observation.input"), Some("[in]"));
+    assert_eq!(m.str_attr("langfuse.observation.output"), Some(r#"["[o]"]"#));
+    assert_eq!(m.str_attr("langfuse.observation.metadata.a"), Some(r#""[x]""#));
+    assert_eq!(m.str_attr("langfuse.observation.metadata.b"), Some(r#""[y]""#));
+}

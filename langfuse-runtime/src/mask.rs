@@ -20,8 +20,7 @@ use serde_json::Value;
 
 use crate::diag;
 use crate::encode;
-use crate::observation::fields::Field;
-use crate::record::{Metadata, ObservationRecord};
+use crate::record::Metadata;
 
 /// What a value becomes when the hook panics (Python's text, for every SDK's users to grep).
 pub(crate) const FALLBACK: &str = "<fully masked due to failed mask function>";
@@ -118,33 +117,21 @@ fn mask_output_text(text: String) -> Option<String> {
     if masked == value { Some(text) } else { encode::io_text(&masked) }
 }
 
-/// Masks what an `#[observe]` call recorded at its start: the input and the metadata.
-#[inline]
-pub(crate) fn call_start(r: &mut ObservationRecord) {
-    if active() {
-        mask_call_start(r);
-    }
+/// The masked wire text of an `#[observe]` input, `None` when the hook left it unchanged
+/// (`Some(None)`: masked to `null`, which is omitted).
+pub(crate) fn changed_io_text(text: &str) -> Option<Option<String>> {
+    let value = read_io_text(text);
+    let masked = apply(Some(&value), Kind::Io);
+    (masked != value).then(|| encode::io_text(&masked))
 }
 
-#[inline(never)]
-fn mask_call_start(r: &mut ObservationRecord) {
-    if let Some(input) = r.input.as_deref() {
-        let value = read_io_text(input);
-        let masked = apply(Some(&value), Kind::Io);
-        if masked != value {
-            Field::Input(encode::io_text(&masked)).apply(r);
-        }
-    }
-    if !r.metadata().is_empty() {
-        let value = Value::Object(
-            r.metadata().iter().map(|(k, v)| (k.to_owned(), read_io_text(v))).collect(),
-        );
-        let masked = apply(Some(&value), Kind::Metadata);
-        if masked != value {
-            *r.metadata_mut() = Metadata::default();
-            Field::metadata(&masked).apply(r);
-        }
-    }
+/// The masked value of an `#[observe]` call's metadata (JSON-encoded values), `None` when the
+/// hook left it unchanged.
+pub(crate) fn changed_metadata(metadata: &Metadata) -> Option<Value> {
+    let value =
+        Value::Object(metadata.iter().map(|(k, v)| (k.to_owned(), read_io_text(v))).collect());
+    let masked = apply(Some(&value), Kind::Metadata);
+    (masked != value).then_some(masked)
 }
 
 #[cfg(test)]

@@ -118,7 +118,7 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
                 for (key, value) in start.metadata {
                     r.metadata_mut().insert(key, value.into_string());
                 }
-                crate::mask::call_start(r);
+                crate::observation::fields::mask_call_start(r);
             }
             let observation = Observation::from_ref(ObservationRef {
                 handle: Tracing::Live(frame.share()),

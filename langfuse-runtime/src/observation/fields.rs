@@ -40,13 +40,16 @@ impl Field {
         Self::Output(if mask::active() { mask::io(v) } else { encode::io_text(v) })
     }
     pub(crate) fn metadata<T: Serialize + ?Sized>(v: &T) -> Self {
+        if mask::active() {
+            Self::unmasked_metadata(&mask::metadata(v))
+        } else {
+            Self::unmasked_metadata(v)
+        }
+    }
+    fn unmasked_metadata<T: Serialize + ?Sized>(v: &T) -> Self {
         let mut map = Metadata::default();
         let mut bare = None;
-        if mask::active() {
-            encode::merge_metadata(&mut map, &mut bare, &mask::metadata(v));
-        } else {
-            encode::merge_metadata(&mut map, &mut bare, v);
-        }
+        encode::merge_metadata(&mut map, &mut bare, v);
         Self::Metadata(map, bare)
     }
     pub(crate) fn metadata_key<T: Serialize + ?Sized>(key: &str, v: &T) -> Self {
@@ -105,6 +108,29 @@ impl Field {
             }
             Self::TracePublic => r.trace_public = true,
         }
+    }
+}
+
+/// Masks what an `#[observe]` call recorded at its start (input and metadata, already wire
+/// text) when a masking hook is set; one branch otherwise.
+#[inline]
+pub(crate) fn mask_call_start(r: &mut ObservationRecord) {
+    if mask::active() {
+        mask_call_start_now(r);
+    }
+}
+
+#[inline(never)]
+fn mask_call_start_now(r: &mut ObservationRecord) {
+    if let Some(text) = r.input.as_deref().and_then(mask::changed_io_text) {
+        Field::Input(text).apply(r);
+    }
+    if !r.metadata().is_empty()
+        && let Some(masked) = mask::changed_metadata(r.metadata())
+    {
+        // The hook may have dropped keys: the masked object replaces the metadata.
+        *r.metadata_mut() = Metadata::default();
+        Field::unmasked_metadata(&masked).apply(r);
     }
 }
 

@@ -28,7 +28,6 @@ use crate::kind::{Level, ObservationType};
 pub use builder::{ObservationBuilder, event, generation, observation, span};
 pub use future::Observed;
 pub(crate) use future::{Finish, panic_message};
-pub(crate) use panics::short_type_name;
 
 /// A non-owning handle to an observation: update it from anywhere, it never ends on drop.
 ///
