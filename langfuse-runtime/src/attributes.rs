@@ -2,7 +2,7 @@
 //! `langfuse.*` wire names.
 
 use crate::clock;
-use crate::record::ObservationRecord;
+use crate::record::{ExceptionEvent, ObservationRecord};
 
 /// Attribute keys, exactly as the Langfuse server reads them.
 pub(crate) mod keys {
@@ -34,6 +34,14 @@ pub(crate) mod keys {
     pub(crate) const PROMPT_VERSION: &str = "langfuse.observation.prompt.version";
 
     pub(crate) const AS_ROOT: &str = "langfuse.internal.as_root";
+    pub(crate) const IS_APP_ROOT: &str = "langfuse.internal.is_app_root";
+
+    /// The OTel span event of an escaping exception, and its attributes (semantic conventions).
+    pub(crate) const EXCEPTION_EVENT: &str = "exception";
+    pub(crate) const EXCEPTION_TYPE: &str = "exception.type";
+    pub(crate) const EXCEPTION_MESSAGE: &str = "exception.message";
+    pub(crate) const EXCEPTION_STACKTRACE: &str = "exception.stacktrace";
+    pub(crate) const EXCEPTION_ESCAPED: &str = "exception.escaped";
 
     /// Instrumentation scope name; the server treats scopes starting with it as Langfuse spans.
     pub(crate) const SCOPE_NAME: &str = "langfuse-sdk";
@@ -204,6 +212,9 @@ pub(crate) fn for_each_attribute(
     if record.as_root {
         put(AttrKey::fixed(AS_ROOT), AttrValue::Bool(true));
     }
+    if record.is_app_root {
+        put(AttrKey::fixed(IS_APP_ROOT), AttrValue::Bool(true));
+    }
     if let Some(v) = record.metadata_value().map(|v| AttrValue::Str(v)) {
         put(AttrKey::fixed(METADATA), v);
     }
@@ -216,6 +227,22 @@ pub(crate) fn for_each_attribute(
         put(AttrKey { prefix: METADATA_PREFIX, suffix: k }, AttrValue::Str(v));
     }
     dropped
+}
+
+/// Calls `emit` once per attribute of the `exception` span event, in the order Python's OTel
+/// SDK writes them. `exception.escaped` is the string `"False"`: Python's `use_span` records
+/// the exception with `escaped=False` and writes it as `str(escaped)`.
+pub(crate) fn for_each_exception_attribute(
+    event: &ExceptionEvent,
+    mut emit: impl FnMut(AttrKey<'_>, AttrValue<'_>),
+) {
+    use keys::*;
+    emit(AttrKey::fixed(EXCEPTION_TYPE), AttrValue::Str(event.type_name));
+    emit(AttrKey::fixed(EXCEPTION_MESSAGE), AttrValue::Str(&event.message));
+    if let Some(stacktrace) = event.stacktrace.as_deref() {
+        emit(AttrKey::fixed(EXCEPTION_STACKTRACE), AttrValue::Str(stacktrace));
+    }
+    emit(AttrKey::fixed(EXCEPTION_ESCAPED), AttrValue::Str("False"));
 }
 
 #[cfg(test)]

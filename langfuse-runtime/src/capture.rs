@@ -576,7 +576,45 @@ impl<T: fmt::Display + ?Sized> MessageDisplay for &&Wrap<'_, T> {
     fn __lf_message(&self) -> String {
         let text =
             bounded_message("Display", std::any::type_name::<T>(), |out| write!(out, "{}", self.0));
-        if text.is_empty() { std::any::type_name::<T>().to_owned() } else { text }
+        if text.is_empty() { short_type_name(std::any::type_name::<T>()) } else { text }
+    }
+}
+
+/// `my_crate::errors::KeyError` → `KeyError`, also inside generics
+/// (`alloc::boxed::Box<dyn core::error::Error>` → `Box<dyn Error>`): Python's `__name__`.
+fn short_type_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    // Where the path segment being written started.
+    let mut segment = 0;
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            out.truncate(segment);
+        } else {
+            out.push(c);
+            if !(c.is_alphanumeric() || c == '_') {
+                segment = out.len();
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod short_type_name_tests {
+    use super::*;
+
+    #[test]
+    fn short_type_names_drop_every_path() {
+        assert_eq!(short_type_name("my_crate::errors::KeyError"), "KeyError");
+        assert_eq!(short_type_name("KeyError"), "KeyError");
+        assert_eq!(
+            short_type_name("alloc::boxed::Box<dyn core::error::Error + Send>"),
+            "Box<dyn Error + Send>"
+        );
+        assert_eq!(short_type_name("a::Pair<b::X, c::d::Y>"), "Pair<X, Y>");
+        assert_eq!(short_type_name("&str"), "&str");
     }
 }
 

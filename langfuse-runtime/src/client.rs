@@ -129,6 +129,7 @@ impl Langfuse {
     pub fn new(config: Config) -> Self {
         diag::set_debug(config.debug());
         crate::capture::set_field_budget(config.max_field_bytes());
+        crate::mask::install(config.mask());
         let (pipeline, abort_export) = Self::pipeline_for(&config);
         let inner = Arc::new(ClientInner {
             sampler: if config.sample_rate() >= 1.0 {

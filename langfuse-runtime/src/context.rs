@@ -126,10 +126,25 @@ impl TraceContext {
         }
     }
 
-    /// A context that continues a trace started elsewhere (another service, a stored trace id).
+    /// A context that continues a trace started elsewhere (another service, a stored trace id,
+    /// [`TraceId::from_seed`]): Python's explicit `trace_context`.
     ///
-    /// Observations started under it become children of `parent` (or of a fresh synthetic id)
-    /// and carry `langfuse.internal.as_root`, as the Python SDK's explicit trace context does.
+    /// Observations started under it — manual ones through [`ObservationBuilder::parent`] or
+    /// [`TraceContext::run`], `#[observe]` calls through [`TraceContext::run`] — become children
+    /// of `parent` (or of a fresh synthetic id) and carry `langfuse.internal.as_root`; their
+    /// own children nest as usual. Trace attributes propagated where the context is made
+    /// apply to them, as they do in Python.
+    ///
+    /// ```
+    /// use langfuse_runtime::{observe, ObservationId, TraceContext, TraceId};
+    /// #[observe]
+    /// fn handle(order: u32) -> u32 { order }
+    ///
+    /// let cx = TraceContext::from_trace_id(TraceId::from_seed("order-42"), None);
+    /// cx.run(|| handle(42)); // `handle`'s observation is in trace `from_seed("order-42")`
+    /// ```
+    ///
+    /// [`ObservationBuilder::parent`]: crate::ObservationBuilder::parent
     pub fn from_trace_id(trace_id: TraceId, parent: Option<ObservationId>) -> Self {
         Self {
             parent: Parent::Remote(RemoteParent {
@@ -137,7 +152,7 @@ impl TraceContext {
                 sampled: true,
                 as_root: true,
             }),
-            trace_attributes: None,
+            trace_attributes: with_current(|cx| cx.trace_attributes.clone()),
         }
     }
 

@@ -1,4 +1,5 @@
-//! Trace and observation ids: random, non-zero, printed as lower-case hex like every Langfuse SDK.
+//! Trace and observation ids: random or derived from a seed, non-zero, printed as lower-case
+//! hex like every Langfuse SDK.
 
 use std::cell::Cell;
 use std::fmt;
@@ -132,6 +133,25 @@ impl TraceId {
         let low = u128::from(next_random_u64());
         Self::from_u128((high << 64) | low).unwrap_or(ONE_TRACE)
     }
+
+    /// The trace id every Langfuse SDK derives from `seed` (Python's `create_trace_id(seed)`):
+    /// the first 16 bytes of the SHA-256 of its UTF-8 bytes. Use it to address a trace by an
+    /// external key (an order number, a request id) from any service or language.
+    ///
+    /// ```
+    /// use langfuse_runtime::{TraceContext, TraceId, span};
+    /// let trace_id = TraceId::from_seed("conformance-seed-1");
+    /// assert_eq!(trace_id.to_string(), "656f344917362c3f5f8cd92a351d471d");
+    /// // Observations started under this context belong to that trace.
+    /// span("step").parent(TraceContext::from_trace_id(trace_id, None)).start().end();
+    /// ```
+    pub fn from_seed(seed: &str) -> Self {
+        let digest = sha256(seed);
+        let mut bytes = [0; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        // An all-zero prefix needs a SHA-256 preimage of 128 zero bits: not a practical case.
+        Self::from_bytes(bytes).unwrap_or(ONE_TRACE)
+    }
 }
 
 impl ObservationId {
@@ -139,6 +159,29 @@ impl ObservationId {
     pub fn random() -> Self {
         Self::from_u64(next_random_u64()).unwrap_or(ONE_OBSERVATION)
     }
+
+    /// The observation id the Langfuse SDKs derive from `seed`: the first 8 bytes of the
+    /// SHA-256 of its UTF-8 bytes (Python's `_create_observation_id(seed)`), e.g. to name a
+    /// parent observation of another service that only shares a key with this one.
+    ///
+    /// ```
+    /// use langfuse_runtime::{ObservationId, TraceContext, TraceId};
+    /// let parent = ObservationId::from_seed("conformance-seed-1");
+    /// assert_eq!(parent.to_string(), "656f344917362c3f");
+    /// let cx = TraceContext::from_trace_id(TraceId::from_seed("order-42"), Some(parent));
+    /// assert_eq!(cx.observation_id(), Some(parent));
+    /// ```
+    pub fn from_seed(seed: &str) -> Self {
+        let digest = sha256(seed);
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(&digest[..8]);
+        Self::from_bytes(bytes).unwrap_or(ONE_OBSERVATION)
+    }
+}
+
+fn sha256(seed: &str) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(seed.as_bytes()).into()
 }
 
 thread_local! {
@@ -202,6 +245,22 @@ mod tests {
     fn optional_ids_cost_no_space() {
         assert_eq!(std::mem::size_of::<Option<ObservationId>>(), 8);
         assert_eq!(std::mem::size_of::<Option<TraceId>>(), 16);
+    }
+
+    #[test]
+    fn seeded_ids_are_sha256_prefixes() {
+        // Python: hashlib.sha256(seed.encode("utf-8")).digest()[:16].hex() (and [:8]).
+        assert_eq!(
+            TraceId::from_seed("conformance-seed-1").to_string(),
+            "656f344917362c3f5f8cd92a351d471d"
+        );
+        // SHA-256("") = e3b0c442 98fc1c14 9afbf4c8 996fb924 ...
+        assert_eq!(TraceId::from_seed("").to_string(), "e3b0c44298fc1c149afbf4c8996fb924");
+        assert_eq!(ObservationId::from_seed("").to_string(), "e3b0c44298fc1c14");
+        // SHA-256("abc") = ba7816bf 8f01cfea 414140de 5dae2223 ...
+        assert_eq!(TraceId::from_seed("abc").to_string(), "ba7816bf8f01cfea414140de5dae2223");
+        assert_eq!(TraceId::from_seed("abc"), TraceId::from_seed("abc"));
+        assert_ne!(TraceId::from_seed("abc"), TraceId::from_seed("abd"));
     }
 
     #[test]

@@ -35,12 +35,15 @@
 //! |---|---|
 //! | annotate a function | [`#[observe]`](observe) (name, `as_type`, capture switches, metadata, level, version) |
 //! | start observations by hand | [`span`], [`generation`], [`event`], [`observation`] → [`ObservationBuilder`] → [`Observation`] (ends on drop) |
+//! | record an event under a given observation | [`ObservationRef::event`] |
 //! | update the current observation | [`current_observation`], [`current_generation`] → [`ObservationRef`] (`set_output`, `set_usage_details`, `set_error`, …) |
 //! | record a model call | [`generation`], [`ObservationRef::set_model`], [`Usage`], [`ObservationRef::set_completion_start_time`] |
 //! | set user, session, tags, trace name | [`propagate_attributes`] → [`Propagate`] (applies to every observation started inside) |
 //! | carry the trace into tasks and threads | [`spawn`], [`spawn_blocking`], [`spawn_thread`], [`bind`], [`FutureContextExt`], [`TraceContext`] |
-//! | continue a trace from elsewhere | [`TraceContext::from_trace_id`], [`TraceId`], [`ObservationId`] |
+//! | continue a trace from elsewhere | [`TraceContext::from_trace_id`], [`TraceId`], [`ObservationId`], [`TraceId::from_seed`], [`ObservationId::from_seed`] |
+//! | link to a trace in the UI | [`Langfuse::trace_url`] |
 //! | configure | [`init`], [`Config::builder`] → [`ConfigBuilder`] (every `LANGFUSE_*` variable has a method), [`ConfigError`] |
+//! | mask inputs, outputs and metadata | [`ConfigBuilder::mask`] |
 //! | see the tree locally | `LANGFUSE_CONSOLE_EXPORTER=true` or [`ConfigBuilder::console_exporter`]; [`export::ConsoleExporter`] |
 //! | send observations elsewhere too | [`export::SpanExporter`] with [`ConfigBuilder::exporter`]; records are [`ObservationRecord`] |
 //! | check what was sent and dropped | [`Langfuse::stats`] → [`export::ExportStats`] |
@@ -52,17 +55,21 @@
 //!
 //! At the root:
 //! - [`observe`]: the attribute macro.
-//! - [`init`], [`Langfuse`]: the client (flush, stats, shutdown on drop).
-//! - [`Config`], [`ConfigBuilder`], [`ConfigError`], [`Setting`], [`Compression`]: configuration.
+//! - [`init`], [`Langfuse`]: the client (flush, stats, shutdown on drop,
+//!   [`Langfuse::trace_url`]).
+//! - [`Config`], [`ConfigBuilder`] (with [`ConfigBuilder::mask`], the masking hook),
+//!   [`ConfigError`], [`Setting`], [`Compression`]: configuration.
 //! - [`span`], [`generation`], [`event`], [`observation`], [`ObservationBuilder`]: manual starts.
-//! - [`Observation`] (owning), [`ObservationRef`] (non-owning), [`Observed`] (a future with its
-//!   observation), [`Usage`]: handles and their values.
+//! - [`Observation`] (owning), [`ObservationRef`] (non-owning; [`ObservationRef::event`] for
+//!   events under it), [`Observed`] (a future with its observation), [`Usage`]: handles and
+//!   their values.
 //! - [`current_observation`], [`current_generation`], [`current_trace_id`],
 //!   [`current_observation_id`]: the current observation.
 //! - [`propagate_attributes`], [`Propagate`]: user, session, tags, trace name and metadata.
 //! - [`TraceContext`], [`ContextGuard`], [`WithContext`], [`FutureContextExt`], [`bind`],
 //!   [`spawn_thread`], [`spawn`], [`spawn_blocking`]: context across threads and tasks.
-//! - [`TraceId`], [`ObservationId`], [`ParseIdError`]: ids.
+//! - [`TraceId`], [`ObservationId`], [`ParseIdError`]: ids, random or from a seed
+//!   ([`TraceId::from_seed`], [`ObservationId::from_seed`]).
 //! - [`ObservationType`], [`Level`], [`ParseKindError`]: kinds.
 //! - [`ObservationRecord`], [`GenerationFields`], [`Metadata`], [`TraceAttributes`]: finished
 //!   observations as exporters see them; [`Payload`] (an input or output) and [`JsonText`]
@@ -94,6 +101,7 @@ mod frame;
 mod ids;
 mod kind;
 mod macro_support;
+mod mask;
 mod observation;
 mod payload;
 mod propagation;
@@ -104,6 +112,7 @@ mod start;
 mod state;
 #[cfg(feature = "tokio")]
 mod task;
+mod trace_url;
 
 pub use client::{Langfuse, init};
 pub use config::{Config, ConfigBuilder, ConfigError, Setting};

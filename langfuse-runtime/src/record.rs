@@ -58,6 +58,9 @@ pub struct ObservationRecord {
     pub trace_public: bool,
     /// `langfuse.internal.as_root`: started under an explicit trace context.
     pub as_root: bool,
+    /// `langfuse.internal.is_app_root`: the application's root observation (no parent of
+    /// this process: a new trace, or a remote or explicit parent).
+    pub is_app_root: bool,
     /// The rarely set fields, allocated on first write.
     details: Option<Box<Details>>,
 }
@@ -69,6 +72,20 @@ struct Details {
     metadata: Metadata,
     metadata_value: Option<JsonText>,
     generation: Option<GenerationFields>,
+    exception: Option<ExceptionEvent>,
+}
+
+/// A panic that escaped the observation's scope: sent as the OTel span event `exception`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ExceptionEvent {
+    /// When it was recorded, nanoseconds since the Unix epoch.
+    pub(crate) time_unix_nanos: u64,
+    /// `exception.type`.
+    pub(crate) type_name: &'static str,
+    /// `exception.message`.
+    pub(crate) message: String,
+    /// `exception.stacktrace`, when known.
+    pub(crate) stacktrace: Option<String>,
 }
 
 static NO_METADATA: Metadata = Metadata(Vec::new());
@@ -99,6 +116,7 @@ impl ObservationRecord {
             parent_is_remote: false,
             trace_public: false,
             as_root: false,
+            is_app_root: false,
             details: None,
         }
     }
@@ -167,6 +185,16 @@ impl ObservationRecord {
     /// The generation fields, created empty on first use.
     pub fn generation_mut(&mut self) -> &mut GenerationFields {
         self.details_mut().generation.get_or_insert_with(Default::default)
+    }
+
+    /// The panic that escaped the observation's scope, if one did.
+    pub(crate) fn exception(&self) -> Option<&ExceptionEvent> {
+        self.details.as_ref()?.exception.as_ref()
+    }
+
+    /// Records a panic that escaped the observation's scope.
+    pub(crate) fn set_exception(&mut self, event: ExceptionEvent) {
+        self.details_mut().exception = Some(event);
     }
 }
 

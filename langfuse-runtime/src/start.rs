@@ -59,6 +59,10 @@ pub(crate) fn start_with(
         record.trace_id = trace_id;
         record.id = id;
         record.parent_id = parent_id;
+        // Python's processor marks a span whose parent is not an open exported span of this
+        // process: here, a new trace or a remote/explicit parent. A local parent that already
+        // ended still counts as a parent, as Python's context claim (baggage) does.
+        record.is_app_root = parent_id.is_none() || remote_root.is_some();
         if let Some(as_root) = remote_root {
             record.parent_is_remote = true;
             record.as_root = as_root;

@@ -15,6 +15,7 @@ use super::{
     Config, DEFAULT_BASE_URL, DEFAULT_MAX_QUEUE_SIZE, DEFAULT_TRACES_PATH, ExporterFactory,
 };
 use crate::export::{Compression, SpanExporter};
+use crate::mask::Mask;
 
 /// Sets configuration in code; anything not set comes from the environment.
 ///
@@ -55,6 +56,7 @@ pub struct ConfigBuilder {
     max_field_bytes: Option<usize>,
     extra_exporters: Vec<ExporterFactory>,
     env: Option<EnvSource>,
+    mask: Option<Mask>,
 }
 
 macro_rules! setters {
@@ -135,6 +137,41 @@ impl ConfigBuilder {
         F: Fn() -> E + Send + Sync + 'static,
     {
         self.extra_exporters.push(ExporterFactory(Arc::new(move || Box::new(make()))));
+        self
+    }
+
+    /// A masking function (Python's `mask=`): called synchronously with the value of every
+    /// input, output and metadata an observation records — for `#[observe]` and the manual
+    /// API alike, each separately, only for recorded observations — and what it returns is
+    /// sent instead. If it panics the value becomes `"<fully masked due to failed mask
+    /// function>"` (for non-empty metadata objects: each key's value), as in the Python SDK.
+    ///
+    /// It works on [`serde_json::Value`]s, as Python's hook works on the values themselves, so
+    /// it can redact by key. Masked objects are sent with their keys sorted, and an
+    /// `#[observe]` string output that is itself valid JSON reaches the hook as that JSON.
+    /// Without a hook nothing is converted: the check is one branch.
+    ///
+    /// ```
+    /// use serde_json::Value;
+    /// let config = langfuse_runtime::Config::builder()
+    ///     .mask(|value: &Value| match value {
+    ///         Value::String(s) if s.contains('@') => Value::String("<email>".into()),
+    ///         Value::Object(map) if map.contains_key("password") => {
+    ///             let mut map = map.clone();
+    ///             map.insert("password".into(), "***".into());
+    ///             Value::Object(map)
+    ///         }
+    ///         other => other.clone(),
+    ///     })
+    ///     .build()?;
+    /// # let _ = config;
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
+    pub fn mask(
+        mut self,
+        mask: impl Fn(&serde_json::Value) -> serde_json::Value + Send + Sync + 'static,
+    ) -> Self {
+        self.mask = Some(Mask(Arc::new(mask)));
         self
     }
 
@@ -404,6 +441,7 @@ impl ConfigBuilder {
             console_exporter,
             max_field_bytes,
             extra_exporters: b.extra_exporters,
+            mask: b.mask,
         })
     }
 }

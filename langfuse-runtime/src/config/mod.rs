@@ -23,6 +23,7 @@ mod env;
 mod error;
 mod validate;
 
+use crate::mask::Mask;
 pub use builder::ConfigBuilder;
 pub use error::{ConfigError, Secret, Setting};
 
@@ -91,6 +92,8 @@ pub struct Config {
     /// `LANGFUSE_MAX_FIELD_BYTES`: budget of one captured input/output value; default 1 MiB.
     max_field_bytes: usize,
     extra_exporters: Vec<ExporterFactory>,
+    /// [`ConfigBuilder::mask`].
+    mask: Option<Mask>,
 }
 
 impl fmt::Debug for Config {
@@ -120,6 +123,7 @@ impl fmt::Debug for Config {
             .field("console_exporter", &self.console_exporter)
             .field("max_field_bytes", &self.max_field_bytes)
             .field("extra_exporters", &self.extra_exporters.len())
+            .field("mask", &self.mask.is_some())
             .finish()
     }
 }
@@ -270,6 +274,11 @@ impl Config {
     }
 
     /// The extra exporters' factories, called once at init.
+    /// The masking hook, if one was given.
+    pub(crate) fn mask(&self) -> Option<&Mask> {
+        self.mask.as_ref()
+    }
+
     pub(crate) fn extra_exporters(&self) -> &[ExporterFactory] {
         &self.extra_exporters
     }

@@ -22,7 +22,9 @@
 use std::ops::Range;
 
 use super::ExportResource;
-use crate::attributes::{AttrKey, AttrValue, SpanDefaults, for_each_attribute, keys};
+use crate::attributes::{
+    AttrKey, AttrValue, SpanDefaults, for_each_attribute, for_each_exception_attribute, keys,
+};
 use crate::record::ObservationRecord;
 
 /// `telemetry.sdk.language` resource value.
@@ -65,9 +67,14 @@ mod tag {
     pub const SPAN_END: u8 = 8 << 3 | 1;
     pub const SPAN_ATTRIBUTES: u8 = 9 << 3 | 2;
     pub const SPAN_DROPPED_ATTRIBUTES: u8 = 10 << 3;
+    pub const SPAN_EVENTS: u8 = 11 << 3 | 2;
     pub const SPAN_STATUS: u8 = 15 << 3 | 2;
     /// Field 16, wire type 5 (fixed32): `133` needs two varint bytes.
     pub const SPAN_FLAGS: [u8; 2] = [0x85, 0x01];
+    // Span.Event
+    pub const EVENT_TIME: u8 = 1 << 3 | 1;
+    pub const EVENT_NAME: u8 = 2 << 3 | 2;
+    pub const EVENT_ATTRIBUTES: u8 = 3 << 3 | 2;
     // Status
     pub const STATUS_MESSAGE: u8 = 2 << 3 | 2;
     pub const STATUS_CODE: u8 = 3 << 3;
@@ -268,6 +275,23 @@ fn status_len(record: &ObservationRecord) -> Option<usize> {
     })
 }
 
+/// Body of the span's `exception` event, when a panic escaped the observation.
+fn exception_event_len(record: &ObservationRecord) -> Option<usize> {
+    let event = record.exception()?;
+    let mut len = 9 + field_len(keys::EXCEPTION_EVENT.len());
+    for_each_exception_attribute(event, |k, v| len += field_len(key_value_len(&k, &v)));
+    Some(len)
+}
+
+fn put_exception_event(out: &mut Vec<u8>, record: &ObservationRecord, len: usize) {
+    let Some(event) = record.exception() else { return };
+    put_len_field(out, tag::SPAN_EVENTS, len);
+    out.push(tag::EVENT_TIME);
+    out.extend_from_slice(&event.time_unix_nanos.to_le_bytes());
+    put_bytes_field(out, tag::EVENT_NAME, keys::EXCEPTION_EVENT.as_bytes());
+    for_each_exception_attribute(event, |k, v| put_key_value(out, tag::EVENT_ATTRIBUTES, &k, &v));
+}
+
 /// Size of the `Span` message (without its own tag and length prefix).
 fn span_len(record: &ObservationRecord, defaults: &SpanDefaults) -> usize {
     let mut attributes_len = 0;
@@ -289,6 +313,9 @@ fn span_len(record: &ObservationRecord, defaults: &SpanDefaults) -> usize {
     }
     if dropped > 0 {
         len += 1 + varint_len(dropped as u64);
+    }
+    if let Some(event) = exception_event_len(record) {
+        len += field_len(event);
     }
     if let Some(status) = status_len(record) {
         len += field_len(status);
@@ -321,6 +348,9 @@ fn put_span(out: &mut Vec<u8>, record: &ObservationRecord, defaults: &SpanDefaul
     if dropped > 0 {
         out.push(tag::SPAN_DROPPED_ATTRIBUTES);
         put_varint(out, dropped as u64);
+    }
+    if let Some(event) = exception_event_len(record) {
+        put_exception_event(out, record, event);
     }
     if let Some(status) = status_len(record) {
         put_len_field(out, tag::SPAN_STATUS, status);
@@ -877,6 +907,50 @@ mod tests {
         let spans = &decode(body).resource_spans[0].scope_spans[0].spans;
         assert_eq!(spans[3].start_time_unix_nano, 0);
         assert_eq!(str_attr(&spans[3], "langfuse.observation.input").map(str::len), Some(20_000));
+    }
+
+    #[test]
+    fn an_escaped_panic_is_an_exception_event_before_the_status() {
+        let resource = resource();
+        let mut r = span(1, None, "failed", ObservationType::Span);
+        r.level = Some(crate::kind::Level::Error);
+        r.set_status_message(Some("panic: boom".into()));
+        r.set_exception(crate::record::ExceptionEvent {
+            time_unix_nanos: 1_735_787_045_678_000_123,
+            type_name: "panic",
+            message: "boom".into(),
+            stacktrace: Some("panicked at src/lib.rs:1:1:\nboom".into()),
+        });
+        let mut without_trace = r.clone();
+        without_trace.set_exception(crate::record::ExceptionEvent {
+            stacktrace: None,
+            ..r.exception().cloned().unwrap()
+        });
+        let batch = [r, without_trace];
+        let mut out = Vec::new();
+        encode_request(&batch, &resource, &mut out);
+        assert_eq!(out.len(), encoded_request_len(&batch, &resource));
+        assert_eq!(decode(&out).encode_to_vec(), out, "canonical");
+        let spans = &decode(&out).resource_spans[0].scope_spans[0].spans;
+        let event = &spans[0].events[0];
+        assert_eq!(spans[0].events.len(), 1);
+        assert_eq!(
+            (event.name.as_str(), event.time_unix_nano),
+            ("exception", 1_735_787_045_678_000_123)
+        );
+        assert_eq!(
+            event.attributes,
+            vec![
+                kv("exception.type", string("panic")),
+                kv("exception.message", string("boom")),
+                kv("exception.stacktrace", string("panicked at src/lib.rs:1:1:\nboom")),
+                kv("exception.escaped", string("False")),
+            ]
+        );
+        let status = spans[0].status.as_ref().unwrap();
+        assert_eq!((status.code, status.message.as_str()), (2, "panic: boom"));
+        let keys: Vec<_> = spans[1].events[0].attributes.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys, ["exception.type", "exception.message", "exception.escaped"]);
     }
 
     fn split(

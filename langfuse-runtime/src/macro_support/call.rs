@@ -118,6 +118,7 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
                 for (key, value) in start.metadata {
                     r.metadata_mut().insert(key, value.into_json_text());
                 }
+                crate::observation::fields::mask_call_start(r);
             }
             let observation = Observation::from_ref(ObservationRef {
                 handle: Tracing::Live(frame.share()),
@@ -258,6 +259,8 @@ pub struct Finisher<K> {
 }
 
 impl<T, K: FnOnce(&mut Output, &T)> Finish<T> for Finisher<K> {
+    const PANIC_AS_EXCEPTION: bool = false;
+
     fn finish(self, observation: &ObservationRef, output: &T) {
         let finish = self.finish;
         if let Some(field) = Output::collect(self.capture, |out| finish(out, output)) {

@@ -42,7 +42,11 @@ impl Output {
         fill(&mut out);
         match out.error {
             Some(message) => Some(Field::Error(message)),
-            None => out.value.and_then(Json::into_io_text).map(|text| Field::Output(Some(text))),
+            None => out
+                .value
+                .and_then(Json::into_io_text)
+                .and_then(crate::mask::output_text)
+                .map(|text| Field::Output(Some(text))),
         }
     }
 }

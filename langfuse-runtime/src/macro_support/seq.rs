@@ -208,6 +208,7 @@ impl<C, X> Seq<C, X> {
         } else {
             None
         };
+        let output = output.and_then(crate::mask::output_text);
         Observation::from_context(observation).end_with(|r| {
             if output.is_some() {
                 r.output = output;

@@ -58,7 +58,10 @@ pub fn generation(name: impl Into<Cow<'static, str>>) -> ObservationBuilder {
     observation(name, ObservationType::Generation)
 }
 
-/// Starts building an event: a zero-duration observation, ended as soon as it starts.
+/// Starts building an event: a zero-duration observation, ended as soon as it starts
+/// (Python's `create_event`). Its parent is the current observation (a new trace when there
+/// is none), or what [`ObservationBuilder::parent`] names; [`ObservationRef::event`] puts it
+/// under a given observation.
 ///
 /// ```
 /// langfuse_runtime::event("cache_miss").input(&"key-42").emit();
@@ -132,8 +135,13 @@ impl ObservationBuilder {
             handle,
             trace_attributes: parent.trace_attributes.clone(),
         });
-        if is_event && let Tracing::Live(frame) = &observation.handle {
-            frame.end_at(start, |_| {});
+        if let Tracing::Live(frame) = &observation.handle {
+            if is_event {
+                frame.end_at(start, |_| {});
+            } else {
+                // Only now can a panic escape a manual observation's scope.
+                super::panics::watch();
+            }
         }
         observation
     }

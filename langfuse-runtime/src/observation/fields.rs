@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::encode;
 use crate::kind::{Level, ObservationType};
+use crate::mask;
 use crate::payload::{JsonText, Payload};
 use crate::record::{Metadata, ObservationRecord};
 
@@ -32,19 +33,31 @@ pub(crate) enum Field {
 }
 
 impl Field {
+    // Input, output and metadata pass the user's mask first, when one is set (`crate::mask`).
     pub(crate) fn input<T: Serialize + ?Sized>(v: &T) -> Self {
-        Self::Input(encode::io_text(v))
+        Self::Input(if mask::active() { mask::io(v) } else { encode::io_text(v) })
     }
     pub(crate) fn output<T: Serialize + ?Sized>(v: &T) -> Self {
-        Self::Output(encode::io_text(v))
+        Self::Output(if mask::active() { mask::io(v) } else { encode::io_text(v) })
     }
     pub(crate) fn metadata<T: Serialize + ?Sized>(v: &T) -> Self {
+        if mask::active() {
+            Self::unmasked_metadata(&mask::metadata(v))
+        } else {
+            Self::unmasked_metadata(v)
+        }
+    }
+    fn unmasked_metadata<T: Serialize + ?Sized>(v: &T) -> Self {
         let mut map = Metadata::default();
         let mut bare = None;
         encode::merge_metadata(&mut map, &mut bare, v);
         Self::Metadata(map, bare)
     }
     pub(crate) fn metadata_key<T: Serialize + ?Sized>(key: &str, v: &T) -> Self {
+        if mask::active() {
+            // Masked as the one-key metadata object it is.
+            return Self::metadata(&std::collections::BTreeMap::from([(key, v)]));
+        }
         let mut map = Metadata::default();
         map.insert(key, encode::json_text(v));
         Self::Metadata(map, None)
@@ -96,6 +109,29 @@ impl Field {
             }
             Self::TracePublic => r.trace_public = true,
         }
+    }
+}
+
+/// Masks what an `#[observe]` call recorded at its start (input and metadata, already wire
+/// text) when a masking hook is set; one branch otherwise.
+#[inline]
+pub(crate) fn mask_call_start(r: &mut ObservationRecord) {
+    if mask::active() {
+        mask_call_start_now(r);
+    }
+}
+
+#[inline(never)]
+fn mask_call_start_now(r: &mut ObservationRecord) {
+    if let Some(text) = r.input.as_ref().and_then(mask::changed_io_text) {
+        Field::Input(text).apply(r);
+    }
+    if !r.metadata().is_empty()
+        && let Some(masked) = mask::changed_metadata(r.metadata())
+    {
+        // The hook may have dropped keys: the masked object replaces the metadata.
+        *r.metadata_mut() = Metadata::default();
+        Field::unmasked_metadata(&masked).apply(r);
     }
 }
 

@@ -18,6 +18,12 @@ pub trait Finish<T> {
     /// Records `output` on `observation`.
     fn finish(self, observation: &ObservationRef, output: &T);
 
+    /// Whether a panic in the future is recorded as an escaping exception (level ERROR, status
+    /// `"panic: message"`, an `exception` event: the manual API) rather than as `#[observe]`
+    /// records it (level ERROR, the message as status).
+    #[doc(hidden)]
+    const PANIC_AS_EXCEPTION: bool = true;
+
     /// Records `output` and ends the observation. The default calls [`Finish::finish`] and
     /// then ends it; an implementation can do both in one step.
     fn finish_and_end(self, observation: Observation, output: &T)
@@ -113,7 +119,11 @@ impl<F: Future, K: Finish<F::Output>> Future for Observed<F, K> {
             }
             Err(payload) => {
                 if let Some(observation) = this.observation.take().map(Observation::from_context) {
-                    observation.set_error(panic_message(&*payload));
+                    if K::PANIC_AS_EXCEPTION {
+                        observation.end_with(|r| super::panics::record_payload(r, &*payload));
+                    } else {
+                        observation.set_error(panic_message(&*payload));
+                    }
                 }
                 resume_unwind(payload)
             }

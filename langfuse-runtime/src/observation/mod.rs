@@ -6,6 +6,7 @@
 //! to check.
 
 use std::borrow::Cow;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -21,6 +22,7 @@ use fields::Field;
 mod builder;
 pub(crate) mod fields;
 mod future;
+mod panics;
 
 use crate::kind::{Level, ObservationType};
 pub use builder::{ObservationBuilder, event, generation, observation, span};
@@ -105,13 +107,40 @@ impl ObservationRef {
     }
 
     /// Runs `f` with this observation current: observations started inside become its children.
+    ///
+    /// A panic escaping `f` is recorded on this observation as Python records an exception
+    /// escaping a context manager — level ERROR, status `"panic: <message>"` and an OTel
+    /// `exception` event with the message and, where known, the stack trace — and then
+    /// continues unchanged. `run` does not end the observation.
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.context().run(f)
+        let result = self.context().run(|| catch_unwind(AssertUnwindSafe(f)));
+        result.unwrap_or_else(|payload| {
+            self.update(|r| panics::record_payload(r, &*payload));
+            resume_unwind(payload)
+        })
     }
 
     /// Builder for a child of this observation (it need not be current).
     pub fn start_child(&self, name: impl Into<Cow<'static, str>>) -> ObservationBuilder {
         span(name).parent(self.context())
+    }
+
+    /// Builder for an event (a zero-duration observation) under this observation, even when
+    /// another one is current — Python 5.2.0's `span.create_event` /
+    /// `span.start_observation(as_type="event")`. Finish it with
+    /// [`emit`](ObservationBuilder::emit); events cannot be updated afterwards.
+    ///
+    /// ```
+    /// use langfuse_runtime::span;
+    /// let request = span("request").start();
+    /// let retrieval = span("retrieval").start();
+    /// retrieval.run(|| {
+    ///     // Under `request`, not under the current `retrieval`.
+    ///     request.event("cache_miss").input(&"key-42").emit();
+    /// });
+    /// ```
+    pub fn event(&self, name: impl Into<Cow<'static, str>>) -> ObservationBuilder {
+        event(name).parent(self.context())
     }
 
     fn apply(&self, field: impl FnOnce() -> Field) -> &Self {
@@ -238,10 +267,16 @@ impl Observation {
     }
 }
 
+/// Dropped while a panic unwinds through its scope, the observation records that panic
+/// (see [`ObservationRef::run`]) unless it was already marked failed.
 impl Drop for Observation {
     fn drop(&mut self) {
         if let Tracing::Live(frame) = std::mem::take(&mut self.inner.handle) {
-            Frame::finish(frame, |_| {});
+            if std::thread::panicking() {
+                Frame::finish(frame, panics::record_unwinding);
+            } else {
+                Frame::finish(frame, |_| {});
+            }
         }
     }
 }
