@@ -24,9 +24,11 @@
 //! JSON and timestamp texts records carry.
 
 mod buffer;
+// One line per score, for the score sender (not part of the tree).
 mod format;
 mod printed;
 mod render;
+pub(crate) mod scores;
 mod style;
 mod tree;
 mod values;
