@@ -16,7 +16,7 @@ use super::body::{self, Resolved};
 use super::{Draft, ScoreError, ScoreStats, ScoreValue};
 use crate::config::Config;
 use crate::diag;
-use crate::export::console::scores::ScoreLine;
+use crate::export::console::scores::{self, ScoreLine};
 use crate::export::http::{AbortHandle, OtlpHttpSettings, Reply, Transport, request_headers};
 use crate::export::{Compression, ExportError};
 use crate::ids::{ObservationId, TraceId};
@@ -88,8 +88,17 @@ impl SenderSettings {
 /// One encoded score on its way to the sender thread.
 struct Queued {
     json: String,
-    /// The console line, when the console exporter is on.
-    line: Option<String>,
+    console: Console,
+}
+
+/// What the console shows of a score when it is sent.
+enum Console {
+    /// The console exporter is off.
+    Off,
+    /// Held for the tree of its observation; printed as a line only if no tree showed it.
+    Held(u64),
+    /// Printed as this line.
+    Line(String),
 }
 
 enum Message {
@@ -215,7 +224,6 @@ impl ScoreSender {
         if json.len() + 2 > self.max_request_bytes {
             return Err(ScoreError::TooLarge(json.len()));
         }
-        let line = self.console.then(|| console_line(&draft));
         let shared = &self.shared;
         if shared.closed.load(Ordering::Relaxed) {
             shared.count_dropped("the client has shut down");
@@ -226,9 +234,20 @@ impl ScoreSender {
             shared.count_dropped("the score queue is full");
             return Ok(());
         }
-        if !shared.send(Message::Score(Queued { json, line })) {
+        let console = match self.console {
+            false => Console::Off,
+            true => hold_for_console(&draft),
+        };
+        let held = match console {
+            Console::Held(key) => Some(key),
+            _ => None,
+        };
+        if !shared.send(Message::Score(Queued { json, console })) {
             shared.queued.fetch_sub(1, Ordering::Relaxed);
             shared.count_dropped("the score thread is not running");
+            if let Some(key) = held {
+                scores::release(key);
+            }
         }
         Ok(())
     }
@@ -296,13 +315,14 @@ fn rest_headers(http: &OtlpHttpSettings, sdk_version: &str) -> Vec<(String, Stri
     headers
 }
 
-fn console_line(draft: &Draft) -> String {
+/// Hands the score to the console, to show under its observation or as a line.
+fn hold_for_console(draft: &Draft) -> Console {
     let value = match &draft.value {
         Some(ScoreValue::Number(n)) => n.to_string(),
         Some(ScoreValue::String(s)) => serde_json::to_string(s).unwrap_or_default(),
         None => String::new(),
     };
-    ScoreLine {
+    let line = ScoreLine {
         name: &draft.name,
         value: &value,
         data_type: draft.data_type.map(|t| t.as_str()),
@@ -311,8 +331,11 @@ fn console_line(draft: &Draft) -> String {
         session_id: draft.session_id.as_deref(),
         dataset_run_id: draft.dataset_run_id.as_deref(),
         comment: draft.comment.as_deref(),
+    };
+    match scores::hold(&line) {
+        Ok(key) => Console::Held(key),
+        Err(line) => Console::Line(line),
     }
-    .render()
 }
 
 /// The scores of the next request, cut by count and by bytes.
@@ -412,14 +435,22 @@ impl Worker {
 
     /// Prints and sends the batch, and counts the outcome.
     fn deliver(&mut self) {
-        let scores = self.batch.take();
-        if scores.is_empty() {
+        let batch = self.batch.take();
+        if batch.is_empty() {
             return;
         }
-        let n = scores.len();
-        if scores.iter().any(|s| s.line.is_some()) {
+        let n = batch.len();
+        let lines: Vec<String> = batch
+            .iter()
+            .filter_map(|s| match &s.console {
+                Console::Off => None,
+                Console::Held(key) => scores::release(*key),
+                Console::Line(line) => Some(line.clone()),
+            })
+            .collect();
+        if !lines.is_empty() {
             let mut out = std::io::stdout().lock();
-            for line in scores.iter().filter_map(|s| s.line.as_deref()) {
+            for line in lines {
                 let _ = writeln!(out, "{line}");
             }
             let _ = out.flush();
@@ -429,7 +460,7 @@ impl Worker {
             Some(transport) => {
                 let mut body = String::with_capacity(self.batch.max_bytes.min(64 * 1024));
                 body.push('[');
-                for (i, score) in scores.iter().enumerate() {
+                for (i, score) in batch.iter().enumerate() {
                     if i > 0 {
                         body.push(',');
                     }
@@ -477,7 +508,7 @@ mod tests {
     use super::*;
 
     fn queued(len: usize) -> Queued {
-        Queued { json: "x".repeat(len), line: None }
+        Queued { json: "x".repeat(len), console: Console::Off }
     }
 
     #[test]
