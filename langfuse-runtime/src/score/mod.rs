@@ -158,7 +158,8 @@ pub enum ScoreError {
     /// A number for a string type (CATEGORICAL, TEXT, CORRECTION) or a string for a numeric
     /// one (NUMERIC, BOOLEAN).
     WrongValueKind(ScoreDataType),
-    /// A TEXT score of this many characters: it must have 1 to 500.
+    /// A TEXT score of this length in UTF-16 code units (what the server counts; an emoji is
+    /// two): it must have 1 to 500.
     TextLength(usize),
     /// A CORRECTION score with a config id.
     CorrectionWithConfigId,
@@ -185,7 +186,7 @@ impl fmt::Display for ScoreError {
                 _ => write!(f, "{t} score value must be a string"),
             },
             Self::TextLength(n) => {
-                write!(f, "TEXT score value must have 1 to 500 characters, got {n}")
+                write!(f, "TEXT score value must have 1 to 500 UTF-16 code units, got {n}")
             }
             Self::CorrectionWithConfigId => f.write_str("CORRECTION score cannot have a config id"),
             Self::MissingTarget => {
@@ -328,19 +329,19 @@ impl ScoreBuilder {
     /// s.score_trace("tone").categorical("friendly").send()?;
     /// # Ok::<(), langfuse_runtime::ScoreError>(())
     /// ```
-    pub fn categorical(self, value: impl Into<String>) -> Self {
-        self.value(value.into()).data_type(ScoreDataType::Categorical)
+    pub fn categorical(self, value: impl Into<Cow<'static, str>>) -> Self {
+        self.value(ScoreValue::String(value.into())).data_type(ScoreDataType::Categorical)
     }
 
-    /// A TEXT score (1 to 500 characters).
+    /// A TEXT score (1 to 500 characters, counted in UTF-16 code units as the server does).
     ///
     /// ```
     /// # let s = langfuse_runtime::span("answer").start();
     /// s.score("review").text("Clear, but misses the second question.").send()?;
     /// # Ok::<(), langfuse_runtime::ScoreError>(())
     /// ```
-    pub fn text(self, value: impl Into<String>) -> Self {
-        self.value(value.into()).data_type(ScoreDataType::Text)
+    pub fn text(self, value: impl Into<Cow<'static, str>>) -> Self {
+        self.value(ScoreValue::String(value.into())).data_type(ScoreDataType::Text)
     }
 
     /// The `dataType`, checked against the value by [`send`](Self::send).

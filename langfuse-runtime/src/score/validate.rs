@@ -3,8 +3,8 @@
 
 use super::{Draft, ScoreDataType, ScoreError, ScoreValue};
 
-/// Longest TEXT value, in characters.
-const MAX_TEXT_CHARS: usize = 500;
+/// Longest TEXT value, in UTF-16 code units: the server checks JavaScript's `length`.
+const MAX_TEXT_UNITS: usize = 500;
 /// Longest environment name (the rule of `propagate_attributes().environment`).
 const MAX_ENVIRONMENT_LEN: usize = 40;
 
@@ -45,11 +45,11 @@ fn check_type(
         (ScoreDataType::Boolean, ScoreValue::Number(n)) if *n == 0.0 || *n == 1.0 => Ok(()),
         (ScoreDataType::Boolean, ScoreValue::Number(n)) => Err(ScoreError::NotBoolean(*n)),
         (ScoreDataType::Text, ScoreValue::String(s)) => {
-            let chars = s.chars().count();
-            if (1..=MAX_TEXT_CHARS).contains(&chars) {
+            let units = s.encode_utf16().count();
+            if (1..=MAX_TEXT_UNITS).contains(&units) {
                 Ok(())
             } else {
-                Err(ScoreError::TextLength(chars))
+                Err(ScoreError::TextLength(units))
             }
         }
         (ScoreDataType::Correction, ScoreValue::String(_)) if has_config => {
@@ -111,6 +111,9 @@ mod tests {
             ("".into(), Some(Text), Err(ScoreError::TextLength(0))),
             ("é".repeat(500).into(), Some(Text), Ok(())),
             ("é".repeat(501).into(), Some(Text), Err(ScoreError::TextLength(501))),
+            // An emoji is two UTF-16 units, as the server counts.
+            ("🚀".repeat(250).into(), Some(Text), Ok(())),
+            ("🚀".repeat(251).into(), Some(Text), Err(ScoreError::TextLength(502))),
             ("fixed".into(), Some(Correction), Ok(())),
             ("anything".into(), None, Ok(())),
             (ScoreValue::Number(f64::NAN), None, Err(ScoreError::NotFinite(f64::NAN))),
