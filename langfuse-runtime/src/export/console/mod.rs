@@ -24,10 +24,10 @@
 //! JSON and timestamp texts records carry.
 
 mod buffer;
-// One line per score, for the score sender (not part of the tree).
 mod format;
 mod printed;
 mod render;
+// Scores shown in the tree or as lines; the score sender holds and releases them.
 pub(crate) mod scores;
 mod style;
 mod tree;
