@@ -427,7 +427,26 @@ impl Worker {
                 Message::Shutdown(ack) => {
                     self.deliver();
                     let _ = ack.send(());
+                    self.drop_late();
                     return;
+                }
+            }
+        }
+    }
+
+    /// Counts as dropped the scores that raced with shutdown into the channel.
+    fn drop_late(&self) {
+        while let Ok(message) = self.receiver.try_recv() {
+            match message {
+                Message::Score(score) => {
+                    self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+                    self.shared.count_dropped("the client has shut down");
+                    if let Console::Held(key) = score.console {
+                        scores::release(key);
+                    }
+                }
+                Message::Flush(ack) | Message::Shutdown(ack) => {
+                    let _ = ack.send(());
                 }
             }
         }
@@ -509,6 +528,56 @@ mod tests {
 
     fn queued(len: usize) -> Queued {
         Queued { json: "x".repeat(len), console: Console::Off }
+    }
+
+    fn settings(max_queue: usize, max_request_bytes: usize) -> SenderSettings {
+        SenderSettings {
+            http: None,
+            console: false,
+            flush_at: 100,
+            flush_interval: Duration::from_secs(3600),
+            environment: None,
+            max_queue,
+            max_request_bytes,
+            sampler: Sampler::always(),
+        }
+    }
+
+    fn draft() -> Draft {
+        Draft {
+            name: "s".into(),
+            value: Some(ScoreValue::Number(1.0)),
+            session_id: Some("session".into()),
+            ..Draft::default()
+        }
+    }
+
+    #[test]
+    fn full_queues_and_shut_down_senders_count_their_drops() {
+        let sender = ScoreSender::start(settings(2, MAX_REQUEST_BYTES));
+        for _ in 0..3 {
+            assert_eq!(sender.submit(draft()), Ok(()));
+        }
+        let stats = sender.stats();
+        assert_eq!((stats.sent, stats.dropped, stats.queued), (0, 1, 2));
+        assert!(sender.flush(Duration::from_secs(10)));
+        let stats = sender.stats();
+        assert_eq!((stats.sent, stats.dropped, stats.queued), (2, 1, 0));
+        assert!(sender.shutdown(Duration::from_secs(10)));
+        assert_eq!(sender.submit(draft()), Ok(()));
+        let stats = sender.stats();
+        assert_eq!((stats.sent, stats.dropped, stats.queued), (2, 2, 0));
+        assert!(!sender.flush(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_score_larger_than_a_request_is_refused() {
+        let sender = ScoreSender::start(settings(10, 100));
+        let mut big = draft();
+        big.comment = Some("c".repeat(100));
+        assert!(matches!(sender.submit(big), Err(ScoreError::TooLarge(n)) if n > 100));
+        assert_eq!(sender.stats(), ScoreStats::default());
+        assert!(sender.shutdown(Duration::from_secs(10)));
     }
 
     #[test]
