@@ -377,3 +377,25 @@ fn without_keys_scores_are_not_sent() {
     drop(silent);
     assert!(receiver.requests().is_empty());
 }
+
+#[test]
+fn user_headers_and_a_trailing_slash_base_url() {
+    let _serial = exclusive();
+    let receiver = RestReceiver::start();
+    let langfuse = Config::builder()
+        .env_source(|_| None)
+        .public_key(PUBLIC_KEY)
+        .secret_key(SECRET_KEY)
+        .base_url(format!("{}/", receiver.base_url()))
+        .header("x-tenant", "acme")
+        .header("Authorization", "Bearer not-ours")
+        .flush_interval(Duration::from_secs(3600))
+        .init()
+        .unwrap();
+    score("a").session_id("s").numeric(1.0).send().unwrap();
+    assert!(langfuse.flush());
+    let requests = receiver.score_requests();
+    assert_eq!(requests.len(), 1);
+    requests[0].assert_score_headers(PUBLIC_KEY, SECRET_KEY);
+    assert_eq!(requests[0].header("x-tenant"), Some("acme"));
+}
