@@ -1,5 +1,5 @@
 //! The pipeline from the Langfuse quickstart: a root span, a database query and an LLM call,
-//! each an `#[observe]`d function.
+//! each an `#[observe]`d function, and the two scores of the docs.
 //!
 //! Without `LANGFUSE_PUBLIC_KEY`/`LANGFUSE_SECRET_KEY` it prints the trace it would send;
 //! with them it sends the trace to Langfuse (`LANGFUSE_BASE_URL`, default Langfuse Cloud) and
@@ -15,7 +15,13 @@ use serde_json::json;
 #[observe(metadata(sql = "SELECT * FROM users"))]
 fn db_query() -> Vec<&'static str> {
     let rows = vec!["alice", "bob"];
-    current_observation().add_metadata("rows_returned", &42);
+    let query = current_observation();
+    query.add_metadata("rows_returned", &42);
+    // Scores go to POST /api/public/scores after the spans; a refused value is an Err here.
+    let latency_ok = query.score("db_latency_ok").boolean(true).comment("Query under 100 ms");
+    if let Err(e) = latency_ok.send() {
+        eprintln!("score not sent: {e}");
+    }
     rows
 }
 
@@ -28,6 +34,9 @@ fn chat_step(question: &str) -> String {
     generation
         .set_usage_details(&Usage::new(15, 60))
         .set_cost_details(&json!({"input": 0.0015, "output": 0.0030}));
+    if let Err(e) = generation.score("helpfulness").numeric(0.8).send() {
+        eprintln!("score not sent: {e}");
+    }
     answer
 }
 

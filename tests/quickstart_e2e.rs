@@ -22,6 +22,15 @@ fn quickstart_delivers_one_trace_of_three_observations() {
 
     let requests = receiver.requests();
     assert!(!requests.is_empty());
+    // The docs' two scores follow the spans on the REST endpoint (their body: tests/scores.rs).
+    let (scores, requests): (Vec<_>, Vec<_>) =
+        requests.into_iter().partition(|r| r.path == "/api/public/scores");
+    let names: Vec<serde_json::Value> = scores
+        .iter()
+        .flat_map(|r| serde_json::from_slice::<Vec<serde_json::Value>>(&r.body).unwrap())
+        .map(|s| s["name"].clone())
+        .collect();
+    assert_eq!(names, ["db_latency_ok", "helpfulness"]);
     for r in &requests {
         assert_eq!(
             r.header("authorization"),

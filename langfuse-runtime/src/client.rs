@@ -23,6 +23,8 @@ pub(crate) struct ClientInner {
     timeout: Duration,
     /// Cuts the OTLP exporter's retry waits short when shutdown runs out of time.
     abort_export: Option<crate::export::http::AbortHandle>,
+    /// Where scores go; `None` when nowhere (tracing off, neither keys nor console).
+    pub(crate) scores: Option<Arc<crate::score::ScoreSender>>,
 }
 
 impl ClientInner {
@@ -45,6 +47,7 @@ impl ClientInner {
             pipeline: None,
             timeout: Duration::from_secs(1),
             abort_export: None,
+            scores: None,
         })
     }
 
@@ -131,16 +134,18 @@ impl Langfuse {
         crate::capture::set_field_budget(config.max_field_bytes());
         crate::mask::install(config.mask());
         let (pipeline, abort_export) = Self::pipeline_for(&config);
+        let sampler = if config.sample_rate() >= 1.0 {
+            Sampler::always()
+        } else {
+            Sampler::new(config.sample_rate())
+        };
         let inner = Arc::new(ClientInner {
-            sampler: if config.sample_rate() >= 1.0 {
-                Sampler::always()
-            } else {
-                Sampler::new(config.sample_rate())
-            },
+            sampler,
             io_capture_enabled: config.io_capture_enabled(),
             pipeline,
             timeout: config.timeout(),
             abort_export,
+            scores: crate::score::ScoreSender::for_config(&config, sampler),
         });
         if inner.pipeline.is_some() {
             RECORDING_CLIENTS.fetch_add(1, Ordering::Relaxed);
@@ -216,13 +221,29 @@ impl Langfuse {
         &self.config
     }
 
-    /// Exports every observation finished so far, blocking until done or until twice the
-    /// export timeout has passed. Returns whether everything was handed over in time.
+    /// Exports every observation finished so far, then every score, blocking until done or
+    /// until twice the export timeout has passed (for each). Returns whether everything was
+    /// handed over in time.
     pub fn flush(&self) -> bool {
-        match &self.inner.pipeline {
+        let spans = match &self.inner.pipeline {
             Some(pipeline) => pipeline.flush(self.inner.wait_limit()),
             None => true,
-        }
+        };
+        let scores = self.inner.scores.as_ref().is_none_or(|s| s.flush(self.inner.wait_limit()));
+        spans && scores
+    }
+
+    /// Score counters (sent, failed, dropped, queued).
+    ///
+    /// ```no_run
+    /// let langfuse = langfuse_runtime::init()?;
+    /// langfuse.flush();
+    /// let stats = langfuse.score_stats();
+    /// println!("{} scores sent, {} failed", stats.sent, stats.failed);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
+    pub fn score_stats(&self) -> crate::ScoreStats {
+        self.inner.scores.as_ref().map(|s| s.stats()).unwrap_or_default()
     }
 
     /// Pipeline counters (exported, dropped, failed, queued) and the captures that failed.
@@ -254,6 +275,9 @@ impl Drop for Langfuse {
                 // The export thread is still retrying: let it give up instead of outliving us.
                 abort.abort();
             }
+        }
+        if let Some(scores) = &self.inner.scores {
+            scores.shutdown(self.inner.wait_limit());
         }
     }
 }

@@ -46,7 +46,8 @@
 //! | mask inputs, outputs and metadata | [`ConfigBuilder::mask`] |
 //! | see the tree locally | `LANGFUSE_CONSOLE_EXPORTER=true` or [`ConfigBuilder::console_exporter`]; [`export::ConsoleExporter`] |
 //! | send observations elsewhere too | [`export::SpanExporter`] with [`ConfigBuilder::exporter`]; records are [`ObservationRecord`] |
-//! | check what was sent and dropped | [`Langfuse::stats`] → [`export::ExportStats`] |
+//! | score a trace, an observation, a session or a dataset run | [`ObservationRef::score`], [`ObservationRef::score_trace`], [`score_current_observation`], [`score_current_trace`], [`score()`] → [`ScoreBuilder`] |
+//! | check what was sent and dropped | [`Langfuse::stats`] → [`export::ExportStats`]; [`Langfuse::score_stats`] → [`ScoreStats`] |
 //!
 //! Everything is a no-op, at the cost of one atomic load, when no client records; inside an
 //! unsampled trace observations carry ids (for propagation) but record and allocate nothing.
@@ -66,6 +67,9 @@
 //! - [`current_observation`], [`current_generation`], [`current_trace_id`],
 //!   [`current_observation_id`]: the current observation.
 //! - [`propagate_attributes`], [`Propagate`]: user, session, tags, trace name and metadata.
+//! - [`score()`], [`score_current_observation`], [`score_current_trace`], [`ScoreBuilder`],
+//!   [`ScoreValue`], [`ScoreDataType`], [`ScoreError`], [`ScoreStats`]: scores (also
+//!   [`ObservationRef::score`] and [`ObservationRef::score_trace`] on handles).
 //! - [`TraceContext`], [`ContextGuard`], [`WithContext`], [`FutureContextExt`], [`bind`],
 //!   [`spawn_thread`], [`spawn`], [`spawn_blocking`]: context across threads and tasks.
 //! - [`TraceId`], [`ObservationId`], [`ParseIdError`]: ids, random or from a seed
@@ -108,6 +112,7 @@ mod propagation;
 mod record;
 mod recycle;
 mod sampling;
+mod score;
 mod start;
 mod state;
 #[cfg(feature = "tokio")]
@@ -126,11 +131,12 @@ pub use langfuse_macros::observe;
 pub use observation::{
     Observation, ObservationBuilder, ObservationRef, Observed, Usage, current_generation,
     current_observation, current_observation_id, current_trace_id, event, generation, observation,
-    span,
+    score, score_current_observation, score_current_trace, span,
 };
 pub use payload::{JsonText, Payload};
 pub use propagation::{Propagate, propagate_attributes};
 pub use record::{GenerationFields, Metadata, ObservationRecord, TraceAttributes};
+pub use score::{ScoreBuilder, ScoreDataType, ScoreError, ScoreStats, ScoreValue};
 #[cfg(feature = "tokio")]
 pub use task::{spawn, spawn_blocking};
 

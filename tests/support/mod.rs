@@ -22,10 +22,13 @@
 
 mod loopback;
 mod memory;
+mod rest;
 #[allow(unused_imports)]
 pub use loopback::*;
 #[allow(unused_imports)]
 pub use memory::*;
+#[allow(unused_imports)]
+pub use rest::*;
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};

@@ -247,24 +247,8 @@ impl fmt::Debug for OtlpHttpExporter {
 impl OtlpHttpExporter {
     /// Creates the exporter; nothing is sent until the first batch.
     pub(crate) fn new(settings: OtlpHttpSettings, resource: ExportResource) -> Self {
-        let config = ureq::Agent::config_builder()
-            // Statuses are the retry policy's business, not errors of the client.
-            .http_status_as_error(false)
-            // 3xx counts as success (§1.6); following a redirect would drop or re-send the body.
-            .max_redirects(0)
-            .user_agent(format!("langfuse-rust/{}", resource.sdk_version))
-            .build();
-        let transport = Transport {
-            agent: ureq::Agent::new_with_config(config),
-            endpoint: settings.endpoint.clone(),
-            headers: request_headers(&settings, resource.sdk_version),
-            timeout: settings.timeout,
-            retry_base_delay: settings.retry_base_delay,
-            max_retry_wait: settings.max_retry_wait,
-            retry_budget: settings.retry_budget,
-            abort: AbortHandle::default(),
-            counters: Arc::default(),
-        };
+        let headers = request_headers(&settings, resource.sdk_version);
+        let transport = Transport::new(&settings, headers, resource.sdk_version);
         Self {
             transport,
             resource,
@@ -464,7 +448,10 @@ fn gzip(body: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
 }
 
 /// The final header list: user headers not shadowed by ours, then ours.
-fn request_headers(settings: &OtlpHttpSettings, sdk_version: &str) -> Vec<(String, String)> {
+pub(crate) fn request_headers(
+    settings: &OtlpHttpSettings,
+    sdk_version: &str,
+) -> Vec<(String, String)> {
     let mut headers: Vec<(String, String)> = settings
         .headers
         .iter()
@@ -506,7 +493,8 @@ impl Failure {
     }
 }
 
-struct Transport {
+/// The request loop and retry policy, shared by the OTLP exporter and the score sender.
+pub(crate) struct Transport {
     agent: ureq::Agent,
     endpoint: String,
     headers: Vec<(String, String)>,
@@ -518,7 +506,45 @@ struct Transport {
     counters: Arc<Counters>,
 }
 
+/// What the server answered to a request that succeeded (200–399).
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    /// The start of the response body (at most 64 KiB).
+    pub(crate) body: Vec<u8>,
+}
+
 impl Transport {
+    /// Posts to `settings.endpoint` with exactly `headers`, under the settings' retry policy.
+    pub(crate) fn new(
+        settings: &OtlpHttpSettings,
+        headers: Vec<(String, String)>,
+        sdk_version: &str,
+    ) -> Self {
+        let config = ureq::Agent::config_builder()
+            // Statuses are the retry policy's business, not errors of the client.
+            .http_status_as_error(false)
+            // 3xx counts as success (§1.6); following a redirect would drop or re-send the body.
+            .max_redirects(0)
+            .user_agent(format!("langfuse-rust/{sdk_version}"))
+            .build();
+        Self {
+            agent: ureq::Agent::new_with_config(config),
+            endpoint: settings.endpoint.clone(),
+            headers,
+            timeout: settings.timeout,
+            retry_base_delay: settings.retry_base_delay,
+            max_retry_wait: settings.max_retry_wait,
+            retry_budget: settings.retry_budget,
+            abort: AbortHandle::default(),
+            counters: Arc::default(),
+        }
+    }
+
+    /// A handle that cuts this transport's retry waits short.
+    pub(crate) fn abort_handle(&self) -> AbortHandle {
+        self.abort.clone()
+    }
+
     /// Counts the outcome of a request of `spans` spans. A refused request (a status) is kept
     /// in `first_error` and the export goes on, as the next body may pass; a transport failure
     /// is returned, as the server is unreachable.
@@ -550,12 +576,17 @@ impl Transport {
     /// POSTs `payload` until success, a final failure, [`MAX_ATTEMPTS`] attempts or the end
     /// of the retry budget (the module docs give the policy).
     fn send(&self, payload: &[u8]) -> Result<(), ExportError> {
+        self.send_for_reply(payload).map(drop)
+    }
+
+    /// [`send`](Self::send), keeping what a successful request got back.
+    pub(crate) fn send_for_reply(&self, payload: &[u8]) -> Result<Reply, ExportError> {
         // `None`: a budget too long to represent, i.e. none.
         let budget_end = Instant::now().checked_add(self.retry_budget);
         let mut retry = 0;
         loop {
             let failure = match self.attempt(payload, budget_end) {
-                Ok(()) => return Ok(()),
+                Ok(reply) => return Ok(reply),
                 Err(failure) => failure,
             };
             retry += 1;
@@ -580,7 +611,7 @@ impl Transport {
 
     /// One attempt, with its own timeout but not past the budget; a connection error is tried
     /// again at once, as a stale pooled connection says nothing about the server.
-    fn attempt(&self, payload: &[u8], budget_end: Option<Instant>) -> Result<(), Failure> {
+    fn attempt(&self, payload: &[u8], budget_end: Option<Instant>) -> Result<Reply, Failure> {
         let deadline = match (Instant::now().checked_add(self.timeout), budget_end) {
             (Some(own), Some(end)) => Some(own.min(end)),
             (own, end) => own.or(end),
@@ -594,7 +625,7 @@ impl Transport {
     }
 
     /// One POST; `deadline` `None` = no time limit.
-    fn post(&self, payload: &[u8], deadline: Option<Instant>) -> Result<(), Failure> {
+    fn post(&self, payload: &[u8], deadline: Option<Instant>) -> Result<Reply, Failure> {
         let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if remaining.is_some_and(|r| r.is_zero()) {
             return Err(Failure::fatal(ExportError::Timeout));
@@ -615,7 +646,7 @@ impl Transport {
         // costs that connection.
         let _ = response.body_mut().as_reader().take(DRAIN_BYTES).read_to_end(&mut body);
         if (200..400).contains(&status) {
-            return Ok(());
+            return Ok(Reply { status, body });
         }
         let retryable = RETRYABLE_STATUSES.contains(&status);
         let retry_after = if retryable {

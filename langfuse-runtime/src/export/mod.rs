@@ -37,7 +37,7 @@ use std::fmt;
 use crate::attributes::SpanDefaults;
 use crate::record::ObservationRecord;
 
-mod console;
+pub(crate) mod console;
 pub(crate) mod http;
 pub(crate) mod otlp;
 pub(crate) mod pipeline;

@@ -23,11 +23,13 @@ mod builder;
 pub(crate) mod fields;
 mod future;
 mod panics;
+mod score;
 
 use crate::kind::{Level, ObservationType};
 pub use builder::{ObservationBuilder, event, generation, observation, span};
 pub use future::Observed;
 pub(crate) use future::{Finish, panic_message};
+pub use score::{score, score_current_observation, score_current_trace};
 
 /// A non-owning handle to an observation: update it from anywhere, it never ends on drop.
 ///

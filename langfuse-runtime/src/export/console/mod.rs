@@ -26,6 +26,8 @@ mod buffer;
 mod format;
 mod printed;
 mod render;
+// Scores shown in the tree or as lines; the score sender holds and releases them.
+pub(crate) mod scores;
 mod style;
 mod tree;
 

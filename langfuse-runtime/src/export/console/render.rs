@@ -255,6 +255,10 @@ impl<'a> Renderer<'a> {
         if !attrs.is_empty() {
             self.line(out, prefix, &[("trace", attrs.join(", "))]);
         }
+        let is_root = r.parent_id.is_none() || r.as_root;
+        for score in super::scores::take_for(r.trace_id, r.id, is_root) {
+            self.line(out, prefix, &[("score", score)]);
+        }
     }
 
     fn trace_attributes(&self, t: &TraceAttributes) -> Vec<String> {
