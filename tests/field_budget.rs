@@ -55,7 +55,7 @@ fn max_field_bytes_truncates_captured_arguments() {
     let collector = Collector::default();
     let langfuse = client(&collector, Some(2048));
     assert_eq!(takes_text("x".repeat(10_000)), 10_000);
-    assert!(langfuse.flush());
+    assert!(langfuse.flush().is_success());
     drop(langfuse);
 
     let input = collector.input_of("takes_text");
@@ -66,7 +66,7 @@ fn max_field_bytes_truncates_captured_arguments() {
     let collector = Collector::default();
     let langfuse = client(&collector, None);
     takes_text("x".repeat(10_000));
-    assert!(langfuse.flush());
+    assert!(langfuse.flush().is_success());
     drop(langfuse);
     let input = collector.input_of("takes_text");
     assert!(input.len() > 10_000 && !input.contains("truncated"), "{} bytes", input.len());
@@ -93,7 +93,7 @@ fn a_panicking_serialize_is_counted_in_stats() {
     let langfuse = client(&collector, None);
     let before = langfuse.stats().capture_failures;
     assert_eq!(takes_bad(PanicsInSerialize), 7);
-    assert!(langfuse.flush());
+    assert!(langfuse.flush().is_success());
     assert_eq!(langfuse.stats().capture_failures, before + 1);
     drop(langfuse);
 

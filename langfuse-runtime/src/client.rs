@@ -10,7 +10,8 @@ use crate::config::{Config, ConfigBuilder, ConfigError};
 use crate::diag;
 use crate::export::pipeline::{Pipeline, PipelineSettings};
 use crate::export::{
-    ConsoleExporter, ExportResource, ExportStats, OtlpHttpExporter, OtlpHttpSettings, SpanExporter,
+    ConsoleExporter, ExportResource, ExportStats, FlushReport, OtlpHttpExporter, OtlpHttpSettings,
+    SpanExporter,
 };
 use crate::record::ObservationRecord;
 use crate::sampling::Sampler;
@@ -46,6 +47,30 @@ impl ClientInner {
             timeout: Duration::from_secs(1),
             abort_export: None,
         })
+    }
+
+    /// Flushes and stops the pipeline, logs the outcome in one line and returns it. `None` when
+    /// it was shut down before (or never recorded).
+    fn shutdown(&self) -> Option<FlushReport> {
+        let pipeline = self.pipeline.as_ref()?;
+        let wait = self.wait_limit();
+        let report = pipeline.shutdown(wait, || {
+            if let Some(abort) = &self.abort_export {
+                // The export thread is still retrying: let it give up instead of outliving us.
+                abort.abort();
+            }
+        })?;
+        RECORDING_CLIENTS.fetch_sub(1, Ordering::Relaxed);
+        if report.is_success() {
+            diag::debug(format_args!("shutdown: {report}"));
+        } else if report.deadline_hit {
+            diag::warn(format_args!(
+                "shutdown: {report}; gave up after {wait:?} (twice the export timeout and a second)"
+            ));
+        } else {
+            diag::warn(format_args!("shutdown: {report}"));
+        }
+        Some(report)
     }
 
     /// Exports the record in `slot` (taking it out).
@@ -132,7 +157,7 @@ impl Langfuse {
             timeout: config.timeout(),
             abort_export,
         });
-        if inner.pipeline.is_some() {
+        if inner.is_recording() {
             RECORDING_CLIENTS.fetch_add(1, Ordering::Relaxed);
         }
         *GLOBAL.write().unwrap_or_else(|e| e.into_inner()) = Some(inner.clone());
@@ -207,43 +232,62 @@ impl Langfuse {
     }
 
     /// Exports every observation finished so far, blocking until done or until twice the
-    /// export timeout has passed. Returns whether everything was handed over in time.
-    pub fn flush(&self) -> bool {
+    /// export timeout has passed, and reports what happened since the previous report.
+    ///
+    /// Check [`FlushReport::is_success`] before telling anyone the observations arrived: a
+    /// flush whose exports all failed (say with 401 for wrong keys) finishes in time but is no
+    /// success.
+    ///
+    /// ```no_run
+    /// let langfuse = langfuse_runtime::init()?;
+    /// let report = langfuse.flush();
+    /// println!("{} exported, success: {}", report.exported, report.is_success());
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
+    pub fn flush(&self) -> FlushReport {
         match &self.inner.pipeline {
             Some(pipeline) => pipeline.flush(self.inner.wait_limit()),
-            None => true,
+            None => FlushReport::default(),
         }
     }
 
-    /// Pipeline counters (exported, dropped, failed, queued) and the captures that failed.
+    /// Pipeline counters (created, exported, dropped by reason, failed, lost at shutdown,
+    /// pending) and the captures that failed.
     pub fn stats(&self) -> ExportStats {
         let mut stats = self.inner.pipeline.as_ref().map(Pipeline::stats).unwrap_or_default();
         stats.capture_failures = crate::capture::capture_failures();
         stats
     }
 
-    /// Flushes and stops exporting. Also done on drop.
-    pub fn shutdown(self) {
-        drop(self);
+    /// Flushes and stops exporting, waiting at most twice the export timeout and a second,
+    /// and reports what happened since the previous flush, including what had to be abandoned
+    /// ([`FlushReport::lost_at_shutdown`]). Dropping the client does the same and logs the
+    /// report in one line instead.
+    ///
+    /// ```no_run
+    /// let langfuse = langfuse_runtime::init()?;
+    /// let report = langfuse.shutdown();
+    /// println!("{report}");
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
+    pub fn shutdown(self) -> FlushReport {
+        self.uninstall();
+        self.inner.shutdown().unwrap_or_default()
+    }
+
+    /// Stops new traces from attaching to this client.
+    fn uninstall(&self) {
+        let mut global = GLOBAL.write().unwrap_or_else(|e| e.into_inner());
+        if global.as_ref().is_some_and(|g| Arc::ptr_eq(g, &self.inner)) {
+            *global = None;
+        }
     }
 }
 
 impl Drop for Langfuse {
     fn drop(&mut self) {
-        let mut global = GLOBAL.write().unwrap_or_else(|e| e.into_inner());
-        if global.as_ref().is_some_and(|g| Arc::ptr_eq(g, &self.inner)) {
-            *global = None;
-        }
-        drop(global);
-        if let Some(pipeline) = &self.inner.pipeline {
-            if !pipeline.is_closed() {
-                RECORDING_CLIENTS.fetch_sub(1, Ordering::Relaxed);
-            }
-            let finished = pipeline.shutdown(self.inner.wait_limit());
-            if !finished && let Some(abort) = &self.inner.abort_export {
-                // The export thread is still retrying: let it give up instead of outliving us.
-                abort.abort();
-            }
-        }
+        self.uninstall();
+        // Logs its report; after an explicit `shutdown()` there is nothing left to do.
+        let _ = self.inner.shutdown();
     }
 }

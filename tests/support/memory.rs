@@ -36,7 +36,7 @@ pub fn record_with<R>(
         .exporter(move || sink.clone());
     let langfuse = configure(builder).init().expect("valid config");
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    assert!(langfuse.flush());
+    assert!(langfuse.flush().is_success());
     drop(langfuse);
     let records = collector.0.lock().unwrap().clone();
     match result {

@@ -8,6 +8,14 @@
 //! `flush()`, so nothing waits on a thread that stopped producing. Memory is bounded: at most
 //! `max_queue_size` observations wait for export (plus one partial buffer per thread); beyond
 //! that whole hand-offs are dropped and counted.
+//!
+//! # Accounting
+//!
+//! Every observation handed to [`Pipeline::submit`] ends up in exactly one counter, so
+//! `created = exported + dropped + failed + lost_at_shutdown + pending` (see [`ExportStats`]).
+//! `created` is counted when a record leaves its thread buffer (hand-off, sweep or refusal),
+//! and records still in thread buffers are added to both `created` and `pending` by
+//! [`Pipeline::stats`]; that keeps the submit path free of shared counters.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -16,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::SpanExporter;
+use super::{FlushReport, SpanExporter};
 use crate::diag;
 use crate::record::ObservationRecord;
 
@@ -28,21 +36,86 @@ const WAKE_BATCHES: usize = 8;
 const MAX_LOCAL_BATCH: usize = 4096;
 
 /// Counters of the export pipeline, read with [`Langfuse::stats`](crate::Langfuse::stats).
+///
+/// Totals since the client started. Every observation is in exactly one bucket:
+///
+/// ```
+/// # let stats = langfuse_runtime::export::ExportStats::default();
+/// assert_eq!(
+///     stats.created,
+///     stats.exported + stats.dropped + stats.failed + stats.lost_at_shutdown + stats.queued
+/// );
+/// ```
+///
+/// The identity is exact whenever no observation is moving (after a flush or shutdown, with
+/// producers idle). While records move between buckets, a snapshot may show `created` above
+/// the sum by the ones in motion, never below it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExportStats {
+    /// Observations finished and handed to the pipeline.
+    pub created: u64,
     /// Observations every exporter accepted.
     pub exported: u64,
-    /// Observations dropped because the queue was full (raise `max_queue_size`).
+    /// Observations dropped before export, the sum of [`dropped_by`](Self::dropped_by).
     pub dropped: u64,
+    /// Why observations were dropped.
+    pub dropped_by: DropCounts,
     /// Observations in batches an exporter rejected or could not deliver.
     pub failed: u64,
-    /// Observations handed over and not yet exported.
+    /// Observations abandoned because shutdown ran out of time: still queued, or in a request
+    /// whose retry wait shutdown cut short.
+    pub lost_at_shutdown: u64,
+    /// Observations not yet exported or given up on: in the queue, in a request, or still in
+    /// an instrumented thread's buffer.
     pub queued: u64,
     /// Captured values (inputs, outputs) whose `Serialize`, `Debug` or `Display` impl panicked
     /// and that were replaced by a `<capture failed: …>` placeholder, since the process started.
     /// Filled in by [`Langfuse::stats`](crate::Langfuse::stats).
     pub capture_failures: u64,
+}
+
+/// Observations dropped before export, by reason ([`ExportStats::dropped_by`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DropCounts {
+    /// The queue held `max_queue_size` observations (raise it, or flush more often).
+    pub queue_full_count: u64,
+    /// Finished after the client shut down (or with its export thread gone).
+    pub after_shutdown: u64,
+}
+
+impl DropCounts {
+    /// Every drop, whatever the reason.
+    pub fn total(&self) -> u64 {
+        self.queue_full_count + self.after_shutdown
+    }
+}
+
+impl ExportStats {
+    /// `self - earlier`, counter by counter (`queued` and `capture_failures` stay as they are).
+    fn since(&self, earlier: &ExportStats) -> ExportStats {
+        let d = |now: u64, then: u64| now.saturating_sub(then);
+        ExportStats {
+            created: d(self.created, earlier.created),
+            exported: d(self.exported, earlier.exported),
+            dropped: d(self.dropped, earlier.dropped),
+            dropped_by: DropCounts {
+                queue_full_count: d(
+                    self.dropped_by.queue_full_count,
+                    earlier.dropped_by.queue_full_count,
+                ),
+                after_shutdown: d(
+                    self.dropped_by.after_shutdown,
+                    earlier.dropped_by.after_shutdown,
+                ),
+            },
+            failed: d(self.failed, earlier.failed),
+            lost_at_shutdown: d(self.lost_at_shutdown, earlier.lost_at_shutdown),
+            queued: self.queued,
+            capture_failures: self.capture_failures,
+        }
+    }
 }
 
 pub(crate) struct PipelineSettings {
@@ -69,6 +142,10 @@ struct Handed {
 /// Emptied buffers kept for reuse (beyond that they are freed).
 const MAX_SPARE_BUFFERS: usize = 64;
 
+/// After shutdown's deadline, how long it still waits for the export thread to count what it
+/// abandons (it sends nothing more, so this only covers a request already on the wire).
+const ABANDON_GRACE: Duration = Duration::from_millis(250);
+
 struct ThreadBuffer {
     records: Mutex<Vec<ObservationRecord>>,
 }
@@ -91,12 +168,21 @@ struct Shared {
     wake_at: usize,
     /// Observations a thread collects before handing them over.
     local_batch: usize,
+    /// Observations that left their thread buffer (see the module docs).
+    created: AtomicU64,
+    /// Observations out of their thread buffer and not yet exported or given up on.
     queued: AtomicUsize,
     max_queue_size: usize,
     exported: AtomicU64,
-    dropped: AtomicU64,
+    dropped_queue_full: AtomicU64,
+    dropped_after_shutdown: AtomicU64,
     failed: AtomicU64,
+    lost_at_shutdown: AtomicU64,
     closed: AtomicBool,
+    /// Shutdown ran out of time: the export thread sends nothing more and counts the rest lost.
+    abandoned: AtomicBool,
+    /// The counters at the last flush or shutdown report, which reports count from.
+    reported: Mutex<ExportStats>,
 }
 
 impl Shared {
@@ -113,9 +199,16 @@ impl Shared {
         if n == 0 {
             return;
         }
-        let before = self.queued.fetch_add(n, Ordering::Relaxed);
+        self.created.fetch_add(n as u64, Ordering::SeqCst);
+        if self.abandoned.load(Ordering::Relaxed) {
+            // Nobody will export it any more.
+            batch.clear();
+            self.count_dropped_after_shutdown(n);
+            return;
+        }
+        let before = self.queued.fetch_add(n, Ordering::SeqCst);
         if before + n > self.max_queue_size {
-            self.queued.fetch_sub(n, Ordering::Relaxed);
+            self.queued.fetch_sub(n, Ordering::SeqCst);
             batch.clear();
             self.count_dropped(n);
             return;
@@ -131,12 +224,87 @@ impl Shared {
     }
 
     fn count_dropped(&self, n: usize) {
-        if self.dropped.fetch_add(n as u64, Ordering::Relaxed) == 0 {
+        if self.dropped_queue_full.fetch_add(n as u64, Ordering::SeqCst) == 0 {
             diag::warn(format_args!(
                 "export queue full ({} observations): dropping observations; \
                  raise max_queue_size (OTEL_BSP_MAX_QUEUE_SIZE) or flush more often",
                 self.max_queue_size
             ));
+        }
+    }
+
+    fn count_dropped_after_shutdown(&self, n: usize) {
+        if self.dropped_after_shutdown.fetch_add(n as u64, Ordering::SeqCst) == 0 {
+            diag::debug(format_args!(
+                "observations finished after the client shut down are dropped (and counted)"
+            ));
+        }
+    }
+
+    /// Takes whatever waits in the queue and in thread buffers and counts it lost at shutdown.
+    /// Only once the export thread is gone, so nothing is counted twice.
+    fn abandon_leftovers(&self) {
+        let full = std::mem::take(&mut self.handed.lock().unwrap_or_else(|e| e.into_inner()).full);
+        let queued: usize = full.iter().map(Vec::len).sum();
+        self.queued.fetch_sub(queued, Ordering::SeqCst);
+        self.lost_at_shutdown.fetch_add(queued as u64, Ordering::SeqCst);
+        for buffer in self.buffers.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let mut records = buffer.lock();
+            self.created.fetch_add(records.len() as u64, Ordering::SeqCst);
+            self.lost_at_shutdown.fetch_add(records.len() as u64, Ordering::SeqCst);
+            records.clear();
+        }
+    }
+
+    fn stats(&self) -> ExportStats {
+        // Read the thread buffers first: a record moving out of one meanwhile is then counted
+        // in `created` (and `queued`) rather than nowhere.
+        let buffered: u64 = self
+            .buffers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|b| b.lock().len() as u64)
+            .sum();
+        let dropped_by = DropCounts {
+            queue_full_count: self.dropped_queue_full.load(Ordering::SeqCst),
+            after_shutdown: self.dropped_after_shutdown.load(Ordering::SeqCst),
+        };
+        // Results before `queued` before `created`, the reverse of the order records move in
+        // (counted as created, then queued, then out of the queue, then as a result): a record
+        // moving meanwhile is then missed by the sum or counted in `created` twice, so a
+        // snapshot may show `created` above the sum but never below it.
+        let exported = self.exported.load(Ordering::SeqCst);
+        let failed = self.failed.load(Ordering::SeqCst);
+        let lost_at_shutdown = self.lost_at_shutdown.load(Ordering::SeqCst);
+        let queued = self.queued.load(Ordering::SeqCst) as u64 + buffered;
+        let created = self.created.load(Ordering::SeqCst) + buffered;
+        ExportStats {
+            created,
+            exported,
+            dropped: dropped_by.total(),
+            dropped_by,
+            failed,
+            lost_at_shutdown,
+            queued,
+            // Process-wide, not per pipeline: the client adds it.
+            capture_failures: 0,
+        }
+    }
+
+    /// What happened since the previous report.
+    fn report(&self, deadline_hit: bool) -> FlushReport {
+        let now = self.stats();
+        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        let delta = now.since(&reported);
+        *reported = now;
+        FlushReport {
+            exported: delta.exported,
+            failed: delta.failed,
+            dropped: delta.dropped,
+            lost_at_shutdown: delta.lost_at_shutdown,
+            pending: now.queued,
+            deadline_hit,
         }
     }
 }
@@ -189,12 +357,17 @@ impl Pipeline {
                 .min(settings.max_queue_size / 4)
                 .max(1),
             local_batch: settings.flush_at.clamp(1, MAX_LOCAL_BATCH),
+            created: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
             max_queue_size: settings.max_queue_size,
             exported: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
+            dropped_queue_full: AtomicU64::new(0),
+            dropped_after_shutdown: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            lost_at_shutdown: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
+            reported: Mutex::new(ExportStats::default()),
         });
         let worker = Worker {
             shared: shared.clone(),
@@ -212,6 +385,7 @@ impl Pipeline {
             .ok();
         if handle.is_none() {
             shared.closed.store(true, Ordering::Relaxed);
+            shared.abandoned.store(true, Ordering::Relaxed);
         }
         Self { shared, worker: Mutex::new(handle) }
     }
@@ -223,15 +397,16 @@ impl Pipeline {
     pub(crate) fn submit(&self, slot: &mut Option<ObservationRecord>) {
         if self.shared.closed.load(Ordering::Relaxed) {
             if slot.take().is_some() {
-                self.shared.count_dropped(1);
+                self.shared.created.fetch_add(1, Ordering::SeqCst);
+                self.shared.count_dropped_after_shutdown(1);
             }
             return;
         }
         let record = slot;
         let _ = LOCAL.try_with(|local| {
             let Ok(mut local) = local.try_borrow_mut() else { return };
-            let buffer = match local.0.iter().find(|e| e.id == self.shared.id) {
-                Some(entry) => &entry.buffer,
+            let index = match local.0.iter().position(|e| e.id == self.shared.id) {
+                Some(index) => index,
                 None => {
                     local.0.retain(|e| e.pipeline.strong_count() > 0);
                     let buffer = Arc::new(ThreadBuffer {
@@ -247,10 +422,10 @@ impl Pipeline {
                         id: self.shared.id,
                         buffer,
                     });
-                    &local.0.last().expect("just pushed").buffer
+                    local.0.len() - 1
                 }
             };
-            let mut records = buffer.lock();
+            let mut records = local.0[index].buffer.lock();
             if let Some(record) = record.take() {
                 records.push(record);
             }
@@ -264,48 +439,49 @@ impl Pipeline {
         }
     }
 
-    /// Exports everything finished so far; waits at most `timeout`. True when done in time.
-    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+    /// Exports everything finished so far; waits at most `timeout`.
+    pub(crate) fn flush(&self, timeout: Duration) -> FlushReport {
         let (ack, done) = mpsc::channel();
-        self.shared.send(Message::Flush(ack)) && done.recv_timeout(timeout).is_ok()
+        let finished = self.shared.send(Message::Flush(ack)) && done.recv_timeout(timeout).is_ok();
+        self.shared.report(!finished)
     }
 
-    /// Flushes, shuts the exporters down and stops the thread; waits at most `timeout`.
-    pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
+    /// Flushes, shuts the exporters down and stops the thread; waits at most `timeout`, then
+    /// calls `on_deadline` (to cut the exporters' retry waits short) and abandons the rest,
+    /// counting it. `None` when the pipeline was already shut down.
+    pub(crate) fn shutdown(
+        &self,
+        timeout: Duration,
+        on_deadline: impl FnOnce(),
+    ) -> Option<FlushReport> {
         if self.shared.closed.swap(true, Ordering::AcqRel) {
-            return true;
+            return None;
         }
         let (ack, done) = mpsc::channel();
         let sent = self.shared.send(Message::Shutdown(ack));
-        let finished = sent && done.recv_timeout(timeout).is_ok();
+        let mut finished = sent && done.recv_timeout(timeout).is_ok();
+        let deadline_hit = sent && !finished;
+        if deadline_hit {
+            self.shared.abandoned.store(true, Ordering::Release);
+            on_deadline();
+            // The export thread now only counts what is left; give it a moment to do so.
+            finished = done.recv_timeout(ABANDON_GRACE).is_ok();
+        }
         *self.shared.sender.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if finished && let Some(worker) = worker {
-            let _ = worker.join();
+        if finished || !sent {
+            if let Some(worker) = worker {
+                let _ = worker.join();
+            }
+            // Raced past `closed` into a buffer after the final sweep: nobody exports it now.
+            self.shared.abandoned.store(true, Ordering::Release);
+            self.shared.abandon_leftovers();
         }
-        let stats = self.stats();
-        if stats.dropped > 0 || stats.failed > 0 || !finished {
-            diag::warn(format_args!(
-                "shutdown: {} observations exported, {} dropped (queue full), {} failed to export{}",
-                stats.exported,
-                stats.dropped,
-                stats.failed,
-                if finished { "" } else { ", and the export did not finish in time" }
-            ));
-        }
-        finished
+        Some(self.shared.report(deadline_hit))
     }
 
     pub(crate) fn stats(&self) -> ExportStats {
-        let s = &self.shared;
-        ExportStats {
-            exported: s.exported.load(Ordering::Relaxed),
-            dropped: s.dropped.load(Ordering::Relaxed),
-            failed: s.failed.load(Ordering::Relaxed),
-            queued: s.queued.load(Ordering::Relaxed) as u64,
-            // Process-wide, not per pipeline: the client adds it.
-            capture_failures: 0,
-        }
+        self.shared.stats()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -376,7 +552,7 @@ impl Worker {
                 // A whole request's worth: export it where it is, without copying.
                 let whole = buffer.len() / self.flush_at * self.flush_at;
                 for chunk in buffer[..whole].chunks(self.flush_at) {
-                    self.export(chunk, true);
+                    self.export(chunk);
                 }
                 crate::recycle::reclaim(&mut buffer[..whole]);
                 buffer.drain(..whole);
@@ -398,7 +574,7 @@ impl Worker {
     fn export_pending_prefix(&mut self, n: usize) {
         let mut pending = std::mem::take(&mut self.pending);
         for chunk in pending[..n].chunks(self.flush_at) {
-            self.export(chunk, true);
+            self.export(chunk);
         }
         crate::recycle::reclaim(&mut pending[..n]);
         pending.drain(..n);
@@ -416,39 +592,56 @@ impl Worker {
         self.export_pending_prefix(self.pending.len());
         let mut swept = self.sweep_thread_buffers();
         for chunk in swept.chunks(self.flush_at) {
-            self.export(chunk, false);
+            self.export(chunk);
         }
         crate::recycle::reclaim(&mut swept);
     }
 
+    /// Takes every thread's buffer, counting the records as created and queued on the way.
     fn sweep_thread_buffers(&self) -> Vec<ObservationRecord> {
         let mut buffers = self.shared.buffers.lock().unwrap_or_else(|e| e.into_inner());
         let mut swept = Vec::new();
         for buffer in buffers.iter() {
-            swept.append(&mut buffer.lock());
+            let mut records = buffer.lock();
+            // Under the buffer's lock, so `stats()` sees these either buffered or queued.
+            self.shared.created.fetch_add(records.len() as u64, Ordering::SeqCst);
+            self.shared.queued.fetch_add(records.len(), Ordering::SeqCst);
+            swept.append(&mut records);
         }
         // A buffer only the registry still holds belongs to a thread that has exited.
         buffers.retain(|b| Arc::strong_count(b) > 1);
         swept
     }
 
-    fn export(&mut self, chunk: &[ObservationRecord], counted: bool) {
+    fn export(&mut self, chunk: &[ObservationRecord]) {
         if chunk.is_empty() {
+            return;
+        }
+        let n = chunk.len();
+        if self.shared.abandoned.load(Ordering::Acquire) {
+            // Shutdown gave up waiting: count the rest instead of sending it.
+            self.shared.queued.fetch_sub(n, Ordering::SeqCst);
+            self.shared.lost_at_shutdown.fetch_add(n as u64, Ordering::SeqCst);
             return;
         }
         // An observation counts as lost when any exporter lost it (the worst exporter decides).
         let mut lost = 0;
         for exporter in &mut self.exporters {
             if let Err(e) = exporter.export(chunk) {
-                lost = lost.max(e.lost(chunk.len()));
-                diag::error(format_args!("export of {} observations failed: {e}", chunk.len()));
+                lost = lost.max(e.lost(n));
+                diag::error(format_args!("export of {n} observations failed: {e}"));
             }
         }
-        self.shared.failed.fetch_add(lost as u64, Ordering::Relaxed);
-        self.shared.exported.fetch_add((chunk.len() - lost) as u64, Ordering::Relaxed);
-        if counted {
-            self.shared.queued.fetch_sub(chunk.len(), Ordering::Relaxed);
-        }
+        // A failure while shutdown abandons the export is its doing (a retry wait cut short),
+        // not the server's verdict.
+        let bucket = if lost > 0 && self.shared.abandoned.load(Ordering::Acquire) {
+            &self.shared.lost_at_shutdown
+        } else {
+            &self.shared.failed
+        };
+        bucket.fetch_add(lost as u64, Ordering::SeqCst);
+        self.shared.exported.fetch_add((n - lost) as u64, Ordering::SeqCst);
+        self.shared.queued.fetch_sub(n, Ordering::SeqCst);
     }
 
     fn for_each_exporter(

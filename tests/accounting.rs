@@ -1,0 +1,204 @@
+//! Every observation is accounted for: `created = exported + dropped + failed +
+//! lost_at_shutdown + pending` at all times, with many threads against a slow, a dead and a
+//! refusing loopback endpoint; flush and shutdown report what happened and are no success
+//! when anything was lost.
+
+mod support;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use langfuse_runtime::export::ExportStats;
+use langfuse_runtime::{Config, ConfigBuilder, Langfuse, observe};
+use support::{OtlpReceiver, PUBLIC_KEY, Reply, SECRET_KEY, exclusive};
+
+const THREADS: usize = 8;
+
+#[observe]
+fn work(i: usize) -> usize {
+    i + 1
+}
+
+fn client(base_url: String, configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Langfuse {
+    let builder = Config::builder()
+        .env_source(|_| None)
+        .public_key(PUBLIC_KEY)
+        .secret_key(SECRET_KEY)
+        .base_url(base_url)
+        .flush_interval(Duration::from_millis(50))
+        .timeout(Duration::from_millis(300));
+    configure(builder).init().expect("valid test configuration")
+}
+
+fn accounted(s: &ExportStats) -> u64 {
+    s.exported + s.dropped + s.failed + s.lost_at_shutdown + s.queued
+}
+
+/// Runs `per_thread` observed calls on each of `THREADS` threads while the main thread keeps
+/// checking that no snapshot counts more observations than were created.
+fn produce(langfuse: &Langfuse, per_thread: usize) {
+    let producers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                for i in 0..per_thread {
+                    assert_eq!(work(i), i + 1);
+                }
+            })
+        })
+        .collect();
+    let until = Instant::now() + Duration::from_secs(10);
+    while producers.iter().any(|p| !p.is_finished()) && Instant::now() < until {
+        let s = langfuse.stats();
+        assert!(accounted(&s) <= s.created, "a snapshot counted a record twice: {s:?}");
+        assert!(s.created <= (THREADS * per_thread) as u64, "{s:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for p in producers {
+        p.join().expect("producer");
+    }
+}
+
+fn assert_identity(s: &ExportStats, created: usize) {
+    assert_eq!(s.created, created as u64, "{s:?}");
+    assert_eq!(accounted(s), s.created, "{s:?}");
+    assert_eq!(s.dropped, s.dropped_by.total(), "{s:?}");
+}
+
+#[test]
+fn slow_endpoint_with_a_small_queue_accounts_for_every_observation() {
+    let _serial = exclusive();
+    let receiver = OtlpReceiver::start();
+    // 100 observations per 100 ms: the 3,000 queued take ~3 s, longer than the flush and
+    // shutdown deadlines (0.3 s × 2 + 1 s), so some are dropped, some exported, some lost.
+    receiver.set_default_reply(Reply::ok().delay(Duration::from_millis(100)));
+    let langfuse = client(receiver.base_url(), |b| b.flush_at(100).max_queue_size(3_000));
+    let created = THREADS * 2_500;
+    produce(&langfuse, 2_500);
+
+    let s = langfuse.stats();
+    assert_identity(&s, created);
+    assert!(s.dropped_by.queue_full_count > 0, "{s:?}");
+
+    let flush = langfuse.flush();
+    assert!(flush.deadline_hit, "{flush}");
+    assert!(!flush.is_success(), "{flush}");
+    assert!(flush.pending > 0, "{flush}");
+    assert_eq!(flush.dropped, s.dropped, "the first report covers everything so far");
+
+    let started = Instant::now();
+    let shutdown = langfuse.shutdown();
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(shutdown.deadline_hit && !shutdown.is_success(), "{shutdown}");
+    assert!(shutdown.lost_at_shutdown > 0, "{shutdown}");
+    assert_eq!(shutdown.pending, 0, "what shutdown could not send is counted lost: {shutdown}");
+    assert_eq!(shutdown.dropped, 0, "drops were reported by the flush: {shutdown}");
+
+    let total_exported = flush.exported + shutdown.exported;
+    // Every request that went out was answered well within the timeout: exported means the
+    // server has it, and nothing else arrived.
+    assert_eq!(receiver.spans().len() as u64, total_exported);
+    assert_eq!(
+        total_exported
+            + s.dropped
+            + flush.failed
+            + shutdown.failed
+            + flush.lost_at_shutdown
+            + shutdown.lost_at_shutdown,
+        created as u64,
+        "flush {flush}, shutdown {shutdown}"
+    );
+}
+
+#[test]
+fn dead_endpoint_accounts_for_every_observation_and_shutdown_counts_what_it_abandons() {
+    let _serial = exclusive();
+    let dead = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr")
+    };
+    let langfuse = client(format!("http://{dead}"), |b| b.flush_at(50));
+    let created = THREADS * 1_000;
+    produce(&langfuse, 1_000);
+    assert_identity(&langfuse.stats(), created);
+
+    let flush = langfuse.flush();
+    assert!(!flush.is_success(), "nothing can be delivered: {flush}");
+    assert_eq!(flush.exported, 0, "{flush}");
+
+    let started = Instant::now();
+    let shutdown = langfuse.shutdown();
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(!shutdown.is_success(), "{shutdown}");
+    assert_eq!(shutdown.exported, 0);
+    assert_eq!(shutdown.pending, 0, "{shutdown}");
+    assert_eq!(
+        flush.failed + shutdown.failed + flush.lost_at_shutdown + shutdown.lost_at_shutdown,
+        created as u64,
+        "flush {flush}, shutdown {shutdown}"
+    );
+}
+
+#[test]
+fn refused_with_401_flush_is_not_a_success() {
+    let _serial = exclusive();
+    let receiver = OtlpReceiver::start();
+    receiver.set_default_reply(Reply::status(401).body("invalid credentials"));
+    let langfuse = client(receiver.base_url(), |b| b.flush_at(100));
+    produce(&langfuse, 100);
+    let flush = langfuse.flush();
+    assert!(!flush.deadline_hit, "401 is not retried: {flush}");
+    assert!(!flush.is_success(), "{flush}");
+    assert_eq!((flush.exported, flush.failed), (0, (THREADS * 100) as u64), "{flush}");
+    let s = langfuse.stats();
+    assert_identity(&s, THREADS * 100);
+    assert_eq!(s.queued, 0);
+    let shutdown = langfuse.shutdown();
+    assert!(shutdown.is_success(), "nothing was left for shutdown: {shutdown}");
+    assert_eq!(shutdown.exported + shutdown.failed, 0);
+}
+
+#[test]
+fn stats_count_records_still_in_thread_buffers() {
+    let _serial = exclusive();
+    let receiver = OtlpReceiver::start();
+    let langfuse = client(receiver.base_url(), |b| b.flush_interval(Duration::from_secs(3600)));
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let (started, ready) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        for i in 0..10 {
+            work(i);
+        }
+        started.send(()).expect("main waits");
+        // Stay alive, so the ten stay in this thread's buffer until a sweep.
+        let _ = wait.recv_timeout(Duration::from_secs(10));
+    });
+    ready.recv_timeout(Duration::from_secs(5)).expect("the thread ran");
+    let s = langfuse.stats();
+    assert_eq!((s.created, s.queued, s.exported), (10, 10, 0), "{s:?}");
+
+    let flush = langfuse.flush();
+    assert!(flush.is_success(), "{flush}");
+    assert_eq!((flush.exported, flush.pending), (10, 0), "{flush}");
+    drop(done);
+    holder.join().expect("holder");
+    assert_eq!(receiver.spans().len(), 10);
+    assert_identity(&langfuse.stats(), 10);
+}
+
+#[test]
+fn a_retry_after_pending_at_shutdown_is_counted_lost_not_silently_dropped() {
+    let _serial = exclusive();
+    let receiver = OtlpReceiver::start();
+    receiver.set_default_reply(Reply::status(429).retry_after("30"));
+    let langfuse = client(receiver.base_url(), |b| b.flush_interval(Duration::from_secs(3600)));
+    for i in 0..20 {
+        work(i);
+    }
+    let started = Instant::now();
+    let shutdown = langfuse.shutdown();
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(shutdown.deadline_hit && !shutdown.is_success(), "{shutdown}");
+    assert_eq!(shutdown.lost_at_shutdown, 20, "{shutdown}");
+    assert_eq!((shutdown.exported, shutdown.failed, shutdown.pending), (0, 0, 0), "{shutdown}");
+    assert!(receiver.request_count() >= 1, "the first attempt was made");
+}
