@@ -68,9 +68,9 @@ fn assert_identity(s: &ExportStats, created: usize) {
 fn slow_endpoint_with_a_small_queue_accounts_for_every_observation() {
     let _serial = exclusive();
     let receiver = OtlpReceiver::start();
-    // 100 observations per 100 ms: the 3,000 queued take ~3 s, longer than the flush and
-    // shutdown deadlines (0.3 s × 2 + 1 s), so some are dropped, some exported, some lost.
-    receiver.set_default_reply(Reply::ok().delay(Duration::from_millis(100)));
+    // 100 observations per 150 ms: the 3,000 queued take ~4.5 s, longer than the flush and
+    // shutdown deadlines (0.3 s × 2 + 1 s each), so some are dropped, some exported, some lost.
+    receiver.set_default_reply(Reply::ok().delay(Duration::from_millis(150)));
     let langfuse = client(receiver.base_url(), |b| b.flush_at(100).max_queue_size(3_000));
     let created = THREADS * 2_500;
     produce(&langfuse, 2_500);
@@ -90,15 +90,18 @@ fn slow_endpoint_with_a_small_queue_accounts_for_every_observation() {
     assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
     assert!(shutdown.deadline_hit && !shutdown.is_success(), "{shutdown}");
     assert!(shutdown.lost_at_shutdown > 0, "{shutdown}");
-    assert_eq!(shutdown.pending, 0, "what shutdown could not send is counted lost: {shutdown}");
+    // What shutdown could not send is counted lost; only a request already on the wire when
+    // the deadline passed may still be pending.
+    assert!(shutdown.pending <= 100, "{shutdown}");
     assert_eq!(shutdown.dropped, 0, "drops were reported by the flush: {shutdown}");
 
     let total_exported = flush.exported + shutdown.exported;
-    // Every request that went out was answered well within the timeout: exported means the
-    // server has it, and nothing else arrived.
-    assert_eq!(receiver.spans().len() as u64, total_exported);
+    // Exported means the server has it; nothing else arrived but that last request.
+    let arrived = receiver.spans().len() as u64;
+    assert!((total_exported..=total_exported + shutdown.pending).contains(&arrived), "{arrived}");
     assert_eq!(
         total_exported
+            + shutdown.pending
             + s.dropped
             + flush.failed
             + shutdown.failed
@@ -201,4 +204,94 @@ fn a_retry_after_pending_at_shutdown_is_counted_lost_not_silently_dropped() {
     assert_eq!(shutdown.lost_at_shutdown, 20, "{shutdown}");
     assert_eq!((shutdown.exported, shutdown.failed, shutdown.pending), (0, 0, 0), "{shutdown}");
     assert!(receiver.request_count() >= 1, "the first attempt was made");
+}
+
+#[observe]
+fn big(input: &str) -> usize {
+    input.len()
+}
+
+#[test]
+fn an_outage_with_large_inputs_is_bounded_in_bytes_and_drops_are_counted_by_reason() {
+    let _serial = exclusive();
+    let dead = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr")
+    };
+    let max_queue_bytes = 1 << 20;
+    let langfuse = client(format!("http://{dead}"), |b| {
+        b.max_queue_bytes(max_queue_bytes).flush_interval(Duration::from_secs(3600))
+    });
+    let input = "x".repeat(16 * 1024);
+    let producers: Vec<_> = (0..4)
+        .map(|_| {
+            let input = input.clone();
+            std::thread::spawn(move || {
+                for _ in 0..500 {
+                    assert_eq!(big(&input), input.len());
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().expect("producer");
+    }
+    let s = langfuse.stats();
+    assert_identity(&s, 2_000);
+    assert!(s.dropped_by.queue_full_bytes > 1_000, "{s:?}");
+    assert_eq!(s.dropped_by.queue_full_count, 0, "the count bound is far: {s:?}");
+    // What waits (in the queue and the request being retried) stays near the byte bound, each
+    // observation being a bit over 16 KiB.
+    let held = (s.queued + s.exported + s.failed) as usize;
+    assert!(held * input.len() <= max_queue_bytes + 8 * input.len(), "{s:?}");
+
+    let shutdown = langfuse.shutdown();
+    assert!(!shutdown.is_success(), "{shutdown}");
+    assert_eq!(shutdown.dropped, s.dropped, "{shutdown}");
+    assert_eq!(shutdown.pending, 0, "{shutdown}");
+}
+
+#[test]
+fn a_burst_of_200000_small_observations_is_delivered_at_default_settings() {
+    let _serial = exclusive();
+    let receiver = OtlpReceiver::start();
+    // Default queue bounds, batch size and timeouts; uncompressed only so that the unoptimized
+    // test build encodes fast enough for the flush deadline.
+    let langfuse = Config::builder()
+        .env_source(|_| None)
+        .public_key(PUBLIC_KEY)
+        .secret_key(SECRET_KEY)
+        .base_url(receiver.base_url())
+        .compression(langfuse_runtime::Compression::None)
+        .init()
+        .expect("valid configuration");
+    let created = 200_000;
+    let producers: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                for i in 0..created / 4 {
+                    work(i);
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().expect("producer");
+    }
+    // Zero drops is the point; a loaded machine may need a second flush to send it all.
+    let (mut exported, mut flushes) = (0, 0);
+    loop {
+        let flush = langfuse.flush();
+        flushes += 1;
+        assert_eq!((flush.dropped, flush.failed), (0, 0), "{flush}");
+        exported += flush.exported;
+        if flush.pending == 0 || flushes == 3 {
+            assert!(flush.is_success(), "{flush}");
+            break;
+        }
+    }
+    assert_eq!(exported, created as u64);
+    assert_identity(&langfuse.stats(), created);
+    let arrived: usize = receiver.requests().iter().map(|r| r.spans().len()).sum();
+    assert_eq!(arrived, created);
 }

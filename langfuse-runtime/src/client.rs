@@ -215,6 +215,7 @@ impl Langfuse {
                 flush_at: config.flush_at(),
                 flush_interval: config.flush_interval(),
                 max_queue_size: config.max_queue_size(),
+                max_queue_bytes: config.max_queue_bytes(),
             },
             exporters,
         );

@@ -5,9 +5,10 @@
 //! hands the whole buffer over when it fills, getting an emptied one back. The export thread is
 //! woken at most once per eight requests' worth of queued observations, so producers almost
 //! never make a syscall. It also sweeps the buffers of idle threads on every tick and on
-//! `flush()`, so nothing waits on a thread that stopped producing. Memory is bounded: at most
-//! `max_queue_size` observations wait for export (plus one partial buffer per thread); beyond
-//! that whole hand-offs are dropped and counted.
+//! `flush()`, so nothing waits on a thread that stopped producing. Memory is bounded in count
+//! and in bytes: at most `max_queue_size` observations and `max_queue_bytes` (approximately,
+//! see [`record_bytes`]) wait for export, plus one partial buffer per thread, itself held under
+//! a 64th of the byte bound; beyond that whole hand-offs are dropped and counted by reason.
 //!
 //! # Accounting
 //!
@@ -81,6 +82,9 @@ pub struct ExportStats {
 pub struct DropCounts {
     /// The queue held `max_queue_size` observations (raise it, or flush more often).
     pub queue_full_count: u64,
+    /// The queue held `max_queue_bytes` of observations (large inputs and outputs during an
+    /// outage; raise it, or lower `max_field_bytes`).
+    pub queue_full_bytes: u64,
     /// Finished after the client shut down (or with its export thread gone).
     pub after_shutdown: u64,
 }
@@ -88,7 +92,7 @@ pub struct DropCounts {
 impl DropCounts {
     /// Every drop, whatever the reason.
     pub fn total(&self) -> u64 {
-        self.queue_full_count + self.after_shutdown
+        self.queue_full_count + self.queue_full_bytes + self.after_shutdown
     }
 }
 
@@ -104,6 +108,10 @@ impl ExportStats {
                 queue_full_count: d(
                     self.dropped_by.queue_full_count,
                     earlier.dropped_by.queue_full_count,
+                ),
+                queue_full_bytes: d(
+                    self.dropped_by.queue_full_bytes,
+                    earlier.dropped_by.queue_full_bytes,
                 ),
                 after_shutdown: d(
                     self.dropped_by.after_shutdown,
@@ -122,7 +130,41 @@ pub(crate) struct PipelineSettings {
     pub(crate) flush_at: usize,
     pub(crate) flush_interval: Duration,
     pub(crate) max_queue_size: usize,
+    pub(crate) max_queue_bytes: usize,
 }
+
+/// What a record is taken to cost in the queue besides its text: the record itself, its
+/// allocations' headers, the trace attributes it shares. An estimate, not a measurement: the
+/// byte bound only has to keep an outage with large payloads from growing without limit.
+const RECORD_OVERHEAD_BYTES: usize = 192;
+
+/// The approximate memory of one queued record: its payload texts plus a fixed overhead.
+pub(crate) fn record_bytes(record: &ObservationRecord) -> usize {
+    let text = |s: Option<&str>| s.map_or(0, str::len);
+    let mut bytes = RECORD_OVERHEAD_BYTES
+        + record.name.len()
+        + text(record.input.as_deref())
+        + text(record.output.as_deref())
+        + text(record.status_message())
+        + text(record.metadata_value());
+    for (key, value) in record.metadata().iter() {
+        bytes += key.len() + value.len();
+    }
+    if let Some(g) = record.generation() {
+        bytes += text(g.model.as_deref())
+            + text(g.model_parameters.as_deref())
+            + text(g.usage_details.as_deref())
+            + text(g.cost_details.as_deref());
+    }
+    bytes
+}
+
+fn batch_bytes(records: &[ObservationRecord]) -> usize {
+    records.iter().map(record_bytes).sum()
+}
+
+/// How often a drop is logged at most; the line gives the totals by reason.
+const DROP_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 enum Message {
     /// The queue holds at least `wake_at` observations.
@@ -146,13 +188,27 @@ const MAX_SPARE_BUFFERS: usize = 64;
 /// abandons (it sends nothing more, so this only covers a request already on the wire).
 const ABANDON_GRACE: Duration = Duration::from_millis(250);
 
+/// A thread's records not handed over yet, and their [`record_bytes`].
+#[derive(Default)]
+struct Local {
+    records: Vec<ObservationRecord>,
+    bytes: usize,
+}
+
+impl Local {
+    fn take_into(&mut self, shared: &Shared) {
+        let bytes = std::mem::take(&mut self.bytes);
+        shared.hand_off(&mut self.records, bytes);
+    }
+}
+
 struct ThreadBuffer {
-    records: Mutex<Vec<ObservationRecord>>,
+    local: Mutex<Local>,
 }
 
 impl ThreadBuffer {
-    fn lock(&self) -> MutexGuard<'_, Vec<ObservationRecord>> {
-        self.records.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Local> {
+        self.local.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -168,13 +224,22 @@ struct Shared {
     wake_at: usize,
     /// Observations a thread collects before handing them over.
     local_batch: usize,
+    /// Bytes a thread collects before handing them over, so large payloads leave early.
+    local_bytes: usize,
     /// Observations that left their thread buffer (see the module docs).
     created: AtomicU64,
     /// Observations out of their thread buffer and not yet exported or given up on.
     queued: AtomicUsize,
     max_queue_size: usize,
+    /// [`record_bytes`] of the `queued` observations.
+    queued_bytes: AtomicUsize,
+    max_queue_bytes: usize,
     exported: AtomicU64,
     dropped_queue_full: AtomicU64,
+    dropped_queue_bytes: AtomicU64,
+    /// When a drop was last logged, in milliseconds since `started` (plus one; 0: never).
+    drop_logged_ms: AtomicU64,
+    started: Instant,
     dropped_after_shutdown: AtomicU64,
     failed: AtomicU64,
     lost_at_shutdown: AtomicU64,
@@ -193,8 +258,9 @@ impl Shared {
         }
     }
 
-    /// Moves `batch` into the shared queue and leaves an emptied buffer (or a new one) in its place.
-    fn hand_off(&self, batch: &mut Vec<ObservationRecord>) {
+    /// Moves `batch` (of `bytes`, by [`record_bytes`]) into the shared queue and leaves an
+    /// emptied buffer (or a new one) in its place.
+    fn hand_off(&self, batch: &mut Vec<ObservationRecord>, bytes: usize) {
         let n = batch.len();
         if n == 0 {
             return;
@@ -207,10 +273,16 @@ impl Shared {
             return;
         }
         let before = self.queued.fetch_add(n, Ordering::SeqCst);
-        if before + n > self.max_queue_size {
+        let bytes_before = self.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+        let full_count = before + n > self.max_queue_size;
+        if full_count || bytes_before + bytes > self.max_queue_bytes {
+            self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
             self.queued.fetch_sub(n, Ordering::SeqCst);
             batch.clear();
-            self.count_dropped(n);
+            let counter =
+                if full_count { &self.dropped_queue_full } else { &self.dropped_queue_bytes };
+            counter.fetch_add(n as u64, Ordering::SeqCst);
+            self.log_drop();
             return;
         }
         let mut handed = self.handed.lock().unwrap_or_else(|e| e.into_inner());
@@ -223,14 +295,31 @@ impl Shared {
         }
     }
 
-    fn count_dropped(&self, n: usize) {
-        if self.dropped_queue_full.fetch_add(n as u64, Ordering::SeqCst) == 0 {
-            diag::warn(format_args!(
-                "export queue full ({} observations): dropping observations; \
-                 raise max_queue_size (OTEL_BSP_MAX_QUEUE_SIZE) or flush more often",
-                self.max_queue_size
-            ));
+    /// Logs the drops so far, at most once per [`DROP_LOG_INTERVAL`].
+    fn log_drop(&self) {
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        let last = self.drop_logged_ms.load(Ordering::Relaxed);
+        let interval = DROP_LOG_INTERVAL.as_millis() as u64;
+        if last != 0 && now.saturating_sub(last) < interval {
+            return;
         }
+        // One thread logs per interval.
+        if self
+            .drop_logged_ms
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        diag::warn(format_args!(
+            "export queue full: {} observations dropped at the bound of {} observations \
+             (OTEL_BSP_MAX_QUEUE_SIZE), {} at the bound of {} bytes (LANGFUSE_MAX_QUEUE_BYTES), \
+             so far; the export cannot keep up or the endpoint is unreachable",
+            self.dropped_queue_full.load(Ordering::SeqCst),
+            self.max_queue_size,
+            self.dropped_queue_bytes.load(Ordering::SeqCst),
+            self.max_queue_bytes,
+        ));
     }
 
     fn count_dropped_after_shutdown(&self, n: usize) {
@@ -246,13 +335,16 @@ impl Shared {
     fn abandon_leftovers(&self) {
         let full = std::mem::take(&mut self.handed.lock().unwrap_or_else(|e| e.into_inner()).full);
         let queued: usize = full.iter().map(Vec::len).sum();
+        let bytes: usize = full.iter().map(|b| batch_bytes(b)).sum();
+        self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
         self.queued.fetch_sub(queued, Ordering::SeqCst);
         self.lost_at_shutdown.fetch_add(queued as u64, Ordering::SeqCst);
         for buffer in self.buffers.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let mut records = buffer.lock();
-            self.created.fetch_add(records.len() as u64, Ordering::SeqCst);
-            self.lost_at_shutdown.fetch_add(records.len() as u64, Ordering::SeqCst);
-            records.clear();
+            let mut local = buffer.lock();
+            let n = local.records.len() as u64;
+            self.created.fetch_add(n, Ordering::SeqCst);
+            self.lost_at_shutdown.fetch_add(n, Ordering::SeqCst);
+            *local = Local::default();
         }
     }
 
@@ -264,10 +356,11 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|b| b.lock().len() as u64)
+            .map(|b| b.lock().records.len() as u64)
             .sum();
         let dropped_by = DropCounts {
             queue_full_count: self.dropped_queue_full.load(Ordering::SeqCst),
+            queue_full_bytes: self.dropped_queue_bytes.load(Ordering::SeqCst),
             after_shutdown: self.dropped_after_shutdown.load(Ordering::SeqCst),
         };
         // Results before `queued` before `created`, the reverse of the order records move in
@@ -324,7 +417,7 @@ impl Drop for LocalBuffers {
         // The thread is ending: hand over what it collected instead of waiting for a sweep.
         for entry in self.0.drain(..) {
             if let Some(shared) = entry.pipeline.upgrade() {
-                shared.hand_off(&mut entry.buffer.lock());
+                entry.buffer.lock().take_into(&shared);
             }
         }
     }
@@ -357,11 +450,17 @@ impl Pipeline {
                 .min(settings.max_queue_size / 4)
                 .max(1),
             local_batch: settings.flush_at.clamp(1, MAX_LOCAL_BATCH),
+            local_bytes: (settings.max_queue_bytes / 64).max(1),
             created: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
             max_queue_size: settings.max_queue_size,
+            queued_bytes: AtomicUsize::new(0),
+            max_queue_bytes: settings.max_queue_bytes,
             exported: AtomicU64::new(0),
             dropped_queue_full: AtomicU64::new(0),
+            dropped_queue_bytes: AtomicU64::new(0),
+            drop_logged_ms: AtomicU64::new(0),
+            started: Instant::now(),
             dropped_after_shutdown: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             lost_at_shutdown: AtomicU64::new(0),
@@ -410,7 +509,10 @@ impl Pipeline {
                 None => {
                     local.0.retain(|e| e.pipeline.strong_count() > 0);
                     let buffer = Arc::new(ThreadBuffer {
-                        records: Mutex::new(Vec::with_capacity(self.shared.local_batch)),
+                        local: Mutex::new(Local {
+                            records: Vec::with_capacity(self.shared.local_batch),
+                            bytes: 0,
+                        }),
                     });
                     self.shared
                         .buffers
@@ -425,17 +527,21 @@ impl Pipeline {
                     local.0.len() - 1
                 }
             };
-            let mut records = local.0[index].buffer.lock();
+            let mut buffer = local.0[index].buffer.lock();
             if let Some(record) = record.take() {
-                records.push(record);
+                buffer.bytes += record_bytes(&record);
+                buffer.records.push(record);
             }
-            if records.len() >= self.shared.local_batch {
-                self.shared.hand_off(&mut records);
+            if buffer.records.len() >= self.shared.local_batch
+                || buffer.bytes >= self.shared.local_bytes
+            {
+                buffer.take_into(&self.shared);
             }
         });
         // Thread-local storage is gone (thread teardown) or re-entered: hand it over directly.
         if let Some(record) = record.take() {
-            self.shared.hand_off(&mut vec![record]);
+            let bytes = record_bytes(&record);
+            self.shared.hand_off(&mut vec![record], bytes);
         }
     }
 
@@ -602,11 +708,12 @@ impl Worker {
         let mut buffers = self.shared.buffers.lock().unwrap_or_else(|e| e.into_inner());
         let mut swept = Vec::new();
         for buffer in buffers.iter() {
-            let mut records = buffer.lock();
+            let mut local = buffer.lock();
             // Under the buffer's lock, so `stats()` sees these either buffered or queued.
-            self.shared.created.fetch_add(records.len() as u64, Ordering::SeqCst);
-            self.shared.queued.fetch_add(records.len(), Ordering::SeqCst);
-            swept.append(&mut records);
+            self.shared.created.fetch_add(local.records.len() as u64, Ordering::SeqCst);
+            self.shared.queued.fetch_add(local.records.len(), Ordering::SeqCst);
+            self.shared.queued_bytes.fetch_add(std::mem::take(&mut local.bytes), Ordering::Relaxed);
+            swept.append(&mut local.records);
         }
         // A buffer only the registry still holds belongs to a thread that has exited.
         buffers.retain(|b| Arc::strong_count(b) > 1);
@@ -618,6 +725,7 @@ impl Worker {
             return;
         }
         let n = chunk.len();
+        self.shared.queued_bytes.fetch_sub(batch_bytes(chunk), Ordering::Relaxed);
         if self.shared.abandoned.load(Ordering::Acquire) {
             // Shutdown gave up waiting: count the rest instead of sending it.
             self.shared.queued.fetch_sub(n, Ordering::SeqCst);
