@@ -295,3 +295,90 @@ fn a_burst_of_200000_small_observations_is_delivered_at_default_settings() {
     let arrived: usize = receiver.requests().iter().map(|r| r.spans().len()).sum();
     assert_eq!(arrived, created);
 }
+
+#[test]
+fn global_shutdown_flushes_the_installed_client_and_counts_later_observations() {
+    let _serial = exclusive();
+    let receiver = OtlpReceiver::start();
+    // As if kept in a `static`: the handle is never dropped before the end.
+    let kept = client(receiver.base_url(), |b| b.flush_interval(Duration::from_secs(3600)));
+    for i in 0..10 {
+        work(i);
+    }
+    let open = langfuse_runtime::span("outlives the client").start();
+    let report = langfuse_runtime::shutdown();
+    assert!(report.is_success(), "{report}");
+    assert_eq!((report.exported, report.pending), (10, 0), "{report}");
+    assert_eq!(receiver.spans().len(), 10);
+    assert!(!kept.is_recording());
+    assert!(!langfuse_runtime::span("after").start().is_recording(), "nothing is installed");
+
+    open.end();
+    let s = kept.stats();
+    assert_eq!(s.dropped_by.after_shutdown, 1, "{s:?}");
+    assert_identity(&s, 11);
+    assert!(langfuse_runtime::shutdown().is_success(), "a second call finds nothing to do");
+    drop(kept);
+    assert_eq!(receiver.spans().len(), 10);
+}
+
+#[test]
+fn init_twice_flushes_and_replaces_the_first_client_and_recording_goes_on() {
+    let _serial = exclusive();
+    let (first_receiver, second_receiver) = (OtlpReceiver::start(), OtlpReceiver::start());
+    let no_tick = |b: ConfigBuilder| b.flush_interval(Duration::from_secs(3600));
+    let first = client(first_receiver.base_url(), no_tick);
+    for i in 0..5 {
+        work(i);
+    }
+    let second = client(second_receiver.base_url(), no_tick);
+    // The first client was flushed and shut down by the second init.
+    assert_eq!(first_receiver.spans().len(), 5);
+    assert!(!first.is_recording() && second.is_recording());
+    let s = first.stats();
+    assert_eq!((s.exported, s.queued), (5, 0), "{s:?}");
+
+    // Dropping the old handle changes nothing for the new client.
+    drop(first);
+    for i in 0..3 {
+        work(i);
+    }
+    let report = second.shutdown();
+    assert_eq!(report.exported, 3, "{report}");
+    assert_eq!(second_receiver.spans().len(), 3);
+    assert_eq!(first_receiver.spans().len(), 5);
+}
+
+/// The child half of `process_exit_loses_what_only_a_global_shutdown_saves`: records ten
+/// observations, optionally calls the global `shutdown()`, then `process::exit`s.
+#[test]
+#[ignore = "runs as a child process of process_exit_loses_what_only_a_global_shutdown_saves"]
+fn child_records_then_exits() {
+    let url = std::env::var("ACCOUNTING_CHILD_URL").expect("run by the parent test");
+    let _kept = Box::leak(Box::new(client(url, |b| b.flush_interval(Duration::from_secs(3600)))));
+    for i in 0..10 {
+        work(i);
+    }
+    if std::env::var_os("ACCOUNTING_CHILD_SHUTDOWN").is_some() {
+        assert!(langfuse_runtime::shutdown().is_success());
+    }
+    std::process::exit(0);
+}
+
+#[test]
+fn process_exit_loses_what_only_a_global_shutdown_saves() {
+    let _serial = exclusive();
+    for (shutdown, expected) in [(false, 0), (true, 10)] {
+        let receiver = OtlpReceiver::start();
+        let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"));
+        child
+            .args(["--exact", "child_records_then_exits", "--ignored", "--nocapture"])
+            .env("ACCOUNTING_CHILD_URL", receiver.base_url());
+        if shutdown {
+            child.env("ACCOUNTING_CHILD_SHUTDOWN", "1");
+        }
+        let status = child.status().expect("child runs");
+        assert!(status.success(), "{status}");
+        assert_eq!(receiver.spans().len(), expected, "shutdown() called: {shutdown}");
+    }
+}

@@ -128,8 +128,36 @@ impl std::fmt::Debug for Langfuse {
 ///
 /// Without `LANGFUSE_PUBLIC_KEY`/`LANGFUSE_SECRET_KEY` (or with `LANGFUSE_TRACING_ENABLED=false`)
 /// instrumented code runs normally and nothing is exported.
+///
+/// Called again (or with another [`Langfuse::new`]), the new client replaces the installed
+/// one, which is flushed and shut down first (a log line says so); the old handle then only
+/// reads its [`stats`](Langfuse::stats). Recording never stops silently: the new client
+/// records until its own handle drops.
 pub fn init() -> Result<Langfuse, ConfigError> {
     Ok(Langfuse::new(Config::from_env()?))
+}
+
+/// Flushes and shuts down the installed global client and reports the outcome, for apps that
+/// cannot drop the handle at the right moment: one kept in a `static`, or a
+/// [`std::process::exit`] (which runs no destructors, so without this call whatever is still
+/// queued is lost). Nothing is recorded afterwards until the next [`init`]; the handle's own
+/// drop then does nothing more. Without an installed client the report is empty.
+///
+/// ```no_run
+/// static CLIENT: std::sync::OnceLock<langfuse_runtime::Langfuse> = std::sync::OnceLock::new();
+///
+/// fn main() {
+///     if let Ok(client) = langfuse_runtime::init() {
+///         let _ = CLIENT.set(client);
+///     }
+///     // ... run the app ...
+///     let report = langfuse_runtime::shutdown();
+///     std::process::exit(if report.is_success() { 0 } else { 1 });
+/// }
+/// ```
+pub fn shutdown() -> FlushReport {
+    let installed = GLOBAL.write().unwrap_or_else(|e| e.into_inner()).take();
+    installed.and_then(|client| client.shutdown()).unwrap_or_default()
 }
 
 impl ConfigBuilder {
@@ -140,8 +168,8 @@ impl ConfigBuilder {
 }
 
 impl Langfuse {
-    /// Installs a client for `config` as the global one (replacing an earlier one, which keeps
-    /// exporting what it already has until its handle drops).
+    /// Installs a client for `config` as the global one. An earlier installed client is
+    /// flushed and shut down first, as with [`init`] called twice.
     pub fn new(config: Config) -> Self {
         diag::set_debug(config.debug());
         crate::capture::set_field_budget(config.max_field_bytes());
@@ -160,7 +188,15 @@ impl Langfuse {
         if inner.is_recording() {
             RECORDING_CLIENTS.fetch_add(1, Ordering::Relaxed);
         }
-        *GLOBAL.write().unwrap_or_else(|e| e.into_inner()) = Some(inner.clone());
+        let replaced = GLOBAL.write().unwrap_or_else(|e| e.into_inner()).replace(inner.clone());
+        if let Some(old) = replaced.filter(|old| old.is_recording()) {
+            diag::warn(format_args!(
+                "a new Langfuse client replaces the installed one: flushing and shutting down \
+                 the old client; new observations go to the new one"
+            ));
+            // Outside the lock: new traces already start in the new client meanwhile.
+            let _ = old.shutdown();
+        }
         Langfuse { inner, config }
     }
 

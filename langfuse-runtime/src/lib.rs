@@ -52,7 +52,8 @@
 //!
 //! At the root:
 //! - [`observe`]: the attribute macro.
-//! - [`init`], [`Langfuse`]: the client (flush, stats, shutdown on drop).
+//! - [`init`], [`Langfuse`], [`shutdown`]: the client (flush, stats, shutdown on drop or by the
+//!   global [`shutdown`]).
 //! - [`Config`], [`ConfigBuilder`], [`ConfigError`], [`Setting`], [`Compression`]: configuration.
 //! - [`span`], [`generation`], [`event`], [`observation`], [`ObservationBuilder`]: manual starts.
 //! - [`Observation`] (owning), [`ObservationRef`] (non-owning), [`Observed`] (a future with its
@@ -103,7 +104,7 @@ mod state;
 #[cfg(feature = "tokio")]
 mod task;
 
-pub use client::{Langfuse, init};
+pub use client::{Langfuse, init, shutdown};
 pub use config::{Config, ConfigBuilder, ConfigError, Setting};
 pub use context::{ContextGuard, FutureContextExt, TraceContext, WithContext, bind, spawn_thread};
 pub use export::Compression;
