@@ -73,6 +73,9 @@
 //! [`ExportStats`](export::ExportStats), [`ConsoleExporter`](export::ConsoleExporter) and
 //! [`Compression`] again (also at the root); its module docs hold the retry policy.
 #![warn(missing_docs)]
+// The SDK must never panic into user code: every `unwrap`/`expect` outside tests is either
+// gone or carries an `#[allow]` with the local invariant that makes it unreachable.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 // The loopback tests shared with `tests/` name the crate `langfuse_runtime::…`.
 #[cfg(test)]
