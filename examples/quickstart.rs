@@ -57,13 +57,14 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let trace_id = pipeline();
 
-    let delivered = langfuse.flush();
+    let report = langfuse.flush();
     if sending {
         match trace_id {
-            Some(id) if delivered => {
+            // Only a successful report means the server took every observation.
+            Some(id) if report.is_success() => {
                 println!("sent trace {id} to {}", langfuse.config().base_url())
             }
-            _ => eprintln!("the trace could not be delivered in time; see the warnings above"),
+            _ => eprintln!("the trace was not delivered ({report}); see the warnings above"),
         }
     }
     Ok(())

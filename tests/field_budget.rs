@@ -53,7 +53,7 @@ fn a_panicking_serialize_is_counted_in_stats() {
         |langfuse| {
             let before = langfuse.stats().capture_failures;
             assert_eq!(takes_bad(PanicsInSerialize), 7);
-            langfuse.flush();
+            assert!(langfuse.flush().is_success());
             assert_eq!(langfuse.stats().capture_failures, before + 1);
         },
     );

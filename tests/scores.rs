@@ -97,7 +97,7 @@ fn every_entry_point_sends_the_exact_json() {
     score("run_accuracy").dataset_run_id("run-1").numeric(0.93).send().unwrap();
     score("legacy").trace_id("trace-from-v2").value("good").send().unwrap();
     drop((db, chat));
-    assert!(setup.langfuse.flush());
+    assert!(setup.langfuse.flush().is_success());
 
     let requests = setup.receiver.score_requests();
     assert_eq!(requests.len(), 1, "one batch: {requests:?}");
@@ -153,7 +153,7 @@ fn the_environment_follows_the_scored_observation() {
         step.score("explicit").numeric(1.0).environment("eval").send().unwrap();
     });
     score("by_id").session_id("s").numeric(1.0).send().unwrap();
-    assert!(setup.langfuse.flush());
+    assert!(setup.langfuse.flush().is_success());
     let environments: Vec<Value> =
         setup.receiver.scores().iter().map(|s| s["environment"].clone()).collect();
     assert_eq!(environments, [json!("canary"), json!("eval"), json!("production")]);
@@ -162,7 +162,7 @@ fn the_environment_follows_the_scored_observation() {
     drop(setup);
     let setup = start(Vec::new(), |b| b);
     span("x").start().score("plain").numeric(1.0).send().unwrap();
-    assert!(setup.langfuse.flush());
+    assert!(setup.langfuse.flush().is_success());
     let scores = setup.receiver.scores();
     assert_eq!(scores.len(), 1);
     assert_eq!(scores[0].get("environment"), None, "{}", scores[0]);
@@ -175,7 +175,7 @@ fn flush_sends_spans_before_scores() {
         let step = span("step").start();
         step.score("quality").numeric(0.5).send().unwrap();
     }
-    assert!(setup.langfuse.flush());
+    assert!(setup.langfuse.flush().is_success());
     let paths: Vec<String> = setup.receiver.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, ["/api/public/otel/v1/traces", "/api/public/scores"]);
 }
@@ -199,7 +199,7 @@ fn partial_success_is_logged_and_not_retried() {
     for name in ["a", "b", "c"] {
         score(name).session_id("s").numeric(1.0).send().unwrap();
     }
-    assert!(setup.langfuse.flush());
+    assert!(setup.langfuse.flush().is_success());
     assert_eq!(setup.receiver.score_requests().len(), 1);
     let stats = setup.langfuse.score_stats();
     assert_eq!((stats.sent, stats.failed, stats.queued), (2, 1, 0));
@@ -211,7 +211,7 @@ fn rate_limits_and_unavailable_servers_are_retried() {
         vec![Reply::status(429).retry_after("0"), Reply::status(503), RestReceiver::accepted()];
     let setup = start(script, |b| b);
     score("a").session_id("s").numeric(1.0).id("fixed").timestamp(at()).send().unwrap();
-    assert!(setup.langfuse.flush());
+    assert!(setup.langfuse.flush().is_success());
     let requests = setup.receiver.score_requests();
     let statuses: Vec<u16> = requests.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [429, 503, 202]);
@@ -228,10 +228,10 @@ fn rate_limits_and_unavailable_servers_are_retried() {
 fn statuses_the_policy_does_not_retry_fail_the_batch() {
     let setup = start(vec![Reply::status(500), Reply::status(400)], |b| b);
     score("a").session_id("s").numeric(1.0).send().unwrap();
-    assert!(setup.langfuse.flush());
+    assert!(setup.langfuse.flush().is_success());
     score("b").session_id("s").numeric(1.0).send().unwrap();
     score("c").session_id("s").numeric(1.0).send().unwrap();
-    assert!(setup.langfuse.flush());
+    assert!(setup.langfuse.flush().is_success());
     let statuses: Vec<u16> = setup.receiver.score_requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [500, 400]);
     let stats = setup.langfuse.score_stats();
@@ -259,7 +259,7 @@ fn unsampled_traces_drop_their_scores() {
     // Validation still applies inside an unsampled trace.
     let refused = unsampled.score("bad").value(2).data_type(ScoreDataType::Boolean).send();
     assert_eq!(refused, Err(ScoreError::NotBoolean(2.0)));
-    assert!(setup.langfuse.flush());
+    assert!(setup.langfuse.flush().is_success());
     let names: Vec<Value> = setup.receiver.scores().iter().map(|s| s["name"].clone()).collect();
     assert_eq!(names, [json!("kept"), json!("session"), json!("legacy")]);
     let stats = setup.langfuse.score_stats();
@@ -307,7 +307,7 @@ fn values_the_server_rejects_are_refused_before_queueing() {
     assert!(matches!(too_large, Err(ScoreError::TooLarge(n)) if n > 1_000_000), "{too_large:?}");
     assert_eq!(step.score("t").text("x".repeat(500)).send(), Ok(()));
     drop(step);
-    assert!(setup.langfuse.flush());
+    assert!(setup.langfuse.flush().is_success());
     assert_eq!(setup.receiver.scores().len(), 1);
     let stats = setup.langfuse.score_stats();
     assert_eq!((stats.sent, stats.failed, stats.dropped, stats.queued), (1, 0, 0, 0));
@@ -319,7 +319,7 @@ fn batches_are_cut_at_flush_at_and_at_a_million_bytes() {
     for i in 0..5 {
         score(format!("s{i}")).session_id("s").numeric(1.0).send().unwrap();
     }
-    assert!(setup.langfuse.flush());
+    assert!(setup.langfuse.flush().is_success());
     let sizes: Vec<usize> =
         setup.receiver.score_requests().iter().map(|r| r.scores().len()).collect();
     assert_eq!(sizes, [2, 2, 1]);
@@ -336,7 +336,7 @@ fn batches_are_cut_at_flush_at_and_at_a_million_bytes() {
             .send()
             .unwrap();
     }
-    assert!(setup.langfuse.flush());
+    assert!(setup.langfuse.flush().is_success());
     let requests = setup.receiver.score_requests();
     let sizes: Vec<usize> = requests.iter().map(|r| r.scores().len()).collect();
     assert_eq!(sizes, [2, 1]);
@@ -364,7 +364,7 @@ fn without_keys_scores_are_not_sent() {
         .init()
         .unwrap();
     score("printed").session_id("s").numeric(1.0).send().unwrap();
-    assert!(console.flush());
+    assert!(console.flush().is_success());
     // Printed on stdout by the console exporter (counted as sent there), never posted.
     assert_eq!(console.score_stats().sent, 1);
     drop(console);
@@ -372,7 +372,7 @@ fn without_keys_scores_are_not_sent() {
     let silent =
         Config::builder().env_source(|_| None).base_url(receiver.base_url()).init().unwrap();
     score("nowhere").session_id("s").numeric(1.0).send().unwrap();
-    assert!(silent.flush());
+    assert!(silent.flush().is_success());
     assert_eq!(silent.score_stats(), Default::default());
     drop(silent);
     assert!(receiver.requests().is_empty());
@@ -393,7 +393,7 @@ fn user_headers_and_a_trailing_slash_base_url() {
         .init()
         .unwrap();
     score("a").session_id("s").numeric(1.0).send().unwrap();
-    assert!(langfuse.flush());
+    assert!(langfuse.flush().is_success());
     let requests = receiver.score_requests();
     assert_eq!(requests.len(), 1);
     requests[0].assert_score_headers(PUBLIC_KEY, SECRET_KEY);

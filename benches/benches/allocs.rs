@@ -149,7 +149,7 @@ fn main() {
                     }
                 })
             },
-            || assert!(langfuse.flush()),
+            || assert!(langfuse.flush().is_success()),
         ));
         drop(root);
         drop(langfuse);
@@ -170,7 +170,7 @@ fn main() {
         rows.push(measure(
             "E3_disabled_unsampled",
             |n| root_cx.clone().run(|| calls(n)),
-            || assert!(langfuse.flush()),
+            || assert!(langfuse.flush().is_success()),
         ));
         drop(root);
         drop(langfuse);
@@ -192,7 +192,7 @@ fn main() {
                     }
                 }))
             },
-            || assert!(langfuse.flush()),
+            || assert!(langfuse.flush().is_success()),
         ));
         drop(root);
         drop(langfuse);

@@ -223,7 +223,7 @@ fn langfuse_burst(receiver: &mut Receiver, payload: Payload) -> Value {
         root.end();
     }
     let produced = start.elapsed();
-    let flushed = langfuse.flush();
+    let flushed = !langfuse.flush().deadline_hit;
     let exported_at = start.elapsed();
     let stats = langfuse.stats();
     drop(langfuse);

@@ -69,7 +69,7 @@ fn row_a(g: &mut BenchmarkGroup<'_, WallTime>, delivery: &mut Delivery) {
         });
     });
     root.end();
-    assert!(langfuse.flush(), "flush timed out");
+    assert!(langfuse.flush().is_success(), "flush timed out");
     let stats = langfuse.stats();
     // +1: the root observation.
     delivery.record("A", calls.load(Ordering::Relaxed) + 1, exporter.count());
@@ -106,7 +106,7 @@ fn rows_e(g: &mut BenchmarkGroup<'_, WallTime>) {
         });
     });
     drop(root);
-    assert!(langfuse.flush());
+    assert!(langfuse.flush().is_success());
     assert_eq!(exporter.count(), 0, "an unsampled trace must export nothing");
     drop(langfuse);
 }
@@ -136,7 +136,7 @@ fn rows_g(g: &mut BenchmarkGroup<'_, WallTime>, delivery: &mut Delivery) {
         });
     }
     root.end();
-    assert!(langfuse.flush());
+    assert!(langfuse.flush().is_success());
     delivery.record("G", calls.load(Ordering::Relaxed) + 1, exporter.count());
     eprintln!("G: pipeline stats {:?}", langfuse.stats());
     drop(langfuse);
@@ -177,7 +177,7 @@ fn row_f(g: &mut BenchmarkGroup<'_, WallTime>, delivery: &mut Delivery) {
         })
     });
     root.end();
-    assert!(langfuse.flush());
+    assert!(langfuse.flush().is_success());
     delivery.record("F", calls.load(Ordering::Relaxed) + 1, exporter.count());
     eprintln!("F: pipeline stats {:?}", langfuse.stats());
     drop(langfuse);

@@ -10,7 +10,8 @@ use crate::config::{Config, ConfigBuilder, ConfigError};
 use crate::diag;
 use crate::export::pipeline::{Pipeline, PipelineSettings};
 use crate::export::{
-    ConsoleExporter, ExportResource, ExportStats, OtlpHttpExporter, OtlpHttpSettings, SpanExporter,
+    ConsoleExporter, ExportResource, ExportStats, FlushReport, OtlpHttpExporter, OtlpHttpSettings,
+    SpanExporter,
 };
 use crate::record::ObservationRecord;
 use crate::sampling::Sampler;
@@ -49,6 +50,39 @@ impl ClientInner {
             abort_export: None,
             scores: None,
         })
+    }
+
+    /// Flushes and stops the pipeline, logs the outcome in one line and returns it. `None` when
+    /// it was shut down before (or never recorded).
+    /// Shuts down span export, then score sending (spans first, as `flush` does).
+    fn shutdown(&self) -> Option<FlushReport> {
+        let report = self.shutdown_spans();
+        if let Some(scores) = &self.scores {
+            scores.shutdown(self.wait_limit());
+        }
+        report
+    }
+
+    fn shutdown_spans(&self) -> Option<FlushReport> {
+        let pipeline = self.pipeline.as_ref()?;
+        let wait = self.wait_limit();
+        let report = pipeline.shutdown(wait, || {
+            if let Some(abort) = &self.abort_export {
+                // The export thread is still retrying: let it give up instead of outliving us.
+                abort.abort();
+            }
+        })?;
+        RECORDING_CLIENTS.fetch_sub(1, Ordering::Relaxed);
+        if report.is_success() {
+            diag::debug(format_args!("shutdown: {report}"));
+        } else if report.deadline_hit {
+            diag::warn(format_args!(
+                "shutdown: {report}; gave up after {wait:?} (twice the export timeout and a second)"
+            ));
+        } else {
+            diag::warn(format_args!("shutdown: {report}"));
+        }
+        Some(report)
     }
 
     /// Exports the record in `slot` (taking it out).
@@ -107,6 +141,11 @@ impl std::fmt::Debug for Langfuse {
 /// Without `LANGFUSE_PUBLIC_KEY`/`LANGFUSE_SECRET_KEY` (or with `LANGFUSE_TRACING_ENABLED=false`)
 /// instrumented code runs normally and nothing is exported.
 ///
+/// Called again (or with another [`Langfuse::new`]), the new client replaces the installed
+/// one, which is flushed and shut down first (a log line says so); the old handle then only
+/// reads its [`stats`](Langfuse::stats). Recording never stops silently: the new client
+/// records until its own handle drops.
+///
 /// ```no_run
 /// fn main() -> Result<(), langfuse_runtime::ConfigError> {
 ///     let langfuse = langfuse_runtime::init()?; // keep it alive: dropping it flushes and stops
@@ -119,6 +158,29 @@ pub fn init() -> Result<Langfuse, ConfigError> {
     Ok(Langfuse::new(Config::from_env()?))
 }
 
+/// Flushes and shuts down the installed global client and reports the outcome, for apps that
+/// cannot drop the handle at the right moment: one kept in a `static`, or a
+/// [`std::process::exit`] (which runs no destructors, so without this call whatever is still
+/// queued is lost). Nothing is recorded afterwards until the next [`init`]; the handle's own
+/// drop then does nothing more. Without an installed client the report is empty.
+///
+/// ```no_run
+/// static CLIENT: std::sync::OnceLock<langfuse_runtime::Langfuse> = std::sync::OnceLock::new();
+///
+/// fn main() {
+///     if let Ok(client) = langfuse_runtime::init() {
+///         let _ = CLIENT.set(client);
+///     }
+///     // ... run the app ...
+///     let report = langfuse_runtime::shutdown();
+///     std::process::exit(if report.is_success() { 0 } else { 1 });
+/// }
+/// ```
+pub fn shutdown() -> FlushReport {
+    let installed = GLOBAL.write().unwrap_or_else(|e| e.into_inner()).take();
+    installed.and_then(|client| client.shutdown()).unwrap_or_default()
+}
+
 impl ConfigBuilder {
     /// Builds the configuration and installs the global client.
     pub fn init(self) -> Result<Langfuse, ConfigError> {
@@ -127,8 +189,8 @@ impl ConfigBuilder {
 }
 
 impl Langfuse {
-    /// Installs a client for `config` as the global one (replacing an earlier one, which keeps
-    /// exporting what it already has until its handle drops).
+    /// Installs a client for `config` as the global one. An earlier installed client is
+    /// flushed and shut down first, as with [`init`] called twice.
     pub fn new(config: Config) -> Self {
         diag::set_debug(config.debug());
         crate::capture::set_field_budget(config.max_field_bytes());
@@ -147,10 +209,18 @@ impl Langfuse {
             abort_export,
             scores: crate::score::ScoreSender::for_config(&config, sampler),
         });
-        if inner.pipeline.is_some() {
+        if inner.is_recording() {
             RECORDING_CLIENTS.fetch_add(1, Ordering::Relaxed);
         }
-        *GLOBAL.write().unwrap_or_else(|e| e.into_inner()) = Some(inner.clone());
+        let replaced = GLOBAL.write().unwrap_or_else(|e| e.into_inner()).replace(inner.clone());
+        if let Some(old) = replaced.filter(|old| old.is_recording()) {
+            diag::warn(format_args!(
+                "a new Langfuse client replaces the installed one: flushing and shutting down \
+                 the old client; new observations go to the new one"
+            ));
+            // Outside the lock: new traces already start in the new client meanwhile.
+            let _ = old.shutdown();
+        }
         Langfuse { inner, config }
     }
 
@@ -205,6 +275,7 @@ impl Langfuse {
                 flush_at: config.flush_at(),
                 flush_interval: config.flush_interval(),
                 max_queue_size: config.max_queue_size(),
+                max_queue_bytes: config.max_queue_bytes(),
             },
             exporters,
         );
@@ -221,16 +292,31 @@ impl Langfuse {
         &self.config
     }
 
-    /// Exports every observation finished so far, then every score, blocking until done or
-    /// until twice the export timeout has passed (for each). Returns whether everything was
-    /// handed over in time.
-    pub fn flush(&self) -> bool {
-        let spans = match &self.inner.pipeline {
+    /// Exports every observation finished so far, blocking until done or until twice the
+    /// export timeout has passed, and reports what happened since the previous report.
+    ///
+    /// Check [`FlushReport::is_success`] before telling anyone the observations arrived: a
+    /// flush whose exports all failed (say with 401 for wrong keys) finishes in time but is no
+    /// success.
+    ///
+    /// ```no_run
+    /// let langfuse = langfuse_runtime::init()?;
+    /// let report = langfuse.flush();
+    /// println!("{} exported, success: {}", report.exported, report.is_success());
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
+    pub fn flush(&self) -> FlushReport {
+        let mut report = match &self.inner.pipeline {
             Some(pipeline) => pipeline.flush(self.inner.wait_limit()),
-            None => true,
+            None => FlushReport::default(),
         };
-        let scores = self.inner.scores.as_ref().is_none_or(|s| s.flush(self.inner.wait_limit()));
-        spans && scores
+        // Scores after spans: a score may name an observation that was just exported.
+        if let Some(scores) = &self.inner.scores
+            && !scores.flush(self.inner.wait_limit())
+        {
+            report.deadline_hit = true;
+        }
+        report
     }
 
     /// Score counters (sent, failed, dropped, queued).
@@ -246,38 +332,43 @@ impl Langfuse {
         self.inner.scores.as_ref().map(|s| s.stats()).unwrap_or_default()
     }
 
-    /// Pipeline counters (exported, dropped, failed, queued) and the captures that failed.
+    /// Pipeline counters (created, exported, dropped by reason, failed, lost at shutdown,
+    /// pending) and the captures that failed.
     pub fn stats(&self) -> ExportStats {
         let mut stats = self.inner.pipeline.as_ref().map(Pipeline::stats).unwrap_or_default();
         stats.capture_failures = crate::capture::capture_failures();
         stats
     }
 
-    /// Flushes and stops exporting. Also done on drop.
-    pub fn shutdown(self) {
-        drop(self);
+    /// Flushes and stops exporting, waiting at most twice the export timeout and a second,
+    /// and reports what happened since the previous flush, including what had to be abandoned
+    /// ([`FlushReport::lost_at_shutdown`]). Dropping the client does the same and logs the
+    /// report in one line instead.
+    ///
+    /// ```no_run
+    /// let langfuse = langfuse_runtime::init()?;
+    /// let report = langfuse.shutdown();
+    /// println!("{report}");
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
+    pub fn shutdown(self) -> FlushReport {
+        self.uninstall();
+        self.inner.shutdown().unwrap_or_default()
+    }
+
+    /// Stops new traces from attaching to this client.
+    fn uninstall(&self) {
+        let mut global = GLOBAL.write().unwrap_or_else(|e| e.into_inner());
+        if global.as_ref().is_some_and(|g| Arc::ptr_eq(g, &self.inner)) {
+            *global = None;
+        }
     }
 }
 
 impl Drop for Langfuse {
     fn drop(&mut self) {
-        let mut global = GLOBAL.write().unwrap_or_else(|e| e.into_inner());
-        if global.as_ref().is_some_and(|g| Arc::ptr_eq(g, &self.inner)) {
-            *global = None;
-        }
-        drop(global);
-        if let Some(pipeline) = &self.inner.pipeline {
-            if !pipeline.is_closed() {
-                RECORDING_CLIENTS.fetch_sub(1, Ordering::Relaxed);
-            }
-            let finished = pipeline.shutdown(self.inner.wait_limit());
-            if !finished && let Some(abort) = &self.inner.abort_export {
-                // The export thread is still retrying: let it give up instead of outliving us.
-                abort.abort();
-            }
-        }
-        if let Some(scores) = &self.inner.scores {
-            scores.shutdown(self.inner.wait_limit());
-        }
+        self.uninstall();
+        // Logs its report; after an explicit `shutdown()` there is nothing left to do.
+        let _ = self.inner.shutdown();
     }
 }

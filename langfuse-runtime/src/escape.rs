@@ -66,8 +66,8 @@ pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str) {
     let mut i = 0;
     while i < bytes.len() {
         // Skip whole words that need nothing; look at single bytes only near an escape.
-        if let Some(word) = bytes.get(i..i + 8)
-            && !has_escape(u64::from_le_bytes(word.try_into().expect("8 bytes")))
+        if let Some(word) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>)
+            && !has_escape(u64::from_le_bytes(*word))
         {
             i += 8;
             continue;

@@ -56,8 +56,8 @@
 //!
 //! At the root:
 //! - [`observe`]: the attribute macro.
-//! - [`init`], [`Langfuse`]: the client (flush, stats, shutdown on drop,
-//!   [`Langfuse::trace_url`]).
+//! - [`init`], [`Langfuse`], [`shutdown`]: the client (flush, stats, shutdown on drop or by the
+//!   global [`shutdown`], [`Langfuse::trace_url`]).
 //! - [`Config`], [`ConfigBuilder`] (with [`ConfigBuilder::mask`], the masking hook),
 //!   [`ConfigError`], [`Setting`], [`Compression`]: configuration.
 //! - [`span`], [`generation`], [`event`], [`observation`], [`ObservationBuilder`]: manual starts.
@@ -84,6 +84,9 @@
 //! [`ExportStats`](export::ExportStats), [`ConsoleExporter`](export::ConsoleExporter) and
 //! [`Compression`] again (also at the root); its module docs hold the retry policy.
 #![warn(missing_docs)]
+// The SDK must never panic into user code: every `unwrap`/`expect` outside tests is either
+// gone or carries an `#[allow]` with the local invariant that makes it unreachable.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 // The loopback tests shared with `tests/` name the crate `langfuse_runtime::…`.
 #[cfg(test)]
@@ -119,7 +122,7 @@ mod state;
 mod task;
 mod trace_url;
 
-pub use client::{Langfuse, init};
+pub use client::{Langfuse, init, shutdown};
 pub use config::{Config, ConfigBuilder, ConfigError, Setting};
 pub use context::{ContextGuard, FutureContextExt, TraceContext, WithContext, bind, spawn_thread};
 pub use export::Compression;

@@ -45,7 +45,7 @@ pub fn with_client<R>(
         .exporter(move || sink.clone());
     let langfuse = configure(builder).init().expect("valid config");
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&langfuse)));
-    assert!(langfuse.flush());
+    assert!(langfuse.flush().is_success());
     drop(langfuse);
     let records = collector.0.lock().unwrap().clone();
     match result {

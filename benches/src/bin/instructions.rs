@@ -34,13 +34,13 @@ fn main() {
     let root = langfuse_runtime::span("root").start();
     root.run(|| {
         warm_up(300_000);
-        assert!(client.flush());
+        assert!(client.flush().is_success());
         for _ in 0..MEASURED_CALLS / 1000 {
             measured(1000);
-            assert!(client.flush());
+            assert!(client.flush().is_success());
         }
     });
     drop(root);
-    assert!(client.flush());
+    assert!(client.flush().is_success());
     println!("calls: {MEASURED_CALLS}, exported: {}", exporter.count());
 }

@@ -8,11 +8,12 @@ use super::env::{
 };
 use super::error::{ConfigError, Secret, Setting};
 use super::validate::{
-    FIELD_BYTES_REASON, MAX_DURATION, MIN_FIELD_BYTES, RATE_REASON, builder_err, check_duration,
-    check_header, check_key, check_rate, check_url,
+    FIELD_BYTES_REASON, MAX_DURATION, MIN_FIELD_BYTES, MIN_QUEUE_BYTES, QUEUE_BYTES_REASON,
+    RATE_REASON, builder_err, check_duration, check_header, check_key, check_rate, check_url,
 };
 use super::{
-    Config, DEFAULT_BASE_URL, DEFAULT_MAX_QUEUE_SIZE, DEFAULT_TRACES_PATH, ExporterFactory,
+    Config, DEFAULT_BASE_URL, DEFAULT_MAX_QUEUE_BYTES, DEFAULT_MAX_QUEUE_SIZE, DEFAULT_TRACES_PATH,
+    ExporterFactory,
 };
 use crate::export::{Compression, SpanExporter};
 use crate::mask::Mask;
@@ -50,6 +51,7 @@ pub struct ConfigBuilder {
     compression: Option<Compression>,
     max_request_bytes: Option<usize>,
     max_queue_size: Option<usize>,
+    max_queue_bytes: Option<usize>,
     service_name: Option<String>,
     headers: Vec<(String, String)>,
     console_exporter: Option<bool>,
@@ -105,6 +107,14 @@ impl ConfigBuilder {
         max_request_bytes: usize => std::convert::identity;
         /// Observations waiting for export before new ones are dropped (and counted).
         max_queue_size: usize => std::convert::identity;
+        /// Approximate bytes waiting for export before new observations are dropped (and
+        /// counted as `queue_full_bytes`); over `LANGFUSE_MAX_QUEUE_BYTES`, default 64 MiB, at
+        /// least 64 KiB. Each observation counts its payload texts plus a fixed overhead.
+        ///
+        /// ```
+        /// assert!(langfuse_runtime::Config::builder().max_queue_bytes(1024).build().is_err());
+        /// ```
+        max_queue_bytes: usize => std::convert::identity;
         /// `service.name` of the resource.
         service_name: impl Into<String> => Into::into;
         /// Print each finished trace as a tree on stdout.
@@ -322,6 +332,23 @@ impl ConfigBuilder {
                 positive_int(&env, "OTEL_BSP_MAX_QUEUE_SIZE")?.unwrap_or(DEFAULT_MAX_QUEUE_SIZE)
             }
         };
+        let max_queue_bytes = match b.max_queue_bytes {
+            Some(n) if n < MIN_QUEUE_BYTES => {
+                return Err(builder_err("max_queue_bytes", &n.to_string(), QUEUE_BYTES_REASON));
+            }
+            Some(n) => n,
+            None => match positive_int(&env, "LANGFUSE_MAX_QUEUE_BYTES")? {
+                Some(n) if n < MIN_QUEUE_BYTES => {
+                    return Err(ConfigError::env(
+                        "LANGFUSE_MAX_QUEUE_BYTES",
+                        &n.to_string(),
+                        QUEUE_BYTES_REASON,
+                    ));
+                }
+                Some(n) => n,
+                None => DEFAULT_MAX_QUEUE_BYTES,
+            },
+        };
         let max_field_bytes = match b.max_field_bytes {
             Some(n) if n < MIN_FIELD_BYTES => {
                 return Err(builder_err("max_field_bytes", &n.to_string(), FIELD_BYTES_REASON));
@@ -434,6 +461,7 @@ impl ConfigBuilder {
             compression,
             max_request_bytes,
             max_queue_size,
+            max_queue_bytes,
             attribute_count_limit,
             service_name,
             resource_attributes,
@@ -470,6 +498,7 @@ mod tests {
         assert_eq!(c.compression(), Compression::Gzip);
         assert_eq!(c.max_request_bytes(), 67_108_864);
         assert_eq!(c.max_queue_size(), DEFAULT_MAX_QUEUE_SIZE);
+        assert_eq!(c.max_queue_bytes(), 64 * 1024 * 1024);
         assert_eq!(c.service_name(), "unknown_service");
     }
 
@@ -496,6 +525,9 @@ mod tests {
             ("LANGFUSE_FLUSH_INTERVAL", "soon"),
             ("LANGFUSE_TIMEOUT", "1.5"),
             ("OTEL_BSP_MAX_QUEUE_SIZE", "-3"),
+            ("LANGFUSE_MAX_QUEUE_BYTES", "0"),
+            ("LANGFUSE_MAX_QUEUE_BYTES", "65535"),
+            ("LANGFUSE_MAX_QUEUE_BYTES", "lots"),
             ("LANGFUSE_BASE_URL", "cloud.langfuse.com"),
         ] {
             let err = with_env(&[(var, value)]).build().unwrap_err();

@@ -17,6 +17,10 @@ pub const DEFAULT_TRACES_PATH: &str = "api/public/otel/v1/traces";
 /// Default bound of observations waiting for export. Python's 2048 drops most of a burst; this
 /// holds a 200,000-observation burst while the exporter catches up.
 pub const DEFAULT_MAX_QUEUE_SIZE: usize = 262_144;
+/// Default bound of the approximate bytes waiting for export (64 MiB): 200,000 small
+/// observations fit, while an outage with realistic LLM payloads (say 16 KB of input each)
+/// stops at about 4,000 observations and tens of MB instead of gigabytes.
+pub const DEFAULT_MAX_QUEUE_BYTES: usize = 64 << 20;
 
 mod builder;
 mod env;
@@ -79,6 +83,9 @@ pub struct Config {
     max_request_bytes: usize,
     /// `OTEL_BSP_MAX_QUEUE_SIZE`: observations waiting for export before new ones are dropped.
     max_queue_size: usize,
+    /// `LANGFUSE_MAX_QUEUE_BYTES`: approximate bytes waiting for export before new ones are
+    /// dropped; default 64 MiB.
+    max_queue_bytes: usize,
     /// `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`; default 128.
     attribute_count_limit: usize,
     /// `OTEL_SERVICE_NAME` (or `service.name` in `OTEL_RESOURCE_ATTRIBUTES`).
@@ -116,6 +123,7 @@ impl fmt::Debug for Config {
             .field("compression", &self.compression)
             .field("max_request_bytes", &self.max_request_bytes)
             .field("max_queue_size", &self.max_queue_size)
+            .field("max_queue_bytes", &self.max_queue_bytes)
             .field("attribute_count_limit", &self.attribute_count_limit)
             .field("service_name", &self.service_name)
             .field("resource_attributes", &self.resource_attributes)
@@ -239,6 +247,18 @@ impl Config {
     /// Observations waiting for export before new ones are dropped (`OTEL_BSP_MAX_QUEUE_SIZE`).
     pub fn max_queue_size(&self) -> usize {
         self.max_queue_size
+    }
+
+    /// Approximate bytes of observations waiting for export (payload texts plus a fixed
+    /// overhead per observation) before new ones are dropped (`LANGFUSE_MAX_QUEUE_BYTES`).
+    ///
+    /// ```
+    /// let config = langfuse_runtime::Config::builder().max_queue_bytes(8 << 20).build()?;
+    /// assert_eq!(config.max_queue_bytes(), 8 * 1024 * 1024);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
+    pub fn max_queue_bytes(&self) -> usize {
+        self.max_queue_bytes
     }
 
     /// Most attributes kept per observation (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`).

@@ -7,6 +7,10 @@ use super::error::{ConfigError, Setting};
 pub(super) const MIN_FIELD_BYTES: usize = 1024;
 pub(super) const FIELD_BYTES_REASON: &str = "must be at least 1024 (bytes)";
 
+/// Below this a single large observation could never be queued.
+pub(super) const MIN_QUEUE_BYTES: usize = 64 * 1024;
+pub(super) const QUEUE_BYTES_REASON: &str = "must be at least 65536 (bytes)";
+
 pub(super) const RATE_REASON: &str = "must be a number between 0.0 and 1.0";
 
 pub(super) fn builder_err(name: &'static str, value: &str, reason: &'static str) -> ConfigError {

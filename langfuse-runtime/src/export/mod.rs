@@ -41,10 +41,12 @@ pub(crate) mod console;
 pub(crate) mod http;
 pub(crate) mod otlp;
 pub(crate) mod pipeline;
+mod report;
 
 pub use console::ConsoleExporter;
 pub(crate) use http::{OtlpHttpExporter, OtlpHttpSettings};
-pub use pipeline::ExportStats;
+pub use pipeline::{DropCounts, ExportStats};
+pub use report::FlushReport;
 
 /// Receives batches of finished observations on the SDK's export thread.
 ///

@@ -5,9 +5,18 @@
 //! hands the whole buffer over when it fills, getting an emptied one back. The export thread is
 //! woken at most once per eight requests' worth of queued observations, so producers almost
 //! never make a syscall. It also sweeps the buffers of idle threads on every tick and on
-//! `flush()`, so nothing waits on a thread that stopped producing. Memory is bounded: at most
-//! `max_queue_size` observations wait for export (plus one partial buffer per thread); beyond
-//! that whole hand-offs are dropped and counted.
+//! `flush()`, so nothing waits on a thread that stopped producing. Memory is bounded in count
+//! and in bytes: at most `max_queue_size` observations and `max_queue_bytes` (approximately,
+//! see [`record_bytes`]) wait for export, plus one partial buffer per thread, itself held under
+//! a 64th of the byte bound; beyond that whole hand-offs are dropped and counted by reason.
+//!
+//! # Accounting
+//!
+//! Every observation handed to [`Pipeline::submit`] ends up in exactly one counter, so
+//! `created = exported + dropped + failed + lost_at_shutdown + pending` (see [`ExportStats`]).
+//! `created` is counted when a record leaves its thread buffer (hand-off, sweep or refusal),
+//! and records still in thread buffers are added to both `created` and `pending` by
+//! [`Pipeline::stats`]; that keeps the submit path free of shared counters.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -16,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::SpanExporter;
+use super::{FlushReport, SpanExporter};
 use crate::diag;
 use crate::record::ObservationRecord;
 
@@ -29,21 +38,37 @@ const MAX_LOCAL_BATCH: usize = 4096;
 
 /// Counters of the export pipeline, read with [`Langfuse::stats`](crate::Langfuse::stats).
 ///
+/// Totals since the client started. Every observation is in exactly one bucket:
+///
 /// ```
-/// let langfuse = langfuse_runtime::Config::builder().env_source(|_| None).init().unwrap();
-/// let stats = langfuse.stats();
-/// assert_eq!(stats.dropped + stats.failed, 0);
+/// # let stats = langfuse_runtime::export::ExportStats::default();
+/// assert_eq!(
+///     stats.created,
+///     stats.exported + stats.dropped + stats.failed + stats.lost_at_shutdown + stats.queued
+/// );
 /// ```
+///
+/// The identity is exact whenever no observation is moving (after a flush or shutdown, with
+/// producers idle). While records move between buckets, a snapshot may show `created` above
+/// the sum by the ones in motion, never below it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExportStats {
+    /// Observations finished and handed to the pipeline.
+    pub created: u64,
     /// Observations every exporter accepted.
     pub exported: u64,
-    /// Observations dropped because the queue was full (raise `max_queue_size`).
+    /// Observations dropped before export, the sum of [`dropped_by`](Self::dropped_by).
     pub dropped: u64,
+    /// Why observations were dropped.
+    pub dropped_by: DropCounts,
     /// Observations in batches an exporter rejected or could not deliver.
     pub failed: u64,
-    /// Observations handed over and not yet exported.
+    /// Observations abandoned because shutdown ran out of time: still queued, or in a request
+    /// whose retry wait shutdown cut short.
+    pub lost_at_shutdown: u64,
+    /// Observations not yet exported or given up on: in the queue, in a request, or still in
+    /// an instrumented thread's buffer.
     pub queued: u64,
     /// Captured values (inputs, outputs) whose `Serialize`, `Debug` or `Display` impl panicked
     /// and that were replaced by a `<capture failed: …>` placeholder, since the process started.
@@ -51,11 +76,95 @@ pub struct ExportStats {
     pub capture_failures: u64,
 }
 
+/// Observations dropped before export, by reason ([`ExportStats::dropped_by`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DropCounts {
+    /// The queue held `max_queue_size` observations (raise it, or flush more often).
+    pub queue_full_count: u64,
+    /// The queue held `max_queue_bytes` of observations (large inputs and outputs during an
+    /// outage; raise it, or lower `max_field_bytes`).
+    pub queue_full_bytes: u64,
+    /// Finished after the client shut down (or with its export thread gone).
+    pub after_shutdown: u64,
+}
+
+impl DropCounts {
+    /// Every drop, whatever the reason.
+    pub fn total(&self) -> u64 {
+        self.queue_full_count + self.queue_full_bytes + self.after_shutdown
+    }
+}
+
+impl ExportStats {
+    /// `self - earlier`, counter by counter (`queued` and `capture_failures` stay as they are).
+    fn since(&self, earlier: &ExportStats) -> ExportStats {
+        let d = |now: u64, then: u64| now.saturating_sub(then);
+        ExportStats {
+            created: d(self.created, earlier.created),
+            exported: d(self.exported, earlier.exported),
+            dropped: d(self.dropped, earlier.dropped),
+            dropped_by: DropCounts {
+                queue_full_count: d(
+                    self.dropped_by.queue_full_count,
+                    earlier.dropped_by.queue_full_count,
+                ),
+                queue_full_bytes: d(
+                    self.dropped_by.queue_full_bytes,
+                    earlier.dropped_by.queue_full_bytes,
+                ),
+                after_shutdown: d(
+                    self.dropped_by.after_shutdown,
+                    earlier.dropped_by.after_shutdown,
+                ),
+            },
+            failed: d(self.failed, earlier.failed),
+            lost_at_shutdown: d(self.lost_at_shutdown, earlier.lost_at_shutdown),
+            queued: self.queued,
+            capture_failures: self.capture_failures,
+        }
+    }
+}
+
 pub(crate) struct PipelineSettings {
     pub(crate) flush_at: usize,
     pub(crate) flush_interval: Duration,
     pub(crate) max_queue_size: usize,
+    pub(crate) max_queue_bytes: usize,
 }
+
+/// What a record is taken to cost in the queue besides its text: the record itself, its
+/// allocations' headers, the trace attributes it shares. An estimate, not a measurement: the
+/// byte bound only has to keep an outage with large payloads from growing without limit.
+const RECORD_OVERHEAD_BYTES: usize = 192;
+
+/// The approximate memory of one queued record: its payload texts plus a fixed overhead.
+pub(crate) fn record_bytes(record: &ObservationRecord) -> usize {
+    let text = |s: Option<&str>| s.map_or(0, str::len);
+    let mut bytes = RECORD_OVERHEAD_BYTES
+        + record.name.len()
+        + text(record.input.as_deref())
+        + text(record.output.as_deref())
+        + text(record.status_message())
+        + text(record.metadata_value().map(|v| v.as_str()));
+    for (key, value) in record.metadata().iter() {
+        bytes += key.len() + value.len();
+    }
+    if let Some(g) = record.generation() {
+        bytes += text(g.model.as_deref())
+            + text(g.model_parameters.as_deref())
+            + text(g.usage_details.as_deref())
+            + text(g.cost_details.as_deref());
+    }
+    bytes
+}
+
+fn batch_bytes(records: &[ObservationRecord]) -> usize {
+    records.iter().map(record_bytes).sum()
+}
+
+/// How often a drop is logged at most; the line gives the totals by reason.
+const DROP_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 enum Message {
     /// The queue holds at least `wake_at` observations.
@@ -75,13 +184,31 @@ struct Handed {
 /// Emptied buffers kept for reuse (beyond that they are freed).
 const MAX_SPARE_BUFFERS: usize = 64;
 
+/// After shutdown's deadline, how long it still waits for the export thread to count what it
+/// abandons (it sends nothing more, so this only covers a request already on the wire).
+const ABANDON_GRACE: Duration = Duration::from_millis(250);
+
+/// A thread's records not handed over yet, and their [`record_bytes`].
+#[derive(Default)]
+struct Local {
+    records: Vec<ObservationRecord>,
+    bytes: usize,
+}
+
+impl Local {
+    fn take_into(&mut self, shared: &Shared) {
+        let bytes = std::mem::take(&mut self.bytes);
+        shared.hand_off(&mut self.records, bytes);
+    }
+}
+
 struct ThreadBuffer {
-    records: Mutex<Vec<ObservationRecord>>,
+    local: Mutex<Local>,
 }
 
 impl ThreadBuffer {
-    fn lock(&self) -> MutexGuard<'_, Vec<ObservationRecord>> {
-        self.records.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Local> {
+        self.local.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -97,12 +224,30 @@ struct Shared {
     wake_at: usize,
     /// Observations a thread collects before handing them over.
     local_batch: usize,
+    /// Bytes a thread collects before handing them over, so large payloads leave early.
+    local_bytes: usize,
+    /// Observations that left their thread buffer (see the module docs).
+    created: AtomicU64,
+    /// Observations out of their thread buffer and not yet exported or given up on.
     queued: AtomicUsize,
     max_queue_size: usize,
+    /// [`record_bytes`] of the `queued` observations.
+    queued_bytes: AtomicUsize,
+    max_queue_bytes: usize,
     exported: AtomicU64,
-    dropped: AtomicU64,
+    dropped_queue_full: AtomicU64,
+    dropped_queue_bytes: AtomicU64,
+    /// When a drop was last logged, in milliseconds since `started` (plus one; 0: never).
+    drop_logged_ms: AtomicU64,
+    started: Instant,
+    dropped_after_shutdown: AtomicU64,
     failed: AtomicU64,
+    lost_at_shutdown: AtomicU64,
     closed: AtomicBool,
+    /// Shutdown ran out of time: the export thread sends nothing more and counts the rest lost.
+    abandoned: AtomicBool,
+    /// The counters at the last flush or shutdown report, which reports count from.
+    reported: Mutex<ExportStats>,
 }
 
 impl Shared {
@@ -113,17 +258,31 @@ impl Shared {
         }
     }
 
-    /// Moves `batch` into the shared queue and leaves an emptied buffer (or a new one) in its place.
-    fn hand_off(&self, batch: &mut Vec<ObservationRecord>) {
+    /// Moves `batch` (of `bytes`, by [`record_bytes`]) into the shared queue and leaves an
+    /// emptied buffer (or a new one) in its place.
+    fn hand_off(&self, batch: &mut Vec<ObservationRecord>, bytes: usize) {
         let n = batch.len();
         if n == 0 {
             return;
         }
-        let before = self.queued.fetch_add(n, Ordering::Relaxed);
-        if before + n > self.max_queue_size {
-            self.queued.fetch_sub(n, Ordering::Relaxed);
+        self.created.fetch_add(n as u64, Ordering::SeqCst);
+        if self.abandoned.load(Ordering::Relaxed) {
+            // Nobody will export it any more.
             batch.clear();
-            self.count_dropped(n);
+            self.count_dropped_after_shutdown(n);
+            return;
+        }
+        let before = self.queued.fetch_add(n, Ordering::SeqCst);
+        let bytes_before = self.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+        let full_count = before + n > self.max_queue_size;
+        if full_count || bytes_before + bytes > self.max_queue_bytes {
+            self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            self.queued.fetch_sub(n, Ordering::SeqCst);
+            batch.clear();
+            let counter =
+                if full_count { &self.dropped_queue_full } else { &self.dropped_queue_bytes };
+            counter.fetch_add(n as u64, Ordering::SeqCst);
+            self.log_drop();
             return;
         }
         let mut handed = self.handed.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,13 +295,109 @@ impl Shared {
         }
     }
 
-    fn count_dropped(&self, n: usize) {
-        if self.dropped.fetch_add(n as u64, Ordering::Relaxed) == 0 {
-            diag::warn(format_args!(
-                "export queue full ({} observations): dropping observations; \
-                 raise max_queue_size (OTEL_BSP_MAX_QUEUE_SIZE) or flush more often",
-                self.max_queue_size
+    /// Logs the drops so far, at most once per [`DROP_LOG_INTERVAL`].
+    fn log_drop(&self) {
+        let now = self.started.elapsed().as_millis() as u64 + 1;
+        let last = self.drop_logged_ms.load(Ordering::Relaxed);
+        let interval = DROP_LOG_INTERVAL.as_millis() as u64;
+        if last != 0 && now.saturating_sub(last) < interval {
+            return;
+        }
+        // One thread logs per interval.
+        if self
+            .drop_logged_ms
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        diag::warn(format_args!(
+            "export queue full: {} observations dropped at the bound of {} observations \
+             (OTEL_BSP_MAX_QUEUE_SIZE), {} at the bound of {} bytes (LANGFUSE_MAX_QUEUE_BYTES), \
+             so far; the export cannot keep up or the endpoint is unreachable",
+            self.dropped_queue_full.load(Ordering::SeqCst),
+            self.max_queue_size,
+            self.dropped_queue_bytes.load(Ordering::SeqCst),
+            self.max_queue_bytes,
+        ));
+    }
+
+    fn count_dropped_after_shutdown(&self, n: usize) {
+        if self.dropped_after_shutdown.fetch_add(n as u64, Ordering::SeqCst) == 0 {
+            diag::debug(format_args!(
+                "observations finished after the client shut down are dropped (and counted)"
             ));
+        }
+    }
+
+    /// Takes whatever waits in the queue and in thread buffers and counts it lost at shutdown.
+    /// Only once the export thread is gone, so nothing is counted twice.
+    fn abandon_leftovers(&self) {
+        let full = std::mem::take(&mut self.handed.lock().unwrap_or_else(|e| e.into_inner()).full);
+        let queued: usize = full.iter().map(Vec::len).sum();
+        let bytes: usize = full.iter().map(|b| batch_bytes(b)).sum();
+        self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        self.queued.fetch_sub(queued, Ordering::SeqCst);
+        self.lost_at_shutdown.fetch_add(queued as u64, Ordering::SeqCst);
+        for buffer in self.buffers.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let mut local = buffer.lock();
+            let n = local.records.len() as u64;
+            self.created.fetch_add(n, Ordering::SeqCst);
+            self.lost_at_shutdown.fetch_add(n, Ordering::SeqCst);
+            *local = Local::default();
+        }
+    }
+
+    fn stats(&self) -> ExportStats {
+        // Read the thread buffers first: a record moving out of one meanwhile is then counted
+        // in `created` (and `queued`) rather than nowhere.
+        let buffered: u64 = self
+            .buffers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|b| b.lock().records.len() as u64)
+            .sum();
+        let dropped_by = DropCounts {
+            queue_full_count: self.dropped_queue_full.load(Ordering::SeqCst),
+            queue_full_bytes: self.dropped_queue_bytes.load(Ordering::SeqCst),
+            after_shutdown: self.dropped_after_shutdown.load(Ordering::SeqCst),
+        };
+        // Results before `queued` before `created`, the reverse of the order records move in
+        // (counted as created, then queued, then out of the queue, then as a result): a record
+        // moving meanwhile is then missed by the sum or counted in `created` twice, so a
+        // snapshot may show `created` above the sum but never below it.
+        let exported = self.exported.load(Ordering::SeqCst);
+        let failed = self.failed.load(Ordering::SeqCst);
+        let lost_at_shutdown = self.lost_at_shutdown.load(Ordering::SeqCst);
+        let queued = self.queued.load(Ordering::SeqCst) as u64 + buffered;
+        let created = self.created.load(Ordering::SeqCst) + buffered;
+        ExportStats {
+            created,
+            exported,
+            dropped: dropped_by.total(),
+            dropped_by,
+            failed,
+            lost_at_shutdown,
+            queued,
+            // Process-wide, not per pipeline: the client adds it.
+            capture_failures: 0,
+        }
+    }
+
+    /// What happened since the previous report.
+    fn report(&self, deadline_hit: bool) -> FlushReport {
+        let now = self.stats();
+        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        let delta = now.since(&reported);
+        *reported = now;
+        FlushReport {
+            exported: delta.exported,
+            failed: delta.failed,
+            dropped: delta.dropped,
+            lost_at_shutdown: delta.lost_at_shutdown,
+            pending: now.queued,
+            deadline_hit,
         }
     }
 }
@@ -162,7 +417,7 @@ impl Drop for LocalBuffers {
         // The thread is ending: hand over what it collected instead of waiting for a sweep.
         for entry in self.0.drain(..) {
             if let Some(shared) = entry.pipeline.upgrade() {
-                shared.hand_off(&mut entry.buffer.lock());
+                entry.buffer.lock().take_into(&shared);
             }
         }
     }
@@ -195,12 +450,23 @@ impl Pipeline {
                 .min(settings.max_queue_size / 4)
                 .max(1),
             local_batch: settings.flush_at.clamp(1, MAX_LOCAL_BATCH),
+            local_bytes: (settings.max_queue_bytes / 64).max(1),
+            created: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
             max_queue_size: settings.max_queue_size,
+            queued_bytes: AtomicUsize::new(0),
+            max_queue_bytes: settings.max_queue_bytes,
             exported: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
+            dropped_queue_full: AtomicU64::new(0),
+            dropped_queue_bytes: AtomicU64::new(0),
+            drop_logged_ms: AtomicU64::new(0),
+            started: Instant::now(),
+            dropped_after_shutdown: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            lost_at_shutdown: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
+            reported: Mutex::new(ExportStats::default()),
         });
         let worker = Worker {
             shared: shared.clone(),
@@ -218,6 +484,7 @@ impl Pipeline {
             .ok();
         if handle.is_none() {
             shared.closed.store(true, Ordering::Relaxed);
+            shared.abandoned.store(true, Ordering::Relaxed);
         }
         Self { shared, worker: Mutex::new(handle) }
     }
@@ -229,19 +496,23 @@ impl Pipeline {
     pub(crate) fn submit(&self, slot: &mut Option<ObservationRecord>) {
         if self.shared.closed.load(Ordering::Relaxed) {
             if slot.take().is_some() {
-                self.shared.count_dropped(1);
+                self.shared.created.fetch_add(1, Ordering::SeqCst);
+                self.shared.count_dropped_after_shutdown(1);
             }
             return;
         }
         let record = slot;
         let _ = LOCAL.try_with(|local| {
             let Ok(mut local) = local.try_borrow_mut() else { return };
-            let buffer = match local.0.iter().find(|e| e.id == self.shared.id) {
-                Some(entry) => &entry.buffer,
+            let index = match local.0.iter().position(|e| e.id == self.shared.id) {
+                Some(index) => index,
                 None => {
                     local.0.retain(|e| e.pipeline.strong_count() > 0);
                     let buffer = Arc::new(ThreadBuffer {
-                        records: Mutex::new(Vec::with_capacity(self.shared.local_batch)),
+                        local: Mutex::new(Local {
+                            records: Vec::with_capacity(self.shared.local_batch),
+                            bytes: 0,
+                        }),
                     });
                     self.shared
                         .buffers
@@ -253,65 +524,70 @@ impl Pipeline {
                         id: self.shared.id,
                         buffer,
                     });
-                    &local.0.last().expect("just pushed").buffer
+                    local.0.len() - 1
                 }
             };
-            let mut records = buffer.lock();
+            let mut buffer = local.0[index].buffer.lock();
             if let Some(record) = record.take() {
-                records.push(record);
+                buffer.bytes += record_bytes(&record);
+                buffer.records.push(record);
             }
-            if records.len() >= self.shared.local_batch {
-                self.shared.hand_off(&mut records);
+            if buffer.records.len() >= self.shared.local_batch
+                || buffer.bytes >= self.shared.local_bytes
+            {
+                buffer.take_into(&self.shared);
             }
         });
         // Thread-local storage is gone (thread teardown) or re-entered: hand it over directly.
         if let Some(record) = record.take() {
-            self.shared.hand_off(&mut vec![record]);
+            let bytes = record_bytes(&record);
+            self.shared.hand_off(&mut vec![record], bytes);
         }
     }
 
-    /// Exports everything finished so far; waits at most `timeout`. True when done in time.
-    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+    /// Exports everything finished so far; waits at most `timeout`.
+    pub(crate) fn flush(&self, timeout: Duration) -> FlushReport {
         let (ack, done) = mpsc::channel();
-        self.shared.send(Message::Flush(ack)) && done.recv_timeout(timeout).is_ok()
+        let finished = self.shared.send(Message::Flush(ack)) && done.recv_timeout(timeout).is_ok();
+        self.shared.report(!finished)
     }
 
-    /// Flushes, shuts the exporters down and stops the thread; waits at most `timeout`.
-    pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
+    /// Flushes, shuts the exporters down and stops the thread; waits at most `timeout`, then
+    /// calls `on_deadline` (to cut the exporters' retry waits short) and abandons the rest,
+    /// counting it. `None` when the pipeline was already shut down.
+    pub(crate) fn shutdown(
+        &self,
+        timeout: Duration,
+        on_deadline: impl FnOnce(),
+    ) -> Option<FlushReport> {
         if self.shared.closed.swap(true, Ordering::AcqRel) {
-            return true;
+            return None;
         }
         let (ack, done) = mpsc::channel();
         let sent = self.shared.send(Message::Shutdown(ack));
-        let finished = sent && done.recv_timeout(timeout).is_ok();
+        let mut finished = sent && done.recv_timeout(timeout).is_ok();
+        let deadline_hit = sent && !finished;
+        if deadline_hit {
+            self.shared.abandoned.store(true, Ordering::Release);
+            on_deadline();
+            // The export thread now only counts what is left; give it a moment to do so.
+            finished = done.recv_timeout(ABANDON_GRACE).is_ok();
+        }
         *self.shared.sender.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if finished && let Some(worker) = worker {
-            let _ = worker.join();
+        if finished || !sent {
+            if let Some(worker) = worker {
+                let _ = worker.join();
+            }
+            // Raced past `closed` into a buffer after the final sweep: nobody exports it now.
+            self.shared.abandoned.store(true, Ordering::Release);
+            self.shared.abandon_leftovers();
         }
-        let stats = self.stats();
-        if stats.dropped > 0 || stats.failed > 0 || !finished {
-            diag::warn(format_args!(
-                "shutdown: {} observations exported, {} dropped (queue full), {} failed to export{}",
-                stats.exported,
-                stats.dropped,
-                stats.failed,
-                if finished { "" } else { ", and the export did not finish in time" }
-            ));
-        }
-        finished
+        Some(self.shared.report(deadline_hit))
     }
 
     pub(crate) fn stats(&self) -> ExportStats {
-        let s = &self.shared;
-        ExportStats {
-            exported: s.exported.load(Ordering::Relaxed),
-            dropped: s.dropped.load(Ordering::Relaxed),
-            failed: s.failed.load(Ordering::Relaxed),
-            queued: s.queued.load(Ordering::Relaxed) as u64,
-            // Process-wide, not per pipeline: the client adds it.
-            capture_failures: 0,
-        }
+        self.shared.stats()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -382,7 +658,7 @@ impl Worker {
                 // A whole request's worth: export it where it is, without copying.
                 let whole = buffer.len() / self.flush_at * self.flush_at;
                 for chunk in buffer[..whole].chunks(self.flush_at) {
-                    self.export(chunk, true);
+                    self.export(chunk);
                 }
                 crate::recycle::reclaim(&mut buffer[..whole]);
                 buffer.drain(..whole);
@@ -404,7 +680,7 @@ impl Worker {
     fn export_pending_prefix(&mut self, n: usize) {
         let mut pending = std::mem::take(&mut self.pending);
         for chunk in pending[..n].chunks(self.flush_at) {
-            self.export(chunk, true);
+            self.export(chunk);
         }
         crate::recycle::reclaim(&mut pending[..n]);
         pending.drain(..n);
@@ -422,40 +698,59 @@ impl Worker {
         self.export_pending_prefix(self.pending.len());
         let mut swept = self.sweep_thread_buffers();
         for chunk in swept.chunks(self.flush_at) {
-            self.export(chunk, false);
+            self.export(chunk);
         }
         crate::recycle::reclaim(&mut swept);
         self.for_each_exporter(|e| e.end_of_round());
     }
 
+    /// Takes every thread's buffer, counting the records as created and queued on the way.
     fn sweep_thread_buffers(&self) -> Vec<ObservationRecord> {
         let mut buffers = self.shared.buffers.lock().unwrap_or_else(|e| e.into_inner());
         let mut swept = Vec::new();
         for buffer in buffers.iter() {
-            swept.append(&mut buffer.lock());
+            let mut local = buffer.lock();
+            // Under the buffer's lock, so `stats()` sees these either buffered or queued.
+            self.shared.created.fetch_add(local.records.len() as u64, Ordering::SeqCst);
+            self.shared.queued.fetch_add(local.records.len(), Ordering::SeqCst);
+            self.shared.queued_bytes.fetch_add(std::mem::take(&mut local.bytes), Ordering::Relaxed);
+            swept.append(&mut local.records);
         }
         // A buffer only the registry still holds belongs to a thread that has exited.
         buffers.retain(|b| Arc::strong_count(b) > 1);
         swept
     }
 
-    fn export(&mut self, chunk: &[ObservationRecord], counted: bool) {
+    fn export(&mut self, chunk: &[ObservationRecord]) {
         if chunk.is_empty() {
+            return;
+        }
+        let n = chunk.len();
+        self.shared.queued_bytes.fetch_sub(batch_bytes(chunk), Ordering::Relaxed);
+        if self.shared.abandoned.load(Ordering::Acquire) {
+            // Shutdown gave up waiting: count the rest instead of sending it.
+            self.shared.queued.fetch_sub(n, Ordering::SeqCst);
+            self.shared.lost_at_shutdown.fetch_add(n as u64, Ordering::SeqCst);
             return;
         }
         // An observation counts as lost when any exporter lost it (the worst exporter decides).
         let mut lost = 0;
         for exporter in &mut self.exporters {
             if let Err(e) = exporter.export(chunk) {
-                lost = lost.max(e.lost(chunk.len()));
-                diag::error(format_args!("export of {} observations failed: {e}", chunk.len()));
+                lost = lost.max(e.lost(n));
+                diag::error(format_args!("export of {n} observations failed: {e}"));
             }
         }
-        self.shared.failed.fetch_add(lost as u64, Ordering::Relaxed);
-        self.shared.exported.fetch_add((chunk.len() - lost) as u64, Ordering::Relaxed);
-        if counted {
-            self.shared.queued.fetch_sub(chunk.len(), Ordering::Relaxed);
-        }
+        // A failure while shutdown abandons the export is its doing (a retry wait cut short),
+        // not the server's verdict.
+        let bucket = if lost > 0 && self.shared.abandoned.load(Ordering::Acquire) {
+            &self.shared.lost_at_shutdown
+        } else {
+            &self.shared.failed
+        };
+        bucket.fetch_add(lost as u64, Ordering::SeqCst);
+        self.shared.exported.fetch_add((n - lost) as u64, Ordering::SeqCst);
+        self.shared.queued.fetch_sub(n, Ordering::SeqCst);
     }
 
     fn for_each_exporter(
