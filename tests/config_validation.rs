@@ -188,3 +188,31 @@ fn getters_read_back_what_was_validated() {
     assert_eq!(c.flush_at(), 7);
     assert_eq!(c.traces_path(), "api/public/otel/v1/traces");
 }
+
+#[test]
+fn every_otlp_variable_has_a_builder_method_that_wins_and_is_named_in_errors() {
+    let c = with_env(&[
+        ("LANGFUSE_OTEL_TRACES_EXPORT_PATH", "env/path"),
+        ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "10"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "team=env,region=eu"),
+    ])
+    .base_url("http://127.0.0.1:4318")
+    .traces_path("/v1/traces")
+    .attribute_count_limit(64)
+    .resource_attribute("team", "search")
+    .build()
+    .unwrap();
+    assert_eq!(c.traces_endpoint(), "http://127.0.0.1:4318/v1/traces");
+    assert_eq!(c.attribute_count_limit(), 64);
+    assert_eq!(
+        c.resource_attributes(),
+        vec![("region".to_owned(), "eu".to_owned()), ("team".to_owned(), "search".to_owned())]
+    );
+
+    let err = with_env(&[]).traces_path("v1/tra ces").build().unwrap_err();
+    assert_names(&err, Setting::Builder("traces_path"));
+    let err = env_error(&[("LANGFUSE_OTEL_TRACES_EXPORT_PATH", "a\nb")]);
+    assert_names(&err, Setting::Env("LANGFUSE_OTEL_TRACES_EXPORT_PATH"));
+    let err = with_env(&[]).attribute_count_limit(0).build().unwrap_err();
+    assert_names(&err, Setting::Builder("attribute_count_limit"));
+}

@@ -53,6 +53,9 @@ pub struct ConfigBuilder {
     max_queue_size: Option<usize>,
     max_queue_bytes: Option<usize>,
     service_name: Option<String>,
+    traces_path: Option<String>,
+    attribute_count_limit: Option<usize>,
+    resource_attributes: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     console_exporter: Option<bool>,
     max_field_bytes: Option<usize>,
@@ -117,6 +120,20 @@ impl ConfigBuilder {
         max_queue_bytes: usize => std::convert::identity;
         /// `service.name` of the resource.
         service_name: impl Into<String> => Into::into;
+        /// OTLP path under the base URL (over `LANGFUSE_OTEL_TRACES_EXPORT_PATH`).
+        ///
+        /// ```
+        /// let config = langfuse_runtime::Config::builder()
+        ///     .base_url("http://localhost:4318")
+        ///     .traces_path("v1/traces")
+        ///     .build()?;
+        /// assert_eq!(config.traces_endpoint(), "http://localhost:4318/v1/traces");
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
+        traces_path: impl Into<String> => Into::into;
+        /// Most attributes per span, at least 1 (over `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`); beyond
+        /// it metadata keys are dropped first and counted in the span's dropped count.
+        attribute_count_limit: usize => std::convert::identity;
         /// Print each finished trace as a tree on stdout.
         console_exporter: bool => std::convert::identity;
         /// Byte budget of one captured input/output value (over `LANGFUSE_MAX_FIELD_BYTES`;
@@ -131,6 +148,18 @@ impl ConfigBuilder {
         /// # Ok::<(), langfuse_runtime::ConfigError>(())
         /// ```
         max_field_bytes: usize => std::convert::identity;
+    }
+
+    /// Adds a resource attribute (over `OTEL_RESOURCE_ATTRIBUTES`; the same key set here wins).
+    ///
+    /// ```
+    /// let config = langfuse_runtime::Config::builder().resource_attribute("team", "search").build()?;
+    /// assert_eq!(config.resource_attributes(), vec![("team".to_string(), "search".to_string())]);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
+    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.resource_attributes.push((key.into(), value.into()));
+        self
     }
 
     /// Adds a header to every export request (over `OTEL_EXPORTER_OTLP_*HEADERS`, under the
@@ -239,16 +268,22 @@ impl ConfigBuilder {
         if let Err(reason) = check_url(&base_url) {
             return Err(ConfigError::Invalid { setting: base_setting, value: base_url, reason });
         }
-        let traces_path = env
-            .get("LANGFUSE_OTEL_TRACES_EXPORT_PATH")
-            .unwrap_or_else(|| DEFAULT_TRACES_PATH.to_owned());
+        let (traces_path, path_setting) = match b.traces_path {
+            Some(path) => (path, Setting::Builder("traces_path")),
+            None => (
+                env.get("LANGFUSE_OTEL_TRACES_EXPORT_PATH")
+                    .unwrap_or_else(|| DEFAULT_TRACES_PATH.to_owned()),
+                Setting::Env("LANGFUSE_OTEL_TRACES_EXPORT_PATH"),
+            ),
+        };
+        let traces_path = traces_path.trim_start_matches('/').to_owned();
         // The base URL is fine, so a bad endpoint is the path's doing.
         if check_url(&format!("{base_url}/{traces_path}")).is_err() {
-            return Err(ConfigError::env(
-                "LANGFUSE_OTEL_TRACES_EXPORT_PATH",
-                &traces_path,
-                "must be a URL path (no spaces or control characters)",
-            ));
+            return Err(ConfigError::Invalid {
+                setting: path_setting,
+                value: traces_path,
+                reason: "must be a URL path (no spaces or control characters)",
+            });
         }
 
         let sample_rate = match b.sample_rate {
@@ -366,8 +401,12 @@ impl ConfigBuilder {
                 None => crate::capture::DEFAULT_FIELD_BUDGET,
             },
         };
-        let attribute_count_limit = positive_int(&env, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT")?
-            .unwrap_or(crate::attributes::DEFAULT_ATTRIBUTE_COUNT_LIMIT);
+        let attribute_count_limit = match b.attribute_count_limit {
+            Some(0) => return Err(builder_err("attribute_count_limit", "0", "must be at least 1")),
+            Some(limit) => limit,
+            None => positive_int(&env, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT")?
+                .unwrap_or(crate::attributes::DEFAULT_ATTRIBUTE_COUNT_LIMIT),
+        };
 
         // The wire reference says an invalid compression or size falls through with a warning.
         let compression = b.compression.unwrap_or_else(|| {
@@ -416,6 +455,10 @@ impl ConfigBuilder {
             .get("OTEL_RESOURCE_ATTRIBUTES")
             .map(|raw| parse_key_values(&raw))
             .unwrap_or_default();
+        for (key, value) in b.resource_attributes {
+            resource_attributes.retain(|(k, _)| *k != key);
+            resource_attributes.push((key, value));
+        }
         let resource_service = resource_attributes
             .iter()
             .position(|(k, _)| k == "service.name")
