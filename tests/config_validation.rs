@@ -216,3 +216,18 @@ fn every_otlp_variable_has_a_builder_method_that_wins_and_is_named_in_errors() {
     let err = with_env(&[]).attribute_count_limit(0).build().unwrap_err();
     assert_names(&err, Setting::Builder("attribute_count_limit"));
 }
+
+#[test]
+fn scores_batch_like_python_unless_flush_settings_were_given() {
+    let c =
+        with_env(&[("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "100"), ("OTEL_BSP_SCHEDULE_DELAY", "200")])
+            .build()
+            .unwrap();
+    assert_eq!((c.flush_at(), c.flush_interval()), (100, Duration::from_millis(200)));
+    assert_eq!((c.score_flush_at(), c.score_flush_interval()), (15, Duration::from_secs(1)));
+    let c =
+        with_env(&[("LANGFUSE_FLUSH_AT", "7"), ("LANGFUSE_FLUSH_INTERVAL", "2")]).build().unwrap();
+    assert_eq!((c.score_flush_at(), c.score_flush_interval()), (7, Duration::from_secs(2)));
+    let c = with_env(&[]).flush_interval(Duration::from_millis(300)).build().unwrap();
+    assert_eq!((c.score_flush_at(), c.score_flush_interval()), (15, Duration::from_millis(300)));
+}

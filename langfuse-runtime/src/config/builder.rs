@@ -314,6 +314,11 @@ impl ConfigBuilder {
         let console_exporter =
             resolve_bool(b.console_exporter, &env, "LANGFUSE_CONSOLE_EXPORTER", false)?;
 
+        // Scores share `flush_at`/`flush_interval` only when those were given explicitly (the
+        // OTel batch variables are for spans); otherwise Python's score defaults apply.
+        let score_flush_at_given = b.flush_at.is_some() || env.get("LANGFUSE_FLUSH_AT").is_some();
+        let score_interval_given =
+            b.flush_interval.is_some() || env.get("LANGFUSE_FLUSH_INTERVAL").is_some();
         let flush_at = match b.flush_at {
             Some(0) => return Err(builder_err("flush_at", "0", "must be at least 1")),
             Some(n) => n,
@@ -499,6 +504,12 @@ impl ConfigBuilder {
             debug,
             flush_at,
             flush_interval,
+            score_flush_at: if score_flush_at_given { flush_at } else { 15 },
+            score_flush_interval: if score_interval_given {
+                flush_interval
+            } else {
+                Duration::from_secs(1)
+            },
             timeout,
             io_capture_enabled,
             compression,

@@ -72,6 +72,12 @@ pub struct Config {
     flush_at: usize,
     /// `LANGFUSE_FLUSH_INTERVAL` seconds (else `OTEL_BSP_SCHEDULE_DELAY` ms); default 5 s.
     flush_interval: Duration,
+    /// Scores per score request: `flush_at` when given by `LANGFUSE_FLUSH_AT` or the builder,
+    /// else 15, as Python's score queue.
+    score_flush_at: usize,
+    /// Longest wait of a started score batch: `flush_interval` when given by
+    /// `LANGFUSE_FLUSH_INTERVAL` or the builder, else 1 s.
+    score_flush_interval: Duration,
     /// `LANGFUSE_TIMEOUT` seconds: deadline of one export attempt; default 5 s. Retries get
     /// their own (see the retry policy in [`export`](crate::export#retry-policy)).
     timeout: Duration,
@@ -118,6 +124,8 @@ impl fmt::Debug for Config {
             .field("debug", &self.debug)
             .field("flush_at", &self.flush_at)
             .field("flush_interval", &self.flush_interval)
+            .field("score_flush_at", &self.score_flush_at)
+            .field("score_flush_interval", &self.score_flush_interval)
             .field("timeout", &self.timeout)
             .field("io_capture_enabled", &self.io_capture_enabled)
             .field("compression", &self.compression)
@@ -221,6 +229,24 @@ impl Config {
     /// most a year.
     pub fn flush_interval(&self) -> Duration {
         self.flush_interval
+    }
+
+    /// Scores per score request (Python's defaults: 15, unless `flush_at` was set).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!((c.flush_at(), c.score_flush_at()), (512, 15));
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).flush_at(50).build()?;
+    /// assert_eq!((c.flush_at(), c.score_flush_at()), (50, 50));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
+    pub fn score_flush_at(&self) -> usize {
+        self.score_flush_at
+    }
+
+    /// Longest wait of a started score batch (1 s unless `flush_interval` was set).
+    pub fn score_flush_interval(&self) -> Duration {
+        self.score_flush_interval
     }
 
     /// Deadline of one export attempt (`LANGFUSE_TIMEOUT`), more than zero and at most a year.

@@ -75,8 +75,8 @@ impl SenderSettings {
         Some(Self {
             http,
             console: config.console_exporter(),
-            flush_at: config.flush_at(),
-            flush_interval: config.flush_interval(),
+            flush_at: config.score_flush_at(),
+            flush_interval: config.score_flush_interval(),
             environment: config.environment().map(str::to_owned),
             max_queue: MAX_QUEUE,
             max_request_bytes: MAX_REQUEST_BYTES,
