@@ -40,6 +40,7 @@
 //! | set user, session, tags, trace name | [`propagate_attributes`] → [`Propagate`] (applies to every observation started inside) |
 //! | carry the trace into tasks and threads | [`spawn`], [`spawn_blocking`], [`spawn_thread`], [`bind`], [`FutureContextExt`], [`TraceContext`] |
 //! | continue a trace from elsewhere | [`TraceContext::from_trace_id`], [`TraceId`], [`ObservationId`] |
+//! | turn `tracing` spans (rig, genai, langchain-rust, your own) into observations | [`tracing::layer()`](crate::tracing::layer) (feature `tracing`, default) → [`tracing::Layer`](crate::tracing::Layer) |
 //! | configure | [`init`], [`Config::builder`] → [`ConfigBuilder`] (every `LANGFUSE_*` variable has a method), [`ConfigError`] |
 //! | see the tree locally | `LANGFUSE_CONSOLE_EXPORTER=true` or [`ConfigBuilder::console_exporter`]; [`export::ConsoleExporter`] |
 //! | send observations elsewhere too | [`export::SpanExporter`] with [`ConfigBuilder::exporter`]; records are [`ObservationRecord`] |
@@ -68,6 +69,14 @@
 //!   observations as exporters see them.
 //! - [`SDK_VERSION`].
 //!
+//! In [`tracing`](crate::tracing) (feature `tracing`, on by default):
+//! [`layer`](crate::tracing::layer), [`Layer`](crate::tracing::Layer) (the
+//! `tracing_subscriber` layer), [`is_default_export_span`](crate::tracing::is_default_export_span),
+//! [`is_genai_span`](crate::tracing::is_genai_span),
+//! [`is_known_llm_target`](crate::tracing::is_known_llm_target),
+//! [`KNOWN_LLM_TARGETS`](crate::tracing::KNOWN_LLM_TARGETS) (the default export rule, for
+//! composing your own).
+//!
 //! In [`export`]: [`SpanExporter`](export::SpanExporter), [`ExportError`](export::ExportError),
 //! [`ExportStats`](export::ExportStats), [`ConsoleExporter`](export::ConsoleExporter) and
 //! [`Compression`] again (also at the root); its module docs hold the retry policy.
@@ -80,6 +89,7 @@ extern crate self as langfuse_runtime;
 #[doc(hidden)]
 pub mod __private;
 mod attributes;
+mod bridge;
 mod capture;
 mod client;
 mod clock;
@@ -103,6 +113,8 @@ mod state;
 #[cfg(feature = "tokio")]
 mod task;
 
+#[cfg(feature = "tracing")]
+pub use bridge::tracing;
 pub use client::{Langfuse, init};
 pub use config::{Config, ConfigBuilder, ConfigError, Setting};
 pub use context::{ContextGuard, FutureContextExt, TraceContext, WithContext, bind, spawn_thread};

@@ -1,0 +1,5 @@
+//! Bridges to the rest of the Rust tracing world: `tracing` spans as observations, and W3C
+//! trace context across services.
+
+#[cfg(feature = "tracing")]
+pub mod tracing;
