@@ -377,3 +377,109 @@ fn a_span_opened_in_a_manual_observation_is_its_child_and_plain_spans_are_not_ex
     assert_child(chat, request);
     assert_child(inside, chat);
 }
+
+/// Runs `f` on this thread under a bridge layer configured by `configure`.
+fn with_layer<R>(
+    configure: impl FnOnce(langfuse_runtime::tracing::Layer) -> langfuse_runtime::tracing::Layer,
+    f: impl FnOnce() -> R,
+) -> R {
+    let subscriber =
+        tracing_subscriber::registry().with(configure(langfuse_runtime::tracing::layer()));
+    tracing::subscriber::with_default(subscriber, f)
+}
+
+#[observe]
+fn handler() {
+    let http = tracing::info_span!(target: "hyper::client", "http_request", method = "POST");
+    // Never entered, and the LLM span names it as its explicit parent.
+    let chat = tracing::info_span!(
+        target: "rig::completions",
+        parent: &http,
+        "chat",
+        gen_ai.operation.name = "chat",
+        gen_ai.request.model = "gpt-4o-mini",
+    );
+    let db = tracing::info_span!("db_query", sql = "SELECT 1");
+    db.in_scope(|| chat.in_scope(|| lookup_weather("Oslo")));
+}
+
+#[test]
+fn filtered_out_spans_pass_their_parent_on_to_what_is_exported() {
+    let mut lf = start();
+    handler();
+    let spans = lf.finish();
+    assert_eq!(spans.len(), 3, "only the observed calls and the LLM span: {spans:#?}");
+    let (root, chat, tool) =
+        (by_name(&spans, "handler"), by_name(&spans, "chat"), by_name(&spans, "lookup_weather"));
+    assert_child(chat, root);
+    assert_child(tool, chat);
+}
+
+#[test]
+fn a_user_predicate_replaces_the_default_filter_and_a_panicking_one_exports_nothing() {
+    let mut lf = start();
+    with_layer(|l| l.export_filter(|m| m.name() == "db_query"), handler);
+    let spans = lf.finish();
+    let names: Vec<_> = spans.iter().map(ReceivedSpan::name).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    let (root, db, tool) = (
+        by_name(&spans, "handler"),
+        by_name(&spans, "db_query"),
+        by_name(&spans, "lookup_weather"),
+    );
+    assert_child(db, root);
+    // `chat` is filtered out now. By `tracing`'s tree it is a child of `http` (also filtered
+    // out), created in `handler`: the tool inside it attaches to `handler`, not to `db`.
+    assert_child(tool, root);
+    assert_eq!(kind(db), "span");
+    assert_eq!(db.str_attr("langfuse.observation.metadata.sql"), Some("\"SELECT 1\""));
+
+    drop(lf); // one client at a time
+    let mut lf = start();
+    with_layer(|l| l.export_filter(|_| panic!("a broken filter")), handler);
+    let spans = lf.finish();
+    let names: Vec<_> = spans.iter().map(ReceivedSpan::name).collect();
+    assert_eq!(names, ["lookup_weather", "handler"]);
+    assert_child(by_name(&spans, "lookup_weather"), by_name(&spans, "handler"));
+}
+
+#[observe]
+fn failing_call() {
+    let chat = rig_chat_span();
+    chat.in_scope(|| {
+        tracing::error!(status = 502, "upstream returned 502");
+    });
+    tracing::warn!(attempt = 2, "retrying");
+    tracing::info!("not recorded");
+    tracing::error!("gave up");
+}
+
+#[test]
+fn error_events_mark_their_observation_and_other_events_are_opt_in() {
+    let mut lf = start();
+    failing_call();
+    let spans = lf.finish();
+    assert_eq!(spans.len(), 2, "no event observations by default: {spans:#?}");
+    let (call, chat) = (by_name(&spans, "failing_call"), by_name(&spans, "chat"));
+    assert_eq!(chat.str_attr("langfuse.observation.level"), Some("ERROR"));
+    assert_eq!(chat.str_attr("langfuse.observation.status_message"), Some("upstream returned 502"));
+    assert_eq!(call.str_attr("langfuse.observation.level"), Some("ERROR"));
+    assert_eq!(call.str_attr("langfuse.observation.status_message"), Some("gave up"));
+
+    drop(lf); // one client at a time
+    let mut lf = start();
+    with_layer(|l| l.record_events(tracing::Level::WARN), failing_call);
+    let spans = lf.finish();
+    let (call, chat) = (by_name(&spans, "failing_call"), by_name(&spans, "chat"));
+    let upstream = by_name(&spans, "upstream returned 502");
+    assert_child(upstream, chat);
+    assert_eq!(kind(upstream), "event");
+    assert_eq!(upstream.str_attr("langfuse.observation.level"), Some("ERROR"));
+    assert_eq!(upstream.str_attr("langfuse.observation.metadata.status"), Some("502"));
+    let retry = by_name(&spans, "retrying");
+    assert_child(retry, call);
+    assert_eq!(retry.str_attr("langfuse.observation.level"), Some("WARNING"));
+    assert_eq!(retry.str_attr("langfuse.observation.metadata.attempt"), Some("2"));
+    assert!(spans.iter().all(|s| s.name() != "not recorded"));
+    assert_child(by_name(&spans, "gave up"), call);
+}

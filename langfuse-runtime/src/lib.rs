@@ -40,7 +40,7 @@
 //! | set user, session, tags, trace name | [`propagate_attributes`] → [`Propagate`] (applies to every observation started inside) |
 //! | carry the trace into tasks and threads | [`spawn`], [`spawn_blocking`], [`spawn_thread`], [`bind`], [`FutureContextExt`], [`TraceContext`] |
 //! | continue a trace from elsewhere | [`TraceContext::from_trace_id`], [`TraceId`], [`ObservationId`] |
-//! | turn `tracing` spans (rig, genai, langchain-rust, your own) into observations | [`tracing::layer()`](crate::tracing::layer) (feature `tracing`, default) → [`tracing::Layer`](crate::tracing::Layer) |
+//! | turn `tracing` spans (rig, genai, langchain-rust, your own) into observations | [`tracing::layer()`](crate::tracing::layer) (feature `tracing`, default) → [`tracing::Layer`] |
 //! | configure | [`init`], [`Config::builder`] → [`ConfigBuilder`] (every `LANGFUSE_*` variable has a method), [`ConfigError`] |
 //! | see the tree locally | `LANGFUSE_CONSOLE_EXPORTER=true` or [`ConfigBuilder::console_exporter`]; [`export::ConsoleExporter`] |
 //! | send observations elsewhere too | [`export::SpanExporter`] with [`ConfigBuilder::exporter`]; records are [`ObservationRecord`] |
@@ -69,7 +69,7 @@
 //!   observations as exporters see them.
 //! - [`SDK_VERSION`].
 //!
-//! In [`tracing`](crate::tracing) (feature `tracing`, on by default):
+//! In [`tracing`] (feature `tracing`, on by default):
 //! [`layer`](crate::tracing::layer), [`Layer`](crate::tracing::Layer) (the
 //! `tracing_subscriber` layer), [`is_default_export_span`](crate::tracing::is_default_export_span),
 //! [`is_genai_span`](crate::tracing::is_genai_span),
