@@ -40,6 +40,7 @@
 //! | set user, session, tags, trace name | [`propagate_attributes`] → [`Propagate`] (applies to every observation started inside) |
 //! | carry the trace into tasks and threads | [`spawn`], [`spawn_blocking`], [`spawn_thread`], [`bind`], [`FutureContextExt`], [`TraceContext`] |
 //! | continue a trace from elsewhere | [`TraceContext::from_trace_id`], [`TraceId`], [`ObservationId`] |
+//! | carry a trace across services (W3C `traceparent`) | [`w3c::inject`], [`w3c::extract`]; `w3c::inject_headers`, `w3c::extract_headers` on `http::HeaderMap` (feature `http`) |
 //! | turn `tracing` spans (rig, genai, langchain-rust, your own) into observations | [`tracing::layer()`](crate::tracing::layer) (feature `tracing`, default) → [`tracing::Layer`] |
 //! | configure | [`init`], [`Config::builder`] → [`ConfigBuilder`] (every `LANGFUSE_*` variable has a method), [`ConfigError`] |
 //! | see the tree locally | `LANGFUSE_CONSOLE_EXPORTER=true` or [`ConfigBuilder::console_exporter`]; [`export::ConsoleExporter`] |
@@ -68,6 +69,13 @@
 //! - [`ObservationRecord`], [`GenerationFields`], [`Metadata`], [`TraceAttributes`]: finished
 //!   observations as exporters see them.
 //! - [`SDK_VERSION`].
+//!
+//! In [`w3c`]: [`inject`](w3c::inject), [`inject_context`](w3c::inject_context),
+//! [`extract`](w3c::extract), [`forward_tracestate`](w3c::forward_tracestate),
+//! [`traceparent`](w3c::traceparent), [`parse_traceparent`](w3c::parse_traceparent),
+//! [`TRACEPARENT`](w3c::TRACEPARENT), [`TRACESTATE`](w3c::TRACESTATE); with feature `http`
+//! also `inject_headers`, `inject_headers_from`, `extract_headers`,
+//! `forward_tracestate_headers`.
 //!
 //! In [`tracing`] (feature `tracing`, on by default):
 //! [`layer`](crate::tracing::layer), [`Layer`](crate::tracing::Layer) (the
@@ -115,6 +123,7 @@ mod task;
 
 #[cfg(feature = "tracing")]
 pub use bridge::tracing;
+pub use bridge::w3c;
 pub use client::{Langfuse, init};
 pub use config::{Config, ConfigBuilder, ConfigError, Setting};
 pub use context::{ContextGuard, FutureContextExt, TraceContext, WithContext, bind, spawn_thread};
