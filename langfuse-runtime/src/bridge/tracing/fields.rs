@@ -150,6 +150,7 @@ const CONSUMED: &[&str] = &[
     "gen_ai.usage.cache_read.input_tokens",
     "gen_ai.usage.cache_creation.input_tokens",
     "gen_ai.usage.reasoning_tokens",
+    "gen_ai.usage.reasoning.output_tokens",
     "prompt_tokens",
     "completion_tokens",
     "total_tokens",
@@ -295,6 +296,8 @@ fn usage(fields: &SpanFields) -> Option<Map<String, Value>> {
         ("gen_ai.usage.cache_read.input_tokens", "input_cache_read", false),
         ("gen_ai.usage.cache_creation.input_tokens", "input_cache_creation", false),
         ("gen_ai.usage.reasoning_tokens", "output_reasoning", true),
+        // genai's spelling of the same count.
+        ("gen_ai.usage.reasoning.output_tokens", "output_reasoning", true),
     ];
     for (key, name, of_output) in details {
         if let Some(n) = fields.get(key).and_then(count) {
