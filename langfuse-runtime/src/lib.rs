@@ -42,6 +42,8 @@
 //! | carry the trace into tasks and threads | [`spawn`], [`spawn_blocking`], [`spawn_thread`], [`bind`], [`FutureContextExt`], [`TraceContext`] |
 //! | continue a trace from elsewhere | [`TraceContext::from_trace_id`], [`TraceId`], [`ObservationId`], [`TraceId::from_seed`], [`ObservationId::from_seed`] |
 //! | link to a trace in the UI | [`Langfuse::trace_url`] |
+//! | carry a trace across services (W3C `traceparent`) | [`w3c::inject`], [`w3c::extract`]; `w3c::inject_headers`, `w3c::extract_headers` on `http::HeaderMap` (feature `http`) |
+//! | turn `tracing` spans (rig, genai, langchain-rust, your own) into observations | [`tracing::layer()`](crate::tracing::layer) (feature `tracing`, default) → [`tracing::Layer`] |
 //! | configure | [`init`], [`Config::builder`] → [`ConfigBuilder`] (every `LANGFUSE_*` variable has a method), [`ConfigError`] |
 //! | mask inputs, outputs and metadata | [`ConfigBuilder::mask`] |
 //! | see the tree locally | `LANGFUSE_CONSOLE_EXPORTER=true` or [`ConfigBuilder::console_exporter`]; [`export::ConsoleExporter`] |
@@ -80,6 +82,21 @@
 //!   (compact JSON) carry their values as wire text that parses on request.
 //! - [`SDK_VERSION`].
 //!
+//! In [`w3c`]: [`inject`](w3c::inject), [`inject_context`](w3c::inject_context),
+//! [`extract`](w3c::extract), [`forward_tracestate`](w3c::forward_tracestate),
+//! [`traceparent`](w3c::traceparent), [`parse_traceparent`](w3c::parse_traceparent),
+//! [`TRACEPARENT`](w3c::TRACEPARENT), [`TRACESTATE`](w3c::TRACESTATE); with feature `http`
+//! also `inject_headers`, `inject_headers_from`, `extract_headers`,
+//! `forward_tracestate_headers`.
+//!
+//! In [`tracing`] (feature `tracing`, on by default):
+//! [`layer`](crate::tracing::layer), [`Layer`](crate::tracing::Layer) (the
+//! `tracing_subscriber` layer), [`is_default_export_span`](crate::tracing::is_default_export_span),
+//! [`is_genai_span`](crate::tracing::is_genai_span),
+//! [`is_known_llm_target`](crate::tracing::is_known_llm_target),
+//! [`KNOWN_LLM_TARGETS`](crate::tracing::KNOWN_LLM_TARGETS) (the default export rule, for
+//! composing your own).
+//!
 //! In [`export`]: [`SpanExporter`](export::SpanExporter), [`ExportError`](export::ExportError),
 //! [`ExportStats`](export::ExportStats), [`ConsoleExporter`](export::ConsoleExporter) and
 //! [`Compression`] again (also at the root); its module docs hold the retry policy.
@@ -95,6 +112,7 @@ extern crate self as langfuse_runtime;
 #[doc(hidden)]
 pub mod __private;
 mod attributes;
+mod bridge;
 mod capture;
 mod client;
 mod clock;
@@ -122,6 +140,9 @@ mod state;
 mod task;
 mod trace_url;
 
+#[cfg(feature = "tracing")]
+pub use bridge::tracing;
+pub use bridge::w3c;
 pub use client::{Langfuse, init, shutdown};
 pub use config::{Config, ConfigBuilder, ConfigError, Setting};
 pub use context::{ContextGuard, FutureContextExt, TraceContext, WithContext, bind, spawn_thread};

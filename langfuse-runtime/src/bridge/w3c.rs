@@ -1,0 +1,191 @@
+//! Traces across services: the W3C trace context (`traceparent`, `tracestate`) on a plain
+//! string map; `inject_headers` and `extract_headers` do the same on `http::HeaderMap`
+//! (feature `http`).
+//!
+//! The calling side injects the current observation as `traceparent`; the called side
+//! extracts it and runs its handler in the returned context, so its observations join the
+//! caller's trace as children of the calling observation. The first observation of the
+//! called service is marked `langfuse.internal.as_root`, as the official SDKs mark an
+//! observation started under a trace context from elsewhere: the server then treats it as a
+//! root of its own service's part of the trace while keeping its parent link.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use langfuse_runtime::{span, w3c};
+//!
+//! // Service A, inside an observation: put the trace on the outgoing request.
+//! let call = span("call_b").start();
+//! let mut headers = HashMap::new();
+//! call.run(|| w3c::inject(&mut headers));
+//!
+//! // Service B: continue it.
+//! if let Some(cx) = w3c::extract(&headers) {
+//!     cx.run(|| span("handle").start().end());
+//! }
+//! ```
+//!
+//! Rules:
+//! - `traceparent` is `00-<32 hex trace id>-<16 hex observation id>-<flags>`; extraction
+//!   accepts what the W3C spec accepts (lower-case hex, no all-zero ids, version not `ff`,
+//!   longer values of future versions) and ignores anything else.
+//! - The sampled flag is honoured: an unsampled caller's trace is not recorded here either
+//!   (our own sampler still decides for sampled ones, from the trace id, so both services
+//!   agree on the same rate).
+//! - `tracestate` carries other vendors' data, which we add nothing to. A service that
+//!   forwards a request should pass it on unchanged: [`forward_tracestate`] does that.
+//! - Baggage is not sent: propagated attributes (user, session, …) stay in the process.
+
+use std::collections::HashMap;
+
+#[cfg(feature = "http")]
+pub use super::http::{
+    extract_headers, forward_tracestate_headers, inject_headers, inject_headers_from,
+};
+use crate::context::{Parent, RemoteParent, TraceContext};
+use crate::ids::{ObservationId, TraceId};
+use crate::state::{SpanIds, Tracing};
+
+/// The W3C header carrying trace id, parent id and flags.
+pub const TRACEPARENT: &str = "traceparent";
+/// The W3C header carrying vendor-specific trace data, forwarded unchanged.
+pub const TRACESTATE: &str = "tracestate";
+
+/// The `traceparent` value for `cx`: its trace and current observation; `None` outside a
+/// trace. The sampled flag is set unless the trace is known not to be sampled.
+pub fn traceparent(cx: &TraceContext) -> Option<String> {
+    let (trace_id, id) = cx.ids()?;
+    let sampled = match &cx.parent {
+        Parent::Ours(Tracing::Unsampled(_)) => false,
+        Parent::Remote(remote) => remote.sampled,
+        Parent::Ours(_) => true,
+    };
+    Some(format!("00-{trace_id}-{id}-{}", if sampled { "01" } else { "00" }))
+}
+
+/// A context that continues the trace of a `traceparent` value (see the module docs);
+/// `None` when the value is not a valid one.
+pub fn parse_traceparent(value: &str) -> Option<TraceContext> {
+    let value = value.trim();
+    let bytes = value.as_bytes();
+    if bytes.len() < 55 || bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
+        return None;
+    }
+    let version = &value[..2];
+    if !is_lower_hex(version) || version == "ff" {
+        return None;
+    }
+    // Version 00 is exactly 55 characters; later versions may append `-…`.
+    if (version == "00" && bytes.len() != 55) || (bytes.len() > 55 && bytes[55] != b'-') {
+        return None;
+    }
+    let (trace, parent, flags) = (&value[3..35], &value[36..52], &value[53..55]);
+    if !is_lower_hex(trace) || !is_lower_hex(parent) || !is_lower_hex(flags) {
+        return None;
+    }
+    let trace_id: TraceId = trace.parse().ok()?;
+    let id: ObservationId = parent.parse().ok()?;
+    let flags = u8::from_str_radix(flags, 16).ok()?;
+    Some(TraceContext {
+        parent: Parent::Remote(RemoteParent {
+            ids: SpanIds { trace_id, id },
+            sampled: flags & 1 == 1,
+            as_root: true,
+        }),
+        trace_attributes: None,
+    })
+}
+
+fn is_lower_hex(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Writes the current context's `traceparent` into `carrier` (nothing outside a trace).
+pub fn inject(carrier: &mut HashMap<String, String>) {
+    inject_context(&TraceContext::current(), carrier);
+}
+
+/// Writes `cx`'s `traceparent` into `carrier` (nothing outside a trace), replacing any
+/// earlier value whatever its case.
+pub fn inject_context(cx: &TraceContext, carrier: &mut HashMap<String, String>) {
+    if let Some(value) = traceparent(cx) {
+        carrier.retain(|k, _| !k.eq_ignore_ascii_case(TRACEPARENT));
+        carrier.insert(TRACEPARENT.to_owned(), value);
+    }
+}
+
+/// The context `carrier`'s `traceparent` continues (header names in any case); `None`
+/// without a valid one.
+pub fn extract(carrier: &HashMap<String, String>) -> Option<TraceContext> {
+    parse_traceparent(get(carrier, TRACEPARENT)?)
+}
+
+/// Copies `tracestate` from an incoming carrier to an outgoing one, unchanged.
+pub fn forward_tracestate(
+    incoming: &HashMap<String, String>,
+    outgoing: &mut HashMap<String, String>,
+) {
+    if let Some(state) = get(incoming, TRACESTATE) {
+        outgoing.insert(TRACESTATE.to_owned(), state.to_owned());
+    }
+}
+
+fn get<'a>(carrier: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    carrier
+        .get(name)
+        .or_else(|| carrier.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+        .map(String::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn a_valid_traceparent_round_trips_and_marks_the_continuation_as_root() {
+        let cx = parse_traceparent(VALID).expect("valid");
+        assert_eq!(traceparent(&cx).as_deref(), Some(VALID));
+        assert!(cx.is_recording());
+        assert!(matches!(cx.parent, Parent::Remote(RemoteParent { as_root: true, .. })));
+        let unsampled = parse_traceparent(&VALID.replace("-01", "-00")).unwrap();
+        assert!(!unsampled.is_recording());
+        assert!(traceparent(&unsampled).unwrap().ends_with("-00"));
+    }
+
+    #[test]
+    fn invalid_traceparents_are_ignored() {
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "0x-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ] {
+            assert!(parse_traceparent(bad).is_none(), "{bad}");
+        }
+        // A future version may append fields.
+        assert!(parse_traceparent(&format!("01{}-what-comes-next", &VALID[2..])).is_some());
+    }
+
+    #[test]
+    fn maps_are_read_in_any_case_and_tracestate_is_forwarded_unchanged() {
+        let incoming = HashMap::from([
+            ("TraceParent".to_owned(), VALID.to_owned()),
+            ("TraceState".to_owned(), "vendor=a,other=b".to_owned()),
+        ]);
+        let cx = extract(&incoming).expect("found");
+        let mut outgoing = HashMap::from([("TRACEPARENT".to_owned(), "stale".to_owned())]);
+        inject_context(&cx, &mut outgoing);
+        forward_tracestate(&incoming, &mut outgoing);
+        assert_eq!(outgoing.len(), 2, "{outgoing:?}");
+        assert_eq!(outgoing["traceparent"], VALID);
+        assert_eq!(outgoing["tracestate"], "vendor=a,other=b");
+        let mut none = HashMap::new();
+        inject_context(&TraceContext::default(), &mut none);
+        assert!(none.is_empty(), "nothing outside a trace");
+    }
+}
