@@ -318,6 +318,9 @@ fn global_shutdown_flushes_the_installed_client_and_counts_later_observations() 
     assert_eq!(s.dropped_by.after_shutdown, 1, "{s:?}");
     assert_identity(&s, 11);
     assert!(langfuse_runtime::shutdown().is_success(), "a second call finds nothing to do");
+    let late = kept.flush();
+    assert!(!late.deadline_hit && late.pending == 0, "a flush after shutdown waits for nothing");
+    assert_eq!(late.dropped, 1, "and reports the drop since the last report: {late}");
     drop(kept);
     assert_eq!(receiver.spans().len(), 10);
 }

@@ -98,7 +98,8 @@
 //! composing your own).
 //!
 //! In [`export`]: [`SpanExporter`](export::SpanExporter), [`ExportError`](export::ExportError),
-//! [`ExportStats`](export::ExportStats), [`ConsoleExporter`](export::ConsoleExporter) and
+//! [`ExportStats`](export::ExportStats), [`DropCounts`](export::DropCounts),
+//! [`FlushReport`](export::FlushReport), [`ConsoleExporter`](export::ConsoleExporter) and
 //! [`Compression`] again (also at the root); its module docs hold the retry policy.
 #![warn(missing_docs)]
 // The SDK must never panic into user code: every `unwrap`/`expect` outside tests is either

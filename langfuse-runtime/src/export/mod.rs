@@ -30,7 +30,8 @@
 //!   as failed, and the batch reports [`ExportError::Partial`] when the rest arrived.
 //! - **Shutdown:** once [`Langfuse::shutdown`](crate::Langfuse::shutdown) (or dropping the
 //!   client) has waited twice the timeout plus a second for the export thread, a pending wait
-//!   ends at once and no further retries are made; every request still gets its first attempt.
+//!   ends at once, no further retries or requests are made, and what was not delivered is
+//!   counted as [`lost_at_shutdown`](FlushReport::lost_at_shutdown).
 
 use std::fmt;
 

@@ -547,6 +547,10 @@ impl Pipeline {
 
     /// Exports everything finished so far; waits at most `timeout`.
     pub(crate) fn flush(&self, timeout: Duration) -> FlushReport {
+        if self.is_closed() {
+            // Shut down (say by the global `shutdown()`): nothing is left to wait for.
+            return self.shared.report(false);
+        }
         let (ack, done) = mpsc::channel();
         let finished = self.shared.send(Message::Flush(ack)) && done.recv_timeout(timeout).is_ok();
         self.shared.report(!finished)

@@ -254,6 +254,10 @@ impl ScoreSender {
 
     /// Sends every score queued so far; waits at most `timeout`. True when done in time.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        if self.shared.closed.load(Ordering::Acquire) {
+            // Shut down: nothing is queued any more (later scores were dropped and counted).
+            return true;
+        }
         let (ack, done) = mpsc::channel();
         self.shared.send(Message::Flush(ack)) && done.recv_timeout(timeout).is_ok()
     }
