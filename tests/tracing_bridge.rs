@@ -503,3 +503,31 @@ fn updates_through_the_current_observation_inside_an_entered_span_are_kept() {
     assert_eq!(span.str_attr("langfuse.observation.model.name"), Some("llama-3-8b"));
     assert_eq!(span.str_attr("langfuse.observation.metadata.prompt"), Some("\"hi\""));
 }
+
+#[observe]
+fn background_job_starter() {
+    // `parent: None` says "a root" in `tracing`: a trace of its own, not a child of the caller.
+    let detached = tracing::info_span!(
+        target: "rig::completions",
+        parent: None,
+        "chat",
+        gen_ai.operation.name = "chat",
+        gen_ai.request.model = "gpt-4o-mini",
+    );
+    detached.in_scope(|| lookup_weather("Rome"));
+}
+
+#[test]
+fn an_explicit_root_span_starts_its_own_trace() {
+    let mut lf = start();
+    background_job_starter();
+    let spans = lf.finish();
+    let (caller, chat, tool) = (
+        by_name(&spans, "background_job_starter"),
+        by_name(&spans, "chat"),
+        by_name(&spans, "lookup_weather"),
+    );
+    assert_eq!(chat.parent_id_hex(), None);
+    assert_ne!(chat.trace_id_hex(), caller.trace_id_hex());
+    assert_child(tool, chat);
+}
