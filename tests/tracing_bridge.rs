@@ -483,3 +483,51 @@ fn error_events_mark_their_observation_and_other_events_are_opt_in() {
     assert!(spans.iter().all(|s| s.name() != "not recorded"));
     assert_child(by_name(&spans, "gave up"), call);
 }
+
+#[test]
+fn updates_through_the_current_observation_inside_an_entered_span_are_kept() {
+    let mut lf = start();
+    with_layer(
+        |l| l.export_filter(|_| true),
+        || {
+            tracing::info_span!("local_llm", prompt = "hi").in_scope(|| {
+                langfuse_runtime::current_generation()
+                    .set_model("llama-3-8b")
+                    .set_usage_details(&langfuse_runtime::Usage::new(5, 7));
+            });
+        },
+    );
+    let spans = lf.finish();
+    let span = by_name(&spans, "local_llm");
+    assert_eq!(kind(span), "generation", "current_generation() is not undone at close");
+    assert_eq!(span.str_attr("langfuse.observation.model.name"), Some("llama-3-8b"));
+    assert_eq!(span.str_attr("langfuse.observation.metadata.prompt"), Some("\"hi\""));
+}
+
+#[observe]
+fn background_job_starter() {
+    // `parent: None` says "a root" in `tracing`: a trace of its own, not a child of the caller.
+    let detached = tracing::info_span!(
+        target: "rig::completions",
+        parent: None,
+        "chat",
+        gen_ai.operation.name = "chat",
+        gen_ai.request.model = "gpt-4o-mini",
+    );
+    detached.in_scope(|| lookup_weather("Rome"));
+}
+
+#[test]
+fn an_explicit_root_span_starts_its_own_trace() {
+    let mut lf = start();
+    background_job_starter();
+    let spans = lf.finish();
+    let (caller, chat, tool) = (
+        by_name(&spans, "background_job_starter"),
+        by_name(&spans, "chat"),
+        by_name(&spans, "lookup_weather"),
+    );
+    assert_eq!(chat.parent_id_hex(), None);
+    assert_ne!(chat.trace_id_hex(), caller.trace_id_hex());
+    assert_child(tool, chat);
+}

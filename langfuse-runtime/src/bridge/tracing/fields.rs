@@ -199,16 +199,21 @@ pub(crate) fn observation_type(name: &str, target: &str, fields: &SpanFields) ->
     ObservationType::Span
 }
 
-/// Writes everything the span recorded onto its observation, just before it ends.
+/// Writes everything the span recorded onto its observation, just before it ends. The type is
+/// rewritten only when fields recorded after the start call for another one than
+/// `started_as`, so that a `current_generation()` inside the entered span is not undone.
 pub(crate) fn apply(
     observation: &ObservationRef,
     span_name: &'static str,
     target: &str,
     start_unix_nanos: u64,
+    started_as: ObservationType,
     fields: &SpanFields,
 ) {
     let observation_type = observation_type(span_name, target, fields);
-    observation.set_type(observation_type);
+    if observation_type != started_as {
+        observation.set_type(observation_type);
+    }
     let langchain_tool = (target.starts_with("langchain_rust") && span_name == "tool.call")
         .then(|| fields.text("tool"))
         .flatten();

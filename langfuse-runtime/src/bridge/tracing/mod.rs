@@ -59,6 +59,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::context::{Parent, TraceContext};
+use crate::kind::ObservationType;
 use crate::observation::{Observation, ObservationRef};
 
 mod current;
@@ -136,6 +137,7 @@ struct Exported {
     observation: Observation,
     fields: SpanFields,
     start_unix_nanos: u64,
+    started_as: ObservationType,
 }
 
 impl SpanState {
@@ -195,7 +197,12 @@ where
             let context = observation.handle().context();
             SpanState {
                 context,
-                exported: Some(Exported { observation, fields, start_unix_nanos }),
+                exported: Some(Exported {
+                    observation,
+                    fields,
+                    start_unix_nanos,
+                    started_as: observation_type,
+                }),
             }
         } else {
             SpanState { context: parent, exported: None }
@@ -244,7 +251,7 @@ where
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
         let state = span.extensions_mut().remove::<SpanState>();
-        if let Some(Exported { observation, fields, start_unix_nanos }) =
+        if let Some(Exported { observation, fields, start_unix_nanos, started_as }) =
             state.and_then(|s| s.exported)
         {
             let metadata = span.metadata();
@@ -253,6 +260,7 @@ where
                 metadata.name(),
                 metadata.target(),
                 start_unix_nanos,
+                started_as,
                 &fields,
             );
             observation.end();
