@@ -43,6 +43,7 @@
 //! | configure | [`init`], [`Config::builder`] → [`ConfigBuilder`] (every `LANGFUSE_*` variable has a method), [`ConfigError`] |
 //! | see the tree locally | `LANGFUSE_CONSOLE_EXPORTER=true` or [`ConfigBuilder::console_exporter`]; [`export::ConsoleExporter`] |
 //! | send observations elsewhere too | [`export::SpanExporter`] with [`ConfigBuilder::exporter`]; records are [`ObservationRecord`] |
+//! | record LLM calls without annotations | [`integrations`]: `integrations::async_openai::Client` (feature `async-openai`) |
 //! | check what was sent and dropped | [`Langfuse::stats`] → [`export::ExportStats`] |
 //!
 //! Everything is a no-op, at the cost of one atomic load, when no client records; inside an
@@ -68,6 +69,10 @@
 //!   observations as exporters see them.
 //! - [`SDK_VERSION`].
 //!
+//! In [`integrations`] (each behind the cargo feature of the same name):
+//! `async_openai::{Client, Chat, Embeddings}` (feature `async-openai`), a drop-in wrapper of
+//! async-openai's client that records chat completions and embeddings.
+//!
 //! In [`export`]: [`SpanExporter`](export::SpanExporter), [`ExportError`](export::ExportError),
 //! [`ExportStats`](export::ExportStats), [`ConsoleExporter`](export::ConsoleExporter) and
 //! [`Compression`] again (also at the root); its module docs hold the retry policy.
@@ -91,6 +96,7 @@ mod escape;
 pub mod export;
 mod frame;
 mod ids;
+pub mod integrations;
 mod kind;
 mod macro_support;
 mod observation;
