@@ -3,7 +3,7 @@
 //!
 //! | Feature | Module | Records |
 //! |---|---|---|
-//! | `async-openai` | [`async_openai`] | chat completions (plain and streamed) and embeddings of any OpenAI-compatible server |
+//! | `async-openai` | `async_openai` | chat completions (plain and streamed) and embeddings of any OpenAI-compatible server |
 //!
 //! Local inference crates (mistral.rs, candle) have no request/response types worth wrapping:
 //! annotate your own function with `#[observe(as_type = "generation")]` and call

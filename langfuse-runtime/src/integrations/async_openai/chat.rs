@@ -39,7 +39,7 @@ impl<'c, C: Config> Chat<'c, C> {
         self
     }
 
-    /// [`async_openai::Chat::create`](::async_openai::Chat::create), recorded as a generation
+    /// [`async_openai::Chat::create`], recorded as a generation
     /// under the current observation; an error is recorded as level ERROR and returned.
     pub async fn create(
         &self,
@@ -57,7 +57,7 @@ impl<'c, C: Config> Chat<'c, C> {
         result
     }
 
-    /// [`async_openai::Chat::create_stream`](::async_openai::Chat::create_stream), recorded
+    /// [`async_openai::Chat::create_stream`], recorded
     /// as a generation that stays open until the stream ends or is dropped: the first chunk
     /// sets the completion start time, the chunks' content, tool calls and usage (sent when
     /// the request asks for `stream_options.include_usage`) are aggregated into its output.

@@ -73,7 +73,7 @@ impl<'c, C: Config> Embeddings<'c, C> {
         observation
     }
 
-    /// [`async_openai::Embeddings::create`](::async_openai::Embeddings::create), recorded.
+    /// [`async_openai::Embeddings::create`], recorded.
     pub async fn create(
         &self,
         request: CreateEmbeddingRequest,

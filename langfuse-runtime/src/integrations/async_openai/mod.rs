@@ -1,4 +1,4 @@
-//! [`async_openai`](::async_openai) with every chat completion and embedding recorded as a
+//! [`async_openai`] with every chat completion and embedding recorded as a
 //! Langfuse observation, nested under the current observation.
 //!
 //! Change the line that builds the client and nothing else:
@@ -44,7 +44,7 @@
 //! wrapper whose `chat()`/`embeddings()` return handles with the same method names, argument
 //! and return types keeps every call site as it is — the streamed call still returns
 //! async-openai's own `ChatCompletionResponseStream`. The wrapper derefs to the
-//! [`async_openai::Client`](::async_openai::Client) for everything else.
+//! [`async_openai::Client`] for everything else.
 //!
 //! # TLS
 //!
@@ -64,7 +64,7 @@ use ::async_openai::config::{Config, OpenAIConfig};
 pub use chat::Chat;
 pub use embeddings::Embeddings;
 
-/// An [`async_openai::Client`](::async_openai::Client) whose chat completions and
+/// An [`async_openai::Client`] whose chat completions and
 /// embeddings are recorded; it derefs to the wrapped client for every other API.
 ///
 /// ```
