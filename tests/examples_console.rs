@@ -223,7 +223,17 @@ fn parallel_batch_keeps_threads_and_rayon_in_one_trace() {
 
 #[test]
 fn quickstart_prints_its_tree_without_keys() {
-    let out = stdout(&run("quickstart", &[]));
+    let output = run("quickstart", &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warnings: Vec<&str> =
+        stderr.lines().filter(|l| l.starts_with("[langfuse] warning")).collect();
+    assert_eq!(
+        warnings,
+        ["[langfuse] warning: LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY are not set: nothing \
+          will be sent to Langfuse; each trace is printed to stdout instead"],
+        "exactly one warning without keys"
+    );
+    let out = stdout(&output);
     let (traces, nodes) = tree(&out);
     assert_eq!(traces, 1, "{out}");
     assert_eq!(

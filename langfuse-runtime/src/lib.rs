@@ -97,6 +97,7 @@ pub mod export;
 mod frame;
 mod ids;
 pub mod integrations;
+mod keyless;
 mod kind;
 mod macro_support;
 mod observation;
