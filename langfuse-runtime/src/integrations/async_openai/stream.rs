@@ -144,14 +144,15 @@ impl ChoiceSoFar {
             self.refusal.get_or_insert_with(String::new).push_str(text);
         }
         for chunk in delta.tool_calls.iter().flatten() {
-            let call = match self.tool_calls.iter_mut().position(|t| t.index == chunk.index) {
-                Some(at) => &mut self.tool_calls[at],
+            let at = match self.tool_calls.iter().position(|t| t.index == chunk.index) {
+                Some(at) => at,
                 None => {
                     self.tool_calls
                         .push(ToolCallSoFar { index: chunk.index, ..Default::default() });
-                    self.tool_calls.last_mut().expect("just pushed")
+                    self.tool_calls.len() - 1
                 }
             };
+            let call = &mut self.tool_calls[at];
             if let Some(id) = &chunk.id {
                 call.id.push_str(id);
             }
