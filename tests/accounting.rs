@@ -50,7 +50,8 @@ fn produce(langfuse: &Langfuse, per_thread: usize) {
     while producers.iter().any(|p| !p.is_finished()) && Instant::now() < until {
         let s = langfuse.stats();
         assert!(accounted(&s) <= s.created, "a snapshot counted a record twice: {s:?}");
-        assert!(s.created <= (THREADS * per_thread) as u64, "{s:?}");
+        // `created` itself may run ahead by the records in motion (read from a thread buffer
+        // and from the counter it just moved to), so it is only checked once producers stop.
         std::thread::sleep(Duration::from_millis(1));
     }
     for p in producers {

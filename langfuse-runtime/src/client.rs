@@ -258,10 +258,7 @@ impl Langfuse {
                 abort_export = Some(exporter.abort_handle());
                 exporters.push(Box::new(exporter));
             }
-            _ => diag::warn(format_args!(
-                "LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY are not both set: \
-                 nothing will be sent to Langfuse"
-            )),
+            _ => crate::keyless::warn(config),
         }
         if config.console_exporter() {
             exporters.push(Box::new(ConsoleExporter::stdout()));

@@ -50,6 +50,7 @@
 //! | send observations elsewhere too | [`export::SpanExporter`] with [`ConfigBuilder::exporter`]; records are [`ObservationRecord`] |
 //! | score a trace, an observation, a session or a dataset run | [`ObservationRef::score`], [`ObservationRef::score_trace`], [`score_current_observation`], [`score_current_trace`], [`score()`] → [`ScoreBuilder`] |
 //! | check what was sent and dropped | [`Langfuse::stats`] → [`export::ExportStats`]; [`Langfuse::score_stats`] → [`ScoreStats`] |
+//! | record LLM calls without annotations | [`integrations`]: `integrations::async_openai::Client` (feature `async-openai`) |
 //!
 //! Everything is a no-op, at the cost of one atomic load, when no client records; inside an
 //! unsampled trace observations carry ids (for propagation) but record and allocate nothing.
@@ -96,6 +97,9 @@
 //! [`is_known_llm_target`](crate::tracing::is_known_llm_target),
 //! [`KNOWN_LLM_TARGETS`](crate::tracing::KNOWN_LLM_TARGETS) (the default export rule, for
 //! composing your own).
+//! In [`integrations`] (each behind the cargo feature of the same name):
+//! `async_openai::{Client, Chat, Embeddings}` (feature `async-openai`), a drop-in wrapper of
+//! async-openai's client that records chat completions and embeddings.
 //!
 //! In [`export`]: [`SpanExporter`](export::SpanExporter), [`ExportError`](export::ExportError),
 //! [`ExportStats`](export::ExportStats), [`DropCounts`](export::DropCounts),
@@ -125,6 +129,8 @@ mod escape;
 pub mod export;
 mod frame;
 mod ids;
+pub mod integrations;
+mod keyless;
 mod kind;
 mod macro_support;
 mod mask;
