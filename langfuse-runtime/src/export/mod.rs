@@ -68,6 +68,27 @@ pub use report::FlushReport;
 /// ```
 pub trait SpanExporter: Send + 'static {
     /// Exports one batch. An error drops the batch (it is counted, never retried by the pipeline).
+    ///
+    /// ```
+    /// use langfuse_runtime::export::{ExportError, SpanExporter};
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    ///
+    /// #[derive(Default)]
+    /// struct Names(Vec<String>);
+    /// impl SpanExporter for Names {
+    ///     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    ///         self.0.extend(batch.iter().map(|r| r.name.to_string()));
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let record = ObservationRecord::new(
+    ///     TraceId::random(), ObservationId::random(), None, "chat", ObservationType::Generation, 0,
+    /// );
+    /// let mut names = Names::default();
+    /// names.export(&[record])?;
+    /// assert_eq!(names.0, ["chat"]);
+    /// # Ok::<(), ExportError>(())
+    /// ```
     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError>;
 
     /// Called after each export round (every tick, flush and shutdown), once everything
@@ -147,6 +168,14 @@ pub enum ExportError {
 
 impl ExportError {
     /// How many of a batch of `batch_len` observations this error lost.
+    ///
+    /// ```
+    /// use langfuse_runtime::export::ExportError;
+    /// let rejected = ExportError::Status { code: 400, body: String::new() };
+    /// assert_eq!(rejected.lost(10), 10);
+    /// let partial = ExportError::Partial { lost: 2, cause: Box::new(rejected) };
+    /// assert_eq!(partial.lost(10), 2);
+    /// ```
     pub fn lost(&self, batch_len: usize) -> usize {
         match self {
             Self::Partial { lost, .. } => (*lost).min(batch_len),

@@ -112,12 +112,32 @@ pub struct ConsoleExporter {
 impl ConsoleExporter {
     /// Records held while waiting for trace roots, unless changed with
     /// [`with_max_buffered`](Self::with_max_buffered).
+    ///
+    /// ```
+    /// use langfuse_runtime::export::ConsoleExporter;
+    /// assert_eq!(ConsoleExporter::DEFAULT_MAX_BUFFERED, 10_000);
+    /// let exporter = ConsoleExporter::stdout().with_max_buffered(ConsoleExporter::DEFAULT_MAX_BUFFERED / 10);
+    /// # drop(exporter);
+    /// ```
     pub const DEFAULT_MAX_BUFFERED: usize = 10_000;
     /// Characters of a value shown before it is cut, unless changed with
     /// [`with_max_value_chars`](Self::with_max_value_chars).
+    ///
+    /// ```
+    /// use langfuse_runtime::export::ConsoleExporter;
+    /// assert_eq!(ConsoleExporter::DEFAULT_MAX_VALUE_CHARS, 200);
+    /// ```
     pub const DEFAULT_MAX_VALUE_CHARS: usize = 200;
 
     /// Prints to standard output, in color when it is a terminal (and `NO_COLOR` is unset).
+    ///
+    /// ```
+    /// let config = langfuse_runtime::Config::builder()
+    ///     .exporter(langfuse_runtime::export::ConsoleExporter::stdout)
+    ///     .build()?;
+    /// # let _ = config;
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn stdout() -> Self {
         let color = auto_color(io::stdout().is_terminal());
@@ -125,6 +145,14 @@ impl ConsoleExporter {
     }
 
     /// Prints to standard error, in color when it is a terminal (and `NO_COLOR` is unset).
+    ///
+    /// ```
+    /// let config = langfuse_runtime::Config::builder()
+    ///     .exporter(langfuse_runtime::export::ConsoleExporter::stderr)
+    ///     .build()?;
+    /// # let _ = config;
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn stderr() -> Self {
         let color = auto_color(io::stderr().is_terminal());
@@ -132,6 +160,15 @@ impl ConsoleExporter {
     }
 
     /// Prints to `writer`, without color. Each batch is written with one `write_all`.
+    ///
+    /// ```
+    /// use langfuse_runtime::export::ConsoleExporter;
+    /// // Into a log file instead of a terminal.
+    /// let path = std::env::temp_dir().join("langfuse-traces.txt");
+    /// let exporter = ConsoleExporter::new(std::fs::File::create(path)?);
+    /// # drop(exporter);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[must_use]
     pub fn new(writer: impl Write + Send + 'static) -> Self {
         Self {
@@ -144,6 +181,12 @@ impl ConsoleExporter {
     }
 
     /// Turns ANSI colors on or off.
+    ///
+    /// ```
+    /// use langfuse_runtime::export::ConsoleExporter;
+    /// let exporter = ConsoleExporter::stdout().with_color(false); // plain text, e.g. for CI logs
+    /// # drop(exporter);
+    /// ```
     #[must_use]
     pub fn with_color(mut self, color: bool) -> Self {
         self.color = color;
@@ -152,6 +195,12 @@ impl ConsoleExporter {
 
     /// Caps the records buffered while waiting for trace roots; when exceeded, the oldest trace
     /// is printed as it is (incomplete) and forgotten.
+    ///
+    /// ```
+    /// use langfuse_runtime::export::ConsoleExporter;
+    /// let exporter = ConsoleExporter::stderr().with_max_buffered(1_000);
+    /// # drop(exporter);
+    /// ```
     #[must_use]
     pub fn with_max_buffered(mut self, records: usize) -> Self {
         self.buffer.max = records;
@@ -160,6 +209,12 @@ impl ConsoleExporter {
 
     /// Shows at most `chars` characters of each value (input, output, metadata values, …),
     /// followed by `…` and the full length. Display only: nothing else is affected.
+    ///
+    /// ```
+    /// use langfuse_runtime::export::ConsoleExporter;
+    /// let exporter = ConsoleExporter::stdout().with_max_value_chars(80);
+    /// # drop(exporter);
+    /// ```
     #[must_use]
     pub fn with_max_value_chars(mut self, chars: usize) -> Self {
         self.max_value_chars = chars;
