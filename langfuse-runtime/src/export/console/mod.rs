@@ -162,12 +162,29 @@ impl ConsoleExporter {
     /// Prints to `writer`, without color. Each batch is written with one `write_all`.
     ///
     /// ```
-    /// use langfuse_runtime::export::ConsoleExporter;
-    /// // Into a log file instead of a terminal.
-    /// let path = std::env::temp_dir().join("langfuse-traces.txt");
-    /// let exporter = ConsoleExporter::new(std::fs::File::create(path)?);
-    /// # drop(exporter);
-    /// # Ok::<(), std::io::Error>(())
+    /// # use std::io::Write;
+    /// # use std::sync::{Arc, Mutex};
+    /// use langfuse_runtime::export::{ConsoleExporter, SpanExporter};
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// # #[derive(Clone, Default)]
+    /// # struct Shared(Arc<Mutex<Vec<u8>>>);
+    /// # impl Write for Shared {
+    /// #     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+    /// #         self.0.lock().unwrap().write(buf)
+    /// #     }
+    /// #     fn flush(&mut self) -> std::io::Result<()> {
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let out = Shared::default();
+    /// # let printed = || String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    /// let mut exporter = ConsoleExporter::new(out.clone()); // any `Write + Send`
+    /// let (trace, id) = (TraceId::random(), ObservationId::random());
+    /// let root = ObservationRecord::new(trace, id, None, "pipeline", ObservationType::Span, 0);
+    /// exporter.export(&[root])?;
+    /// exporter.end_of_round()?; // a finished root: its tree is printed
+    /// assert!(printed().contains("pipeline"));
+    /// # Ok::<(), langfuse_runtime::export::ExportError>(())
     /// ```
     #[must_use]
     pub fn new(writer: impl Write + Send + 'static) -> Self {
@@ -183,9 +200,29 @@ impl ConsoleExporter {
     /// Turns ANSI colors on or off.
     ///
     /// ```
-    /// use langfuse_runtime::export::ConsoleExporter;
-    /// let exporter = ConsoleExporter::stdout().with_color(false); // plain text, e.g. for CI logs
-    /// # drop(exporter);
+    /// # use std::io::Write;
+    /// # use std::sync::{Arc, Mutex};
+    /// use langfuse_runtime::export::{ConsoleExporter, SpanExporter};
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// # #[derive(Clone, Default)]
+    /// # struct Shared(Arc<Mutex<Vec<u8>>>);
+    /// # impl Write for Shared {
+    /// #     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+    /// #         self.0.lock().unwrap().write(buf)
+    /// #     }
+    /// #     fn flush(&mut self) -> std::io::Result<()> {
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let out = Shared::default();
+    /// # let printed = || String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    /// let mut exporter = ConsoleExporter::new(out.clone()).with_color(true);
+    /// let (trace, id) = (TraceId::random(), ObservationId::random());
+    /// let root = ObservationRecord::new(trace, id, None, "pipeline", ObservationType::Span, 0);
+    /// exporter.export(&[root])?;
+    /// exporter.end_of_round()?; // a finished root: its tree is printed
+    /// assert!(printed().contains("\x1b["), "ANSI escapes");
+    /// # Ok::<(), langfuse_runtime::export::ExportError>(())
     /// ```
     #[must_use]
     pub fn with_color(mut self, color: bool) -> Self {
@@ -211,9 +248,31 @@ impl ConsoleExporter {
     /// followed by `…` and the full length. Display only: nothing else is affected.
     ///
     /// ```
-    /// use langfuse_runtime::export::ConsoleExporter;
-    /// let exporter = ConsoleExporter::stdout().with_max_value_chars(80);
-    /// # drop(exporter);
+    /// # use std::io::Write;
+    /// # use std::sync::{Arc, Mutex};
+    /// use langfuse_runtime::export::{ConsoleExporter, SpanExporter};
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// # #[derive(Clone, Default)]
+    /// # struct Shared(Arc<Mutex<Vec<u8>>>);
+    /// # impl Write for Shared {
+    /// #     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+    /// #         self.0.lock().unwrap().write(buf)
+    /// #     }
+    /// #     fn flush(&mut self) -> std::io::Result<()> {
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let out = Shared::default();
+    /// # let printed = || String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    /// let mut exporter = ConsoleExporter::new(out.clone()).with_max_value_chars(20);
+    /// let (trace, id) = (TraceId::random(), ObservationId::random());
+    /// let mut root = ObservationRecord::new(trace, id, None, "pipeline", ObservationType::Span, 0);
+    /// root.input = Some("x".repeat(500).into());
+    /// exporter.export(&[root])?;
+    /// exporter.end_of_round()?; // a finished root: its tree is printed
+    /// assert!(printed().contains('…'));
+    /// assert!(!printed().contains(&"x".repeat(21)));
+    /// # Ok::<(), langfuse_runtime::export::ExportError>(())
     /// ```
     #[must_use]
     pub fn with_max_value_chars(mut self, chars: usize) -> Self {
