@@ -127,10 +127,14 @@ fn is_lower_hex(s: &str) -> bool {
 ///
 /// ```
 /// use std::collections::HashMap;
+/// use langfuse_runtime::{TraceContext, TraceId, w3c};
 /// let mut headers = HashMap::new();
-/// langfuse_runtime::w3c::inject(&mut headers);
-/// // Outside any trace (here: no client) nothing is written.
-/// assert!(headers.is_empty());
+/// w3c::inject(&mut headers);
+/// assert!(headers.is_empty(), "outside a trace nothing is written");
+///
+/// let trace = TraceId::from_seed("order-42");
+/// TraceContext::from_trace_id(trace, None).run(|| w3c::inject(&mut headers));
+/// assert!(headers["traceparent"].starts_with(&format!("00-{trace}-")));
 /// ```
 pub fn inject(carrier: &mut HashMap<String, String>) {
     inject_context(&TraceContext::current(), carrier);

@@ -54,9 +54,17 @@ pub fn is_default_export_span(metadata: &Metadata<'_>) -> bool {
 /// dot, as the Python SDK checks them).
 ///
 /// ```
-/// use langfuse_runtime::tracing::{is_genai_span, layer};
-/// // Export only spans with `gen_ai.*` / `langfuse.*` fields, whatever crate they come from.
-/// let layer = layer().export_filter(|meta| is_genai_span(meta));
+/// use langfuse_runtime::tracing::is_genai_span;
+/// use tracing_subscriber::prelude::*;
+/// let _default = tracing_subscriber::registry().set_default();
+///
+/// let chat = tracing::info_span!("chat", gen_ai.request.model = "gpt-4o");
+/// assert!(is_genai_span(chat.metadata().unwrap()));
+/// let query = tracing::info_span!("db_query", sql = "SELECT 1");
+/// assert!(!is_genai_span(query.metadata().unwrap()));
+///
+/// // Export only such spans, whatever crate they come from:
+/// let layer = langfuse_runtime::tracing::layer().export_filter(|meta| is_genai_span(meta));
 /// # drop(layer);
 /// ```
 pub fn is_genai_span(metadata: &Metadata<'_>) -> bool {
