@@ -93,11 +93,24 @@ impl TraceContext {
         TraceContext { parent: Parent::Ours(Tracing::Off), trace_attributes: None };
 
     /// The context of the calling thread (empty outside any observation).
+    ///
+    /// ```
+    /// use langfuse_runtime::TraceContext;
+    /// // Outside any observation the context is empty.
+    /// assert_eq!(TraceContext::current().ids(), None);
+    /// ```
     pub fn current() -> Self {
         with_current(TraceContext::clone)
     }
 
     /// The trace id and observation id new children would get as parent.
+    ///
+    /// ```
+    /// use langfuse_runtime::{ObservationId, TraceContext, TraceId};
+    /// let (trace, parent) = (TraceId::from_seed("order-42"), ObservationId::from_seed("step"));
+    /// let cx = TraceContext::from_trace_id(trace, Some(parent));
+    /// assert_eq!(cx.ids(), Some((trace, parent)));
+    /// ```
     pub fn ids(&self) -> Option<(TraceId, ObservationId)> {
         match &self.parent {
             Parent::Ours(Tracing::Off) => None,
@@ -109,16 +122,36 @@ impl TraceContext {
     }
 
     /// The current trace id, if inside a trace.
+    ///
+    /// ```
+    /// use langfuse_runtime::{TraceContext, TraceId};
+    /// let cx = TraceContext::from_trace_id(TraceId::from_seed("order-42"), None);
+    /// assert_eq!(cx.trace_id(), Some(TraceId::from_seed("order-42")));
+    /// assert_eq!(TraceContext::default().trace_id(), None);
+    /// ```
     pub fn trace_id(&self) -> Option<TraceId> {
         self.ids().map(|(t, _)| t)
     }
 
     /// The current observation id, if inside a trace.
+    ///
+    /// ```
+    /// use langfuse_runtime::{ObservationId, TraceContext, TraceId};
+    /// let parent = ObservationId::from_seed("step");
+    /// let cx = TraceContext::from_trace_id(TraceId::from_seed("order-42"), Some(parent));
+    /// assert_eq!(cx.observation_id(), Some(parent));
+    /// ```
     pub fn observation_id(&self) -> Option<ObservationId> {
         self.ids().map(|(_, o)| o)
     }
 
     /// Whether observations started here are recorded (false outside any trace).
+    ///
+    /// ```
+    /// use langfuse_runtime::{TraceContext, TraceId};
+    /// assert!(!TraceContext::default().is_recording());
+    /// assert!(TraceContext::from_trace_id(TraceId::from_seed("order-42"), None).is_recording());
+    /// ```
     pub fn is_recording(&self) -> bool {
         match &self.parent {
             Parent::Ours(handle) => handle.is_live(),
@@ -160,6 +193,16 @@ impl TraceContext {
     ///
     /// Guards must be dropped in reverse order of creation on the same thread; use
     /// [`TraceContext::wrap`] for futures, never a guard held across `.await`.
+    ///
+    /// ```
+    /// use langfuse_runtime::{TraceContext, TraceId};
+    /// let cx = TraceContext::from_trace_id(TraceId::from_seed("order-42"), None);
+    /// {
+    ///     let _guard = cx.attach();
+    ///     assert_eq!(TraceContext::current().trace_id(), Some(TraceId::from_seed("order-42")));
+    /// }
+    /// assert_eq!(TraceContext::current().trace_id(), None);
+    /// ```
     #[must_use = "the context is current only while the guard lives"]
     pub fn attach(mut self) -> ContextGuard {
         let exchanged = exchange_current(&mut self);
@@ -168,12 +211,26 @@ impl TraceContext {
     }
 
     /// Runs `f` with this context current.
+    ///
+    /// ```
+    /// use langfuse_runtime::{TraceContext, TraceId};
+    /// let cx = TraceContext::from_trace_id(TraceId::from_seed("order-42"), None);
+    /// let inside = cx.run(|| TraceContext::current().trace_id());
+    /// assert_eq!(inside, Some(TraceId::from_seed("order-42")));
+    /// ```
     pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
         let _guard = self.attach();
         f()
     }
 
     /// Wraps a future so that this context is current whenever it is polled.
+    ///
+    /// ```
+    /// use langfuse_runtime::{TraceContext, TraceId};
+    /// let cx = TraceContext::from_trace_id(TraceId::from_seed("order-42"), None);
+    /// let future = cx.wrap(async { TraceContext::current().trace_id() });
+    /// assert_eq!(futures::executor::block_on(future), Some(TraceId::from_seed("order-42")));
+    /// ```
     pub fn wrap<F: Future>(self, future: F) -> WithContext<F> {
         WithContext { future, context: self }
     }
@@ -325,11 +382,26 @@ impl<F: Future> Future for WithContext<F> {
 /// ```
 pub trait FutureContextExt: Future + Sized {
     /// Captures the caller's context now and makes it current on every poll.
+    ///
+    /// ```
+    /// use langfuse_runtime::{FutureContextExt as _, TraceContext, TraceId};
+    /// let cx = TraceContext::from_trace_id(TraceId::from_seed("order-42"), None);
+    /// let future = cx.run(|| async { TraceContext::current().trace_id() }.in_current_context());
+    /// // Polled outside `run`, the future still sees the context it was made in.
+    /// assert_eq!(futures::executor::block_on(future), Some(TraceId::from_seed("order-42")));
+    /// ```
     fn in_current_context(self) -> WithContext<Self> {
         TraceContext::current().wrap(self)
     }
 
     /// Makes `context` current on every poll.
+    ///
+    /// ```
+    /// use langfuse_runtime::{FutureContextExt as _, TraceContext, TraceId};
+    /// let cx = TraceContext::from_trace_id(TraceId::from_seed("order-42"), None);
+    /// let future = async { TraceContext::current().trace_id() }.with_langfuse_context(cx);
+    /// assert_eq!(futures::executor::block_on(future), Some(TraceId::from_seed("order-42")));
+    /// ```
     fn with_langfuse_context(self, context: TraceContext) -> WithContext<Self> {
         context.wrap(self)
     }

@@ -56,6 +56,15 @@ macro_rules! id_impl {
     ($name:ident, $int:ty, $nonzero:ty, $bytes:literal, $from:ident, $to:ident) => {
         impl $name {
             /// Builds an id from its integer form; `None` for the invalid all-zero id.
+            ///
+            /// ```
+            /// use langfuse_runtime::{ObservationId, TraceId};
+            /// let trace = TraceId::from_u128(0x2a).unwrap();
+            /// assert_eq!(trace.to_string(), "0000000000000000000000000000002a");
+            /// let id = ObservationId::from_u64(0x2a).unwrap();
+            /// assert_eq!(id.to_string(), "000000000000002a");
+            /// assert!(TraceId::from_u128(0).is_none() && ObservationId::from_u64(0).is_none());
+            /// ```
             pub const fn $from(value: $int) -> Option<Self> {
                 // Non-zero inside, so `Option<Self>` is as small as the id itself.
                 match <$nonzero>::new(value) {
@@ -65,16 +74,38 @@ macro_rules! id_impl {
             }
 
             /// The id as a big-endian integer.
+            ///
+            /// ```
+            /// use langfuse_runtime::{ObservationId, TraceId};
+            /// let trace: TraceId = "0af7651916cd43dd8448eb211c80319c".parse().unwrap();
+            /// assert_eq!(trace.to_u128(), 0x0af7651916cd43dd8448eb211c80319c);
+            /// let id: ObservationId = "b7ad6b7169203331".parse().unwrap();
+            /// assert_eq!(id.to_u64(), 0xb7ad6b7169203331);
+            /// ```
             pub const fn $to(self) -> $int {
                 self.0.get()
             }
 
             /// The id as big-endian bytes, as it goes into OTLP.
+            ///
+            /// ```
+            /// use langfuse_runtime::{ObservationId, TraceId};
+            /// assert_eq!(TraceId::from_u128(1).unwrap().to_bytes()[15], 1);
+            /// assert_eq!(ObservationId::from_u64(0x0102).unwrap().to_bytes(), [0, 0, 0, 0, 0, 0, 1, 2]);
+            /// ```
             pub const fn to_bytes(self) -> [u8; $bytes] {
                 self.0.get().to_be_bytes()
             }
 
             /// Builds an id from big-endian bytes; `None` for all zeros.
+            ///
+            /// ```
+            /// use langfuse_runtime::{ObservationId, TraceId};
+            /// let id = ObservationId::from_bytes([0, 0, 0, 0, 0, 0, 1, 2]).unwrap();
+            /// assert_eq!(id.to_u64(), 0x0102);
+            /// assert_eq!(TraceId::from_bytes(id_bytes()), None);
+            /// # fn id_bytes() -> [u8; 16] { [0; 16] }
+            /// ```
             pub const fn from_bytes(bytes: [u8; $bytes]) -> Option<Self> {
                 Self::$from(<$int>::from_be_bytes(bytes))
             }
@@ -128,6 +159,12 @@ const ONE_OBSERVATION: ObservationId = match ObservationId::from_u64(1) {
 
 impl TraceId {
     /// A fresh random trace id.
+    ///
+    /// ```
+    /// use langfuse_runtime::TraceId;
+    /// assert_ne!(TraceId::random(), TraceId::random());
+    /// assert_eq!(TraceId::random().to_string().len(), 32);
+    /// ```
     pub fn random() -> Self {
         let high = u128::from(next_random_u64());
         let low = u128::from(next_random_u64());
@@ -156,6 +193,12 @@ impl TraceId {
 
 impl ObservationId {
     /// A fresh random observation id.
+    ///
+    /// ```
+    /// use langfuse_runtime::ObservationId;
+    /// assert_ne!(ObservationId::random(), ObservationId::random());
+    /// assert_eq!(ObservationId::random().to_string().len(), 16);
+    /// ```
     pub fn random() -> Self {
         Self::from_u64(next_random_u64()).unwrap_or(ONE_OBSERVATION)
     }

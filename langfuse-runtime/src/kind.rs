@@ -36,6 +36,12 @@ pub enum ObservationType {
 
 impl ObservationType {
     /// All ten types, in the order Langfuse documents them.
+    ///
+    /// ```
+    /// use langfuse_runtime::ObservationType;
+    /// assert_eq!(ObservationType::ALL.len(), 10);
+    /// assert_eq!(ObservationType::ALL[0], ObservationType::Span);
+    /// ```
     pub const ALL: [ObservationType; 10] = [
         Self::Span,
         Self::Generation,
@@ -50,6 +56,12 @@ impl ObservationType {
     ];
 
     /// The lower-case wire name.
+    ///
+    /// ```
+    /// use langfuse_runtime::ObservationType;
+    /// assert_eq!(ObservationType::Retriever.as_str(), "retriever");
+    /// assert_eq!("tool".parse::<ObservationType>().unwrap(), ObservationType::Tool);
+    /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Span => "span",
@@ -67,6 +79,12 @@ impl ObservationType {
 
     /// Whether the type accepts model, usage, cost, completion start and prompt
     /// (`generation` and `embedding`).
+    ///
+    /// ```
+    /// use langfuse_runtime::ObservationType;
+    /// assert!(ObservationType::Embedding.is_generation_like());
+    /// assert!(!ObservationType::Tool.is_generation_like());
+    /// ```
     pub const fn is_generation_like(self) -> bool {
         matches!(self, Self::Generation | Self::Embedding)
     }
@@ -135,6 +153,11 @@ pub enum Level {
 
 impl Level {
     /// The upper-case wire name.
+    ///
+    /// ```
+    /// use langfuse_runtime::Level;
+    /// assert_eq!(Level::Warning.as_str(), "WARNING");
+    /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Debug => "DEBUG",

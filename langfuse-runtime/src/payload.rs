@@ -33,11 +33,23 @@ impl JsonText {
     }
 
     /// The JSON text.
+    ///
+    /// ```
+    /// use langfuse_runtime::JsonText;
+    /// let text: JsonText = r#"{"a":1}"#.parse().unwrap();
+    /// assert_eq!(text.as_str(), r#"{"a":1}"#);
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// The JSON text, owned.
+    ///
+    /// ```
+    /// use langfuse_runtime::JsonText;
+    /// let text: JsonText = "[1,2]".parse().unwrap();
+    /// assert_eq!(text.into_string(), "[1,2]");
+    /// ```
     pub fn into_string(self) -> String {
         self.0
     }
@@ -177,6 +189,12 @@ pub enum Payload {
 
 impl Payload {
     /// The wire text.
+    ///
+    /// ```
+    /// use langfuse_runtime::Payload;
+    /// assert_eq!(Payload::from("hi").as_str(), "hi");
+    /// assert_eq!(Payload::Json(r#"{"q":1}"#.parse().unwrap()).as_str(), r#"{"q":1}"#);
+    /// ```
     pub fn as_str(&self) -> &str {
         match self {
             Self::Text(text) => text,
@@ -185,12 +203,24 @@ impl Payload {
     }
 
     /// Whether the value was something other than a string.
+    ///
+    /// ```
+    /// use langfuse_runtime::Payload;
+    /// assert!(!Payload::from("42").is_json());
+    /// assert!(Payload::Json("42".parse().unwrap()).is_json());
+    /// ```
     pub fn is_json(&self) -> bool {
         matches!(self, Self::Json(_))
     }
 
     /// The value: a JSON string for text, the parsed value for JSON (`Null` if the text were
     /// ever not JSON, which the SDK's encoder never produces).
+    ///
+    /// ```
+    /// use langfuse_runtime::Payload;
+    /// assert_eq!(Payload::from("42").to_value(), serde_json::json!("42"));
+    /// assert_eq!(Payload::Json("42".parse().unwrap()).to_value(), serde_json::json!(42));
+    /// ```
     pub fn to_value(&self) -> serde_json::Value {
         match self {
             Self::Text(text) => serde_json::Value::String(text.clone()),
@@ -199,6 +229,11 @@ impl Payload {
     }
 
     /// The wire text, owned.
+    ///
+    /// ```
+    /// use langfuse_runtime::Payload;
+    /// assert_eq!(Payload::Json("[1]".parse().unwrap()).into_string(), "[1]");
+    /// ```
     pub fn into_string(self) -> String {
         match self {
             Self::Text(text) => text,

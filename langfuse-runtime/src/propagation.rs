@@ -62,30 +62,160 @@ fn checked(what: &str, value: String) -> Option<String> {
 
 impl Propagate {
     /// `user.id`.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{propagate_attributes, span};
+    /// propagate_attributes().user_id("user-42").run(|| span("handle_request").start().end());
+    /// let records = records();
+    /// let trace = records[0].trace.as_deref().unwrap();
+    /// assert_eq!(trace.user_id.as_deref(), Some("user-42"));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn user_id(mut self, user_id: impl Into<String>) -> Self {
         self.update.user_id = checked("user_id", user_id.into());
         self
     }
 
     /// `session.id`.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{propagate_attributes, span};
+    /// propagate_attributes().session_id("chat-7").run(|| span("handle_request").start().end());
+    /// let records = records();
+    /// let trace = records[0].trace.as_deref().unwrap();
+    /// assert_eq!(trace.session_id.as_deref(), Some("chat-7"));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn session_id(mut self, session_id: impl Into<String>) -> Self {
         self.update.session_id = checked("session_id", session_id.into());
         self
     }
 
     /// `langfuse.trace.name`.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{propagate_attributes, span};
+    /// propagate_attributes().trace_name("support-bot").run(|| span("handle_request").start().end());
+    /// let records = records();
+    /// let trace = records[0].trace.as_deref().unwrap();
+    /// assert_eq!(trace.name.as_deref(), Some("support-bot"));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn trace_name(mut self, name: impl Into<String>) -> Self {
         self.update.name = checked("trace_name", name.into());
         self
     }
 
     /// `langfuse.version`.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{propagate_attributes, span};
+    /// propagate_attributes().version("2024-06").run(|| span("handle_request").start().end());
+    /// let records = records();
+    /// let trace = records[0].trace.as_deref().unwrap();
+    /// assert_eq!(trace.version.as_deref(), Some("2024-06"));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn version(mut self, version: impl Into<String>) -> Self {
         self.update.version = checked("version", version.into());
         self
     }
 
     /// `langfuse.trace.tags`.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{propagate_attributes, span};
+    /// propagate_attributes().tags(["beta", "faq"]).tags(["beta"]).run(|| span("handle_request").start().end());
+    /// let records = records();
+    /// let trace = records[0].trace.as_deref().unwrap();
+    /// assert_eq!(trace.tags, ["beta", "faq"]);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn tags<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tags: I) -> Self {
         for tag in tags {
             if let Some(tag) = checked("tag", tag.into())
@@ -98,6 +228,32 @@ impl Propagate {
     }
 
     /// `langfuse.trace.metadata.<key>` (JSON-encoded value of at most 200 characters).
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{propagate_attributes, span};
+    /// propagate_attributes().metadata("tenant", &"acme").run(|| span("handle_request").start().end());
+    /// let records = records();
+    /// let trace = records[0].trace.as_deref().unwrap();
+    /// assert_eq!(trace.metadata.get("tenant").map(|v| v.as_str()), Some(r#""acme""#));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn metadata<T: Serialize + ?Sized>(mut self, key: &str, value: &T) -> Self {
         let json = encode::json_text(value);
         if json != "null"
@@ -110,6 +266,32 @@ impl Propagate {
 
     /// `langfuse.environment` for observations in the scope (`[a-z0-9_-]+`, at most 40
     /// characters, not starting with `langfuse`).
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{propagate_attributes, span};
+    /// propagate_attributes().environment("staging").environment("Not Valid!").run(|| span("handle_request").start().end());
+    /// let records = records();
+    /// let trace = records[0].trace.as_deref().unwrap();
+    /// assert_eq!(trace.environment.as_deref(), Some("staging"), "the invalid name was dropped");
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn environment(mut self, environment: impl Into<String>) -> Self {
         let env = environment.into();
         let valid = !env.is_empty()
@@ -127,6 +309,32 @@ impl Propagate {
     }
 
     /// A prompt linked to generations started in the scope that do not set their own.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{propagate_attributes, span};
+    /// propagate_attributes().prompt("qa-prompt", 3).run(|| span("handle_request").start().end());
+    /// let records = records();
+    /// let trace = records[0].trace.as_deref().unwrap();
+    /// assert_eq!((trace.prompt_name.as_deref(), trace.prompt_version), (Some("qa-prompt"), Some(3)));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn prompt(mut self, name: impl Into<String>, version: i64) -> Self {
         self.update.prompt_name = Some(name.into()).filter(|n| !n.is_empty());
         self.update.prompt_version = Some(version);
@@ -134,6 +342,33 @@ impl Propagate {
     }
 
     /// The current context with these attributes merged in; the current observation gets them too.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{propagate_attributes, span};
+    /// let cx = propagate_attributes().user_id("user-42").context();
+    /// // Carry it into a worker thread: its observations get the attributes.
+    /// std::thread::spawn(move || cx.run(|| span("job").start().end())).join().unwrap();
+    /// let records = records();
+    /// assert_eq!(records[0].trace.as_deref().and_then(|t| t.user_id.as_deref()), Some("user-42"));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn context(self) -> TraceContext {
         let mut cx = TraceContext::current();
         let mut merged = cx.trace_attributes.as_deref().cloned().unwrap_or_default();
@@ -148,11 +383,68 @@ impl Propagate {
     }
 
     /// Runs `f` in the scope.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{propagate_attributes, span};
+    /// let answer = propagate_attributes().session_id("chat-7").run(|| {
+    ///     span("answer").start().end();
+    ///     42
+    /// });
+    /// assert_eq!(answer, 42);
+    /// let records = records();
+    /// assert_eq!(records[0].trace.as_deref().and_then(|t| t.session_id.as_deref()), Some("chat-7"));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
         self.context().run(f)
     }
 
     /// Runs `future` in the scope (on every poll).
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{propagate_attributes, span};
+    /// let future = propagate_attributes().session_id("chat-7").wrap(async {
+    ///     span("answer").start().end();
+    /// });
+    /// futures::executor::block_on(future);
+    /// let records = records();
+    /// assert_eq!(records[0].trace.as_deref().and_then(|t| t.session_id.as_deref()), Some("chat-7"));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn wrap<F: Future>(self, future: F) -> WithContext<F> {
         self.context().wrap(future)
     }

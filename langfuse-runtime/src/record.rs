@@ -92,6 +92,14 @@ static NO_METADATA: Metadata = Metadata(Vec::new());
 
 impl ObservationRecord {
     /// A record with only the identity, name, type and times filled in.
+    ///
+    /// ```
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// let trace = TraceId::from_seed("order-42");
+    /// let r = ObservationRecord::new(trace, ObservationId::random(), None, "checkout", ObservationType::Span, 1_700_000_000_000_000_000);
+    /// assert_eq!((r.trace_id, r.parent_id), (trace, None));
+    /// assert_eq!(r.end_unix_nanos, r.start_unix_nanos);
+    /// ```
     #[inline]
     pub fn new(
         trace_id: TraceId,
@@ -122,6 +130,14 @@ impl ObservationRecord {
     }
 
     /// Whether the OTel span status is ERROR (level ERROR).
+    ///
+    /// ```
+    /// use langfuse_runtime::{Level, ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// let mut r = ObservationRecord::new(TraceId::random(), ObservationId::random(), None, "step", ObservationType::Span, 0);
+    /// assert!(!r.is_error());
+    /// r.level = Some(Level::Error);
+    /// assert!(r.is_error());
+    /// ```
     pub fn is_error(&self) -> bool {
         self.level == Some(Level::Error)
     }
@@ -138,51 +154,129 @@ impl ObservationRecord {
     }
 
     /// `langfuse.observation.status_message`.
+    ///
+    /// ```
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// let mut r = ObservationRecord::new(TraceId::random(), ObservationId::random(), None, "step", ObservationType::Span, 0);
+    /// assert_eq!(r.status_message(), None);
+    /// r.set_status_message(Some("timed out".into()));
+    /// assert_eq!(r.status_message(), Some("timed out"));
+    /// ```
     pub fn status_message(&self) -> Option<&str> {
         self.details.as_ref()?.status_message.as_deref()
     }
 
     /// Sets or clears the status message.
+    ///
+    /// ```
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// let mut r = ObservationRecord::new(TraceId::random(), ObservationId::random(), None, "step", ObservationType::Span, 0);
+    /// r.set_status_message(Some("timed out".into()));
+    /// r.set_status_message(None);
+    /// assert_eq!(r.status_message(), None);
+    /// ```
     pub fn set_status_message(&mut self, message: Option<String>) {
         self.set_detail(message, |d| &mut d.status_message);
     }
 
     /// `langfuse.version` of this observation.
+    ///
+    /// ```
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// let mut r = ObservationRecord::new(TraceId::random(), ObservationId::random(), None, "step", ObservationType::Span, 0);
+    /// assert_eq!(r.version(), None);
+    /// r.set_version(Some("v2".into()));
+    /// assert_eq!(r.version(), Some("v2"));
+    /// ```
     pub fn version(&self) -> Option<&str> {
         self.details.as_ref()?.version.as_deref()
     }
 
     /// Sets or clears the version.
+    ///
+    /// ```
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// let mut r = ObservationRecord::new(TraceId::random(), ObservationId::random(), None, "step", ObservationType::Span, 0);
+    /// r.set_version(Some("v2".into()));
+    /// r.set_version(None);
+    /// assert_eq!(r.version(), None);
+    /// ```
     pub fn set_version(&mut self, version: Option<String>) {
         self.set_detail(version, |d| &mut d.version);
     }
 
     /// `langfuse.observation.metadata.<key>`: one entry per top-level key, JSON-encoded value.
+    ///
+    /// ```
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// let mut r = ObservationRecord::new(TraceId::random(), ObservationId::random(), None, "step", ObservationType::Span, 0);
+    /// assert!(r.metadata().is_empty());
+    /// r.metadata_mut().insert("rows", "3".parse().unwrap());
+    /// assert_eq!(r.metadata().get("rows").map(|v| v.as_str()), Some("3"));
+    /// ```
     pub fn metadata(&self) -> &Metadata {
         self.details.as_ref().map_or(&NO_METADATA, |d| &d.metadata)
     }
 
     /// The metadata, for adding keys.
+    ///
+    /// ```
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// let mut r = ObservationRecord::new(TraceId::random(), ObservationId::random(), None, "step", ObservationType::Span, 0);
+    /// r.metadata_mut().insert("exported_by", "\"my-exporter\"".parse().unwrap());
+    /// assert_eq!(r.metadata().len(), 1);
+    /// ```
     pub fn metadata_mut(&mut self) -> &mut Metadata {
         &mut self.details_mut().metadata
     }
 
     /// Non-object metadata, JSON-encoded, under the bare `langfuse.observation.metadata` key.
+    ///
+    /// ```
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// let mut r = ObservationRecord::new(TraceId::random(), ObservationId::random(), None, "step", ObservationType::Span, 0);
+    /// assert!(r.metadata_value().is_none());
+    /// r.set_metadata_value(Some("[1,2]".parse().unwrap()));
+    /// assert_eq!(r.metadata_value().map(|v| v.as_str()), Some("[1,2]"));
+    /// ```
     pub fn metadata_value(&self) -> Option<&JsonText> {
         self.details.as_ref()?.metadata_value.as_ref()
     }
 
     /// Sets or clears the non-object metadata.
+    ///
+    /// ```
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// let mut r = ObservationRecord::new(TraceId::random(), ObservationId::random(), None, "step", ObservationType::Span, 0);
+    /// r.set_metadata_value(Some("\"a note\"".parse().unwrap()));
+    /// r.set_metadata_value(None);
+    /// assert!(r.metadata_value().is_none());
+    /// ```
     pub fn set_metadata_value(&mut self, json: Option<JsonText>) {
         self.set_detail(json, |d| &mut d.metadata_value);
     }
 
     /// Model, usage, cost, … (generation-like types), if any was set.
+    ///
+    /// ```
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// let mut r = ObservationRecord::new(TraceId::random(), ObservationId::random(), None, "chat", ObservationType::Generation, 0);
+    /// assert!(r.generation().is_none());
+    /// r.generation_mut().model = Some("gpt-4o".into());
+    /// assert_eq!(r.generation().and_then(|g| g.model.as_deref()), Some("gpt-4o"));
+    /// ```
     pub fn generation(&self) -> Option<&GenerationFields> {
         self.details.as_ref()?.generation.as_ref()
     }
 
     /// The generation fields, created empty on first use.
+    ///
+    /// ```
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// let mut r = ObservationRecord::new(TraceId::random(), ObservationId::random(), None, "chat", ObservationType::Generation, 0);
+    /// r.generation_mut().prompt_name = Some("qa".into());
+    /// assert!(r.generation().is_some());
+    /// ```
     pub fn generation_mut(&mut self) -> &mut GenerationFields {
         self.details_mut().generation.get_or_insert_with(Default::default)
     }
@@ -280,6 +374,13 @@ const _: () = assert!(std::mem::size_of::<ObservationRecord>() <= 160);
 
 impl Metadata {
     /// Sets `key` to an already JSON-encoded value, replacing an earlier value in place.
+    ///
+    /// ```
+    /// use langfuse_runtime::Metadata;
+    /// let mut m = Metadata::default();
+    /// m.insert("region", "\"eu\"".parse().unwrap());
+    /// assert_eq!(m.get("region").map(|v| v.as_str()), Some("\"eu\""));
+    /// ```
     pub fn insert(&mut self, key: impl Into<String>, json_value: JsonText) {
         let key = key.into();
         match self.0.iter_mut().find(|(k, _)| *k == key) {
@@ -289,6 +390,17 @@ impl Metadata {
     }
 
     /// Merges `other` over `self` (keys of `other` win, new keys are appended).
+    ///
+    /// ```
+    /// use langfuse_runtime::Metadata;
+    /// let (mut a, mut b) = (Metadata::default(), Metadata::default());
+    /// a.insert("k", "1".parse().unwrap());
+    /// b.insert("k", "2".parse().unwrap());
+    /// b.insert("new", "3".parse().unwrap());
+    /// a.merge_from(&b);
+    /// let keys: Vec<_> = a.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    /// assert_eq!(keys, ["k=2", "new=3"]);
+    /// ```
     pub fn merge_from(&mut self, other: &Metadata) {
         for (k, v) in &other.0 {
             self.insert(k.clone(), v.clone());
@@ -296,21 +408,51 @@ impl Metadata {
     }
 
     /// The JSON-encoded value of `key`.
+    ///
+    /// ```
+    /// use langfuse_runtime::Metadata;
+    /// let mut m = Metadata::default();
+    /// m.insert("rows", "3".parse().unwrap());
+    /// assert_eq!(m.get("rows").and_then(|v| v.parse_as::<u32>().ok()), Some(3));
+    /// assert!(m.get("missing").is_none());
+    /// ```
     pub fn get(&self, key: &str) -> Option<&JsonText> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
     /// Entries in insertion order.
+    ///
+    /// ```
+    /// use langfuse_runtime::Metadata;
+    /// let mut m = Metadata::default();
+    /// m.insert("b", "1".parse().unwrap());
+    /// m.insert("a", "2".parse().unwrap());
+    /// let keys: Vec<&str> = m.iter().map(|(k, _)| k).collect();
+    /// assert_eq!(keys, ["b", "a"], "insertion order");
+    /// ```
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &JsonText)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// Number of keys.
+    ///
+    /// ```
+    /// use langfuse_runtime::Metadata;
+    /// let mut m = Metadata::default();
+    /// m.insert("a", "1".parse().unwrap());
+    /// m.insert("a", "2".parse().unwrap());
+    /// assert_eq!(m.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
     /// Whether there are no keys.
+    ///
+    /// ```
+    /// use langfuse_runtime::Metadata;
+    /// assert!(Metadata::default().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

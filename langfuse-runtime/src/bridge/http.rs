@@ -19,6 +19,15 @@ pub fn inject_headers(headers: &mut HeaderMap) {
 }
 
 /// Sets `traceparent` from `cx` (nothing outside a trace).
+///
+/// ```
+/// use langfuse_runtime::w3c;
+/// let value = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+/// let cx = w3c::parse_traceparent(value).unwrap();
+/// let mut headers = http::HeaderMap::new();
+/// w3c::inject_headers_from(&cx, &mut headers);
+/// assert_eq!(headers[w3c::TRACEPARENT], value);
+/// ```
 pub fn inject_headers_from(cx: &TraceContext, headers: &mut HeaderMap) {
     if let Some(value) = traceparent(cx).and_then(|v| HeaderValue::from_str(&v).ok()) {
         headers.insert(TRACEPARENT, value);
@@ -39,6 +48,14 @@ pub fn extract_headers(headers: &HeaderMap) -> Option<TraceContext> {
 }
 
 /// Copies `tracestate` from incoming to outgoing headers, unchanged.
+///
+/// ```
+/// let mut incoming = http::HeaderMap::new();
+/// incoming.insert("tracestate", http::HeaderValue::from_static("vendor=abc"));
+/// let mut outgoing = http::HeaderMap::new();
+/// langfuse_runtime::w3c::forward_tracestate_headers(&incoming, &mut outgoing);
+/// assert_eq!(outgoing["tracestate"], "vendor=abc");
+/// ```
 pub fn forward_tracestate_headers(incoming: &HeaderMap, outgoing: &mut HeaderMap) {
     if let Some(state) = incoming.get(TRACESTATE) {
         outgoing.insert(TRACESTATE, state.clone());

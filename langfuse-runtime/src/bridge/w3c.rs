@@ -46,12 +46,28 @@ use crate::ids::{ObservationId, TraceId};
 use crate::state::{SpanIds, Tracing};
 
 /// The W3C header carrying trace id, parent id and flags.
+///
+/// ```
+/// assert_eq!(langfuse_runtime::w3c::TRACEPARENT, "traceparent");
+/// ```
 pub const TRACEPARENT: &str = "traceparent";
 /// The W3C header carrying vendor-specific trace data, forwarded unchanged.
+///
+/// ```
+/// assert_eq!(langfuse_runtime::w3c::TRACESTATE, "tracestate");
+/// ```
 pub const TRACESTATE: &str = "tracestate";
 
 /// The `traceparent` value for `cx`: its trace and current observation; `None` outside a
 /// trace. The sampled flag is set unless the trace is known not to be sampled.
+///
+/// ```
+/// use langfuse_runtime::{TraceContext, w3c};
+/// let value = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+/// let cx = w3c::parse_traceparent(value).unwrap();
+/// assert_eq!(w3c::traceparent(&cx).as_deref(), Some(value));
+/// assert_eq!(w3c::traceparent(&TraceContext::default()), None);
+/// ```
 pub fn traceparent(cx: &TraceContext) -> Option<String> {
     let (trace_id, id) = cx.ids()?;
     let sampled = match &cx.parent {
@@ -64,6 +80,14 @@ pub fn traceparent(cx: &TraceContext) -> Option<String> {
 
 /// A context that continues the trace of a `traceparent` value (see the module docs);
 /// `None` when the value is not a valid one.
+///
+/// ```
+/// use langfuse_runtime::w3c::parse_traceparent;
+/// let cx = parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").unwrap();
+/// assert_eq!(cx.trace_id().unwrap().to_string(), "0af7651916cd43dd8448eb211c80319c");
+/// assert_eq!(cx.observation_id().unwrap().to_string(), "b7ad6b7169203331");
+/// assert!(parse_traceparent("not a traceparent").is_none());
+/// ```
 pub fn parse_traceparent(value: &str) -> Option<TraceContext> {
     let value = value.trim();
     let bytes = value.as_bytes();
@@ -100,12 +124,35 @@ fn is_lower_hex(s: &str) -> bool {
 }
 
 /// Writes the current context's `traceparent` into `carrier` (nothing outside a trace).
+///
+/// ```
+/// use std::collections::HashMap;
+/// use langfuse_runtime::{TraceContext, TraceId, w3c};
+/// let mut headers = HashMap::new();
+/// w3c::inject(&mut headers);
+/// assert!(headers.is_empty(), "outside a trace nothing is written");
+///
+/// let trace = TraceId::from_seed("order-42");
+/// TraceContext::from_trace_id(trace, None).run(|| w3c::inject(&mut headers));
+/// assert!(headers["traceparent"].starts_with(&format!("00-{trace}-")));
+/// ```
 pub fn inject(carrier: &mut HashMap<String, String>) {
     inject_context(&TraceContext::current(), carrier);
 }
 
 /// Writes `cx`'s `traceparent` into `carrier` (nothing outside a trace), replacing any
 /// earlier value whatever its case.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use langfuse_runtime::w3c;
+/// let value = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+/// let cx = w3c::parse_traceparent(value).unwrap();
+/// let mut headers = HashMap::from([("TraceParent".to_string(), "stale".to_string())]);
+/// w3c::inject_context(&cx, &mut headers);
+/// assert_eq!(headers.len(), 1);
+/// assert_eq!(headers["traceparent"], value);
+/// ```
 pub fn inject_context(cx: &TraceContext, carrier: &mut HashMap<String, String>) {
     if let Some(value) = traceparent(cx) {
         carrier.retain(|k, _| !k.eq_ignore_ascii_case(TRACEPARENT));
@@ -115,11 +162,30 @@ pub fn inject_context(cx: &TraceContext, carrier: &mut HashMap<String, String>) 
 
 /// The context `carrier`'s `traceparent` continues (header names in any case); `None`
 /// without a valid one.
+///
+/// ```
+/// use std::collections::HashMap;
+/// let headers = HashMap::from([(
+///     "Traceparent".to_string(),
+///     "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_string(),
+/// )]);
+/// let cx = langfuse_runtime::w3c::extract(&headers).unwrap();
+/// assert_eq!(cx.trace_id().unwrap().to_string(), "0af7651916cd43dd8448eb211c80319c");
+/// assert!(langfuse_runtime::w3c::extract(&HashMap::new()).is_none());
+/// ```
 pub fn extract(carrier: &HashMap<String, String>) -> Option<TraceContext> {
     parse_traceparent(get(carrier, TRACEPARENT)?)
 }
 
 /// Copies `tracestate` from an incoming carrier to an outgoing one, unchanged.
+///
+/// ```
+/// use std::collections::HashMap;
+/// let incoming = HashMap::from([("tracestate".to_string(), "vendor=abc".to_string())]);
+/// let mut outgoing = HashMap::new();
+/// langfuse_runtime::w3c::forward_tracestate(&incoming, &mut outgoing);
+/// assert_eq!(outgoing["tracestate"], "vendor=abc");
+/// ```
 pub fn forward_tracestate(
     incoming: &HashMap<String, String>,
     outgoing: &mut HashMap<String, String>,

@@ -79,36 +79,151 @@ macro_rules! setters {
 impl ConfigBuilder {
     setters! {
         /// Langfuse public key (`pk-lf-…`).
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder().env_source(|_| None).public_key("pk-lf-123").build()?;
+        /// assert_eq!(c.public_key(), Some("pk-lf-123"));
+        /// assert!(!c.has_keys(), "the secret key is missing");
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         public_key: impl Into<String> => Into::into;
         /// Langfuse secret key (`sk-lf-…`).
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder()
+        ///     .env_source(|_| None)
+        ///     .public_key("pk-lf-123")
+        ///     .secret_key("sk-lf-456")
+        ///     .build()?;
+        /// assert!(c.has_keys());
+        /// assert!(!format!("{c:?}").contains("sk-lf-456"));
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         secret_key: impl Into<String> => Into::into;
         /// Base URL of the Langfuse server (wins over `LANGFUSE_BASE_URL`).
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder().base_url("https://us.cloud.langfuse.com").build()?;
+        /// assert_eq!(c.base_url(), "https://us.cloud.langfuse.com");
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         base_url: impl Into<String> => Into::into;
         /// Deprecated alias of `base_url`, below `LANGFUSE_BASE_URL` in precedence.
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder().env_source(|_| None).host("http://localhost:3000").build()?;
+        /// assert_eq!(c.base_url(), "http://localhost:3000");
+        /// let c = langfuse_runtime::Config::builder()
+        ///     .env_source(|_| None)
+        ///     .host("http://localhost:3000")
+        ///     .base_url("http://localhost:4000")
+        ///     .build()?;
+        /// assert_eq!(c.base_url(), "http://localhost:4000");
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         host: impl Into<String> => Into::into;
         /// Environment written on every observation (e.g. `production`).
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder().environment("staging").build()?;
+        /// assert_eq!(c.environment(), Some("staging"));
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         environment: impl Into<String> => Into::into;
         /// Release written on every observation.
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder().release("v1.4.2").build()?;
+        /// assert_eq!(c.release(), Some("v1.4.2"));
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         release: impl Into<String> => Into::into;
         /// Fraction of traces recorded, in [0, 1].
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder().sample_rate(0.25).build()?;
+        /// assert_eq!(c.sample_rate(), 0.25);
+        /// assert!(langfuse_runtime::Config::builder().sample_rate(1.5).build().is_err());
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         sample_rate: f64 => std::convert::identity;
         /// Turns tracing off entirely (instrumented code still runs).
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder().tracing_enabled(false).build()?;
+        /// assert!(!c.tracing_enabled());
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         tracing_enabled: bool => std::convert::identity;
         /// The SDK's debug lines on stderr.
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder().debug(true).build()?;
+        /// assert!(c.debug());
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         debug: bool => std::convert::identity;
         /// Observations per export request.
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder().flush_at(100).build()?;
+        /// assert_eq!(c.flush_at(), 100);
+        /// assert!(langfuse_runtime::Config::builder().flush_at(0).build().is_err());
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         flush_at: usize => std::convert::identity;
         /// Longest wait before queued observations are exported.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let c = langfuse_runtime::Config::builder().flush_interval(Duration::from_secs(1)).build()?;
+        /// assert_eq!(c.flush_interval(), Duration::from_secs(1));
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         flush_interval: Duration => std::convert::identity;
         /// Deadline of one export attempt (each retry has its own); more than zero.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let c = langfuse_runtime::Config::builder().timeout(Duration::from_secs(10)).build()?;
+        /// assert_eq!(c.timeout(), Duration::from_secs(10));
+        /// assert!(langfuse_runtime::Config::builder().timeout(Duration::ZERO).build().is_err());
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         timeout: Duration => std::convert::identity;
         /// Default input/output capture of `#[observe]`.
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder().io_capture_enabled(false).build()?;
+        /// assert!(!c.io_capture_enabled());
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         io_capture_enabled: bool => std::convert::identity;
         /// OTLP request compression.
+        ///
+        /// ```
+        /// use langfuse_runtime::Compression;
+        /// let c = langfuse_runtime::Config::builder().compression(Compression::None).build()?;
+        /// assert_eq!(c.compression(), Compression::None);
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         compression: Compression => std::convert::identity;
         /// Largest uncompressed request body.
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder().max_request_bytes(4 << 20).build()?;
+        /// assert_eq!(c.max_request_bytes(), 4 * 1024 * 1024);
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         max_request_bytes: usize => std::convert::identity;
         /// Observations waiting for export before new ones are dropped (and counted).
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder().max_queue_size(10_000).build()?;
+        /// assert_eq!(c.max_queue_size(), 10_000);
+        /// assert!(langfuse_runtime::Config::builder().max_queue_size(0).build().is_err());
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         max_queue_size: usize => std::convert::identity;
         /// Approximate bytes waiting for export before new observations are dropped (and
         /// counted as `queue_full_bytes`); over `LANGFUSE_MAX_QUEUE_BYTES`, default 64 MiB, at
@@ -119,6 +234,12 @@ impl ConfigBuilder {
         /// ```
         max_queue_bytes: usize => std::convert::identity;
         /// `service.name` of the resource.
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder().service_name("checkout-api").build()?;
+        /// assert_eq!(c.service_name(), "checkout-api");
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         service_name: impl Into<String> => Into::into;
         /// OTLP path under the base URL (over `LANGFUSE_OTEL_TRACES_EXPORT_PATH`).
         ///
@@ -133,8 +254,21 @@ impl ConfigBuilder {
         traces_path: impl Into<String> => Into::into;
         /// Most attributes per span, at least 1 (over `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`); beyond
         /// it metadata keys are dropped first and counted in the span's dropped count.
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder().attribute_count_limit(256).build()?;
+        /// assert_eq!(c.attribute_count_limit(), 256);
+        /// assert!(langfuse_runtime::Config::builder().attribute_count_limit(0).build().is_err());
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         attribute_count_limit: usize => std::convert::identity;
         /// Print each finished trace as a tree on stdout.
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder().console_exporter(true).build()?;
+        /// assert!(c.console_exporter());
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
         console_exporter: bool => std::convert::identity;
         /// Byte budget of one captured input/output value (over `LANGFUSE_MAX_FIELD_BYTES`;
         /// default 1 MiB, at least 1024). Longer values are cut and end with a truncation
@@ -164,12 +298,37 @@ impl ConfigBuilder {
 
     /// Adds a header to every export request (over `OTEL_EXPORTER_OTLP_*HEADERS`, under the
     /// Langfuse headers).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder()
+    ///     .env_source(|_| None)
+    ///     .header("x-tenant", "acme")
+    ///     .build()?;
+    /// assert_eq!(c.headers(), vec![("x-tenant".to_string(), "acme".to_string())]);
+    /// assert!(!format!("{c:?}").contains("acme"), "header values stay out of Debug");
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
 
     /// Adds an exporter that receives every batch as well (a collector, a test sink).
+    ///
+    /// ```
+    /// use langfuse_runtime::ObservationRecord;
+    /// use langfuse_runtime::export::{ExportError, SpanExporter};
+    ///
+    /// struct Discard;
+    /// impl SpanExporter for Discard {
+    ///     fn export(&mut self, _batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let config = langfuse_runtime::Config::builder().exporter(|| Discard).build()?;
+    /// # let _ = config;
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn exporter<E, F>(mut self, make: F) -> Self
     where
         E: SpanExporter,
@@ -216,6 +375,16 @@ impl ConfigBuilder {
 
     /// Reads "environment variables" from `source` instead of the process environment
     /// (tests, or configuration kept elsewhere).
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// let vars = HashMap::from([("LANGFUSE_TRACING_ENVIRONMENT", "ci"), ("LANGFUSE_FLUSH_AT", "20")]);
+    /// let c = langfuse_runtime::Config::builder()
+    ///     .env_source(move |name| vars.get(name).map(|v| v.to_string()))
+    ///     .build()?;
+    /// assert_eq!((c.environment(), c.flush_at()), (Some("ci"), 20));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn env_source(
         mut self,
         source: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
@@ -225,6 +394,13 @@ impl ConfigBuilder {
     }
 
     /// Resolves every setting, reporting the first invalid one.
+    ///
+    /// ```
+    /// use langfuse_runtime::{Config, Setting};
+    /// let err = Config::builder().env_source(|_| None).sample_rate(2.0).build().unwrap_err();
+    /// assert_eq!(err.setting(), &Setting::Builder("sample_rate"));
+    /// assert!(Config::builder().env_source(|_| None).build().is_ok());
+    /// ```
     pub fn build(self) -> Result<Config, ConfigError> {
         let env =
             Env(self.env.clone().unwrap_or_else(|| Arc::new(|name| std::env::var(name).ok())));

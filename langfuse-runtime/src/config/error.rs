@@ -59,6 +59,15 @@ impl ConfigError {
     }
 
     /// The variable or setting at fault.
+    ///
+    /// ```
+    /// use langfuse_runtime::{Config, Setting};
+    /// let err = Config::builder()
+    ///     .env_source(|name| (name == "LANGFUSE_FLUSH_AT").then(|| "lots".to_string()))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.setting(), &Setting::Env("LANGFUSE_FLUSH_AT"));
+    /// ```
     pub fn setting(&self) -> &Setting {
         match self {
             Self::Invalid { setting, .. } => setting,

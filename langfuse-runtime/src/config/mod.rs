@@ -156,26 +156,60 @@ impl fmt::Debug for ExporterFactory {
 
 impl Config {
     /// A builder; unset settings fall back to the environment.
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.base_url(), "https://cloud.langfuse.com");
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder::default()
     }
 
     /// Configuration from the environment alone.
+    ///
+    /// ```
+    /// // The same as `Config::builder().build()`: every setting from `LANGFUSE_*` / `OTEL_*`.
+    /// match langfuse_runtime::Config::from_env() {
+    ///     Ok(config) => println!("exporting to {}", config.traces_endpoint()),
+    ///     Err(err) => eprintln!("{err}"),
+    /// }
+    /// ```
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::builder().build()
     }
 
     /// Whether both keys are present.
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert!(!c.has_keys());
+    /// let c = langfuse_runtime::Config::builder().public_key("pk-lf-1").secret_key("sk-lf-2").build()?;
+    /// assert!(c.has_keys());
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn has_keys(&self) -> bool {
         self.public_key.is_some() && self.secret_key.is_some()
     }
 
     /// The OTLP endpoint, `{base_url}/{traces_path}` without trimming (like the Python SDK).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.traces_endpoint(), "https://cloud.langfuse.com/api/public/otel/v1/traces");
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn traces_endpoint(&self) -> String {
         format!("{}/{}", self.base_url, self.traces_path)
     }
 
     /// The public key (`LANGFUSE_PUBLIC_KEY`), if any.
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.public_key(), None);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn public_key(&self) -> Option<&str> {
         self.public_key.as_deref()
     }
@@ -186,47 +220,104 @@ impl Config {
     }
 
     /// The server's base URL (`LANGFUSE_BASE_URL`, alias `LANGFUSE_HOST`).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.base_url(), "https://cloud.langfuse.com");
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
 
     /// The OTLP traces path under the base URL (`LANGFUSE_OTEL_TRACES_EXPORT_PATH`).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.traces_path(), "api/public/otel/v1/traces");
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn traces_path(&self) -> &str {
         &self.traces_path
     }
 
     /// The environment written on every observation (`LANGFUSE_TRACING_ENVIRONMENT`).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.environment(), None);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn environment(&self) -> Option<&str> {
         self.environment.as_deref()
     }
 
     /// The release written on every observation (`LANGFUSE_RELEASE`, else a CI commit variable).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder()
+    ///     .env_source(|name| (name == "LANGFUSE_RELEASE").then(|| "v2".to_string()))
+    ///     .build()?;
+    /// assert_eq!(c.release(), Some("v2"));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn release(&self) -> Option<&str> {
         self.release.as_deref()
     }
 
     /// The fraction of traces recorded, in [0, 1] (`LANGFUSE_SAMPLE_RATE`).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.sample_rate(), 1.0);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn sample_rate(&self) -> f64 {
         self.sample_rate
     }
 
     /// Whether tracing is on (`LANGFUSE_TRACING_ENABLED`).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert!(c.tracing_enabled());
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn tracing_enabled(&self) -> bool {
         self.tracing_enabled
     }
 
     /// Whether the SDK prints its debug lines on stderr (`LANGFUSE_DEBUG`).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert!(!c.debug());
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn debug(&self) -> bool {
         self.debug
     }
 
     /// Observations per export request (`LANGFUSE_FLUSH_AT`), at least 1.
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.flush_at(), 512);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn flush_at(&self) -> usize {
         self.flush_at
     }
 
     /// Longest wait before queued observations are exported (`LANGFUSE_FLUSH_INTERVAL`), at
     /// most a year.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.flush_interval(), Duration::from_secs(5));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn flush_interval(&self) -> Duration {
         self.flush_interval
     }
@@ -245,32 +336,75 @@ impl Config {
     }
 
     /// Longest wait of a started score batch (1 s unless `flush_interval` was set).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.score_flush_interval(), Duration::from_secs(1));
+    /// let c = langfuse_runtime::Config::builder()
+    ///     .env_source(|_| None)
+    ///     .flush_interval(Duration::from_secs(3))
+    ///     .build()?;
+    /// assert_eq!(c.score_flush_interval(), Duration::from_secs(3));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn score_flush_interval(&self) -> Duration {
         self.score_flush_interval
     }
 
     /// Deadline of one export attempt (`LANGFUSE_TIMEOUT`), more than zero and at most a year.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.timeout(), Duration::from_secs(5));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
 
     /// Default input/output capture of `#[observe]`
     /// (`LANGFUSE_OBSERVE_DECORATOR_IO_CAPTURE_ENABLED`).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert!(c.io_capture_enabled());
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn io_capture_enabled(&self) -> bool {
         self.io_capture_enabled
     }
 
     /// OTLP request compression (`LANGFUSE_OTEL_COMPRESSION`).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.compression(), langfuse_runtime::Compression::Gzip);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn compression(&self) -> Compression {
         self.compression
     }
 
     /// Largest uncompressed request body (`LANGFUSE_OTEL_MAX_BATCH_SIZE_BYTES`).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.max_request_bytes(), 64 * 1024 * 1024);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn max_request_bytes(&self) -> usize {
         self.max_request_bytes
     }
 
     /// Observations waiting for export before new ones are dropped (`OTEL_BSP_MAX_QUEUE_SIZE`).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.max_queue_size(), 262_144);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn max_queue_size(&self) -> usize {
         self.max_queue_size
     }
@@ -288,33 +422,74 @@ impl Config {
     }
 
     /// Most attributes kept per observation (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.attribute_count_limit(), 128);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn attribute_count_limit(&self) -> usize {
         self.attribute_count_limit
     }
 
     /// `service.name` of the resource (`OTEL_SERVICE_NAME`).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.service_name(), "unknown_service");
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn service_name(&self) -> &str {
         &self.service_name
     }
 
     /// Resource attributes other than `service.name` (`OTEL_RESOURCE_ATTRIBUTES`).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder()
+    ///     .env_source(|name| {
+    ///         (name == "OTEL_RESOURCE_ATTRIBUTES").then(|| "service.name=api,team=search".to_string())
+    ///     })
+    ///     .build()?;
+    /// assert_eq!(c.service_name(), "api");
+    /// assert_eq!(c.resource_attributes(), vec![("team".to_string(), "search".to_string())]);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn resource_attributes(&self) -> &[(String, String)] {
         &self.resource_attributes
     }
 
     /// Extra headers of every export request (`OTEL_EXPORTER_OTLP_*HEADERS`, then the builder's).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).header("x-tenant", "acme").build()?;
+    /// assert_eq!(c.headers(), vec![("x-tenant".to_string(), "acme".to_string())]);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn headers(&self) -> &[(String, String)] {
         &self.headers
     }
 
     /// Whether every finished trace is also printed as a tree on stdout
     /// (`LANGFUSE_CONSOLE_EXPORTER`).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert!(!c.console_exporter());
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn console_exporter(&self) -> bool {
         self.console_exporter
     }
 
     /// Byte budget of one captured input or output value (`LANGFUSE_MAX_FIELD_BYTES`); longer
     /// values are cut and end with a truncation marker.
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.max_field_bytes(), 1024 * 1024);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn max_field_bytes(&self) -> usize {
         self.max_field_bytes
     }

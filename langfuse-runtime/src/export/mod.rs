@@ -68,22 +68,109 @@ pub use report::FlushReport;
 /// ```
 pub trait SpanExporter: Send + 'static {
     /// Exports one batch. An error drops the batch (it is counted, never retried by the pipeline).
+    ///
+    /// ```
+    /// use langfuse_runtime::export::{ExportError, SpanExporter};
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    ///
+    /// #[derive(Default)]
+    /// struct Names(Vec<String>);
+    /// impl SpanExporter for Names {
+    ///     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    ///         self.0.extend(batch.iter().map(|r| r.name.to_string()));
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let record = ObservationRecord::new(
+    ///     TraceId::random(), ObservationId::random(), None, "chat", ObservationType::Generation, 0,
+    /// );
+    /// let mut names = Names::default();
+    /// names.export(&[record])?;
+    /// assert_eq!(names.0, ["chat"]);
+    /// # Ok::<(), ExportError>(())
+    /// ```
     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError>;
 
     /// Called after each export round (every tick, flush and shutdown), once everything
     /// recorded until then, in every thread's buffer, has been passed to [`export`](Self::export).
     /// An exporter that groups observations across batches acts here: the console prints the
     /// traces that became complete. Errors are logged.
+    ///
+    /// ```
+    /// use langfuse_runtime::export::{ExportError, SpanExporter};
+    /// use langfuse_runtime::ObservationRecord;
+    ///
+    /// /// Collects a round's observations and writes them out together.
+    /// #[derive(Default)]
+    /// struct PerRound { pending: Vec<ObservationRecord>, written: usize }
+    /// impl SpanExporter for PerRound {
+    ///     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    ///         self.pending.extend_from_slice(batch);
+    ///         Ok(())
+    ///     }
+    ///     fn end_of_round(&mut self) -> Result<(), ExportError> {
+    ///         self.written += std::mem::take(&mut self.pending).len();
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let mut exporter = PerRound::default();
+    /// exporter.end_of_round()?;
+    /// assert_eq!(exporter.written, 0);
+    /// # Ok::<(), ExportError>(())
+    /// ```
     fn end_of_round(&mut self) -> Result<(), ExportError> {
         Ok(())
     }
 
     /// Called at the end of every `flush()`, after the last batch.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use langfuse_runtime::export::{ExportError, SpanExporter};
+    /// use langfuse_runtime::ObservationRecord;
+    ///
+    /// struct Lines(std::io::BufWriter<std::io::Stdout>);
+    /// impl SpanExporter for Lines {
+    ///     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    ///         for r in batch {
+    ///             let _ = writeln!(self.0, "{} {}", r.trace_id, r.name);
+    ///         }
+    ///         Ok(())
+    ///     }
+    ///     fn force_flush(&mut self) -> Result<(), ExportError> {
+    ///         let _ = self.0.flush();
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let mut exporter = Lines(std::io::BufWriter::new(std::io::stdout()));
+    /// exporter.force_flush()?;
+    /// # Ok::<(), ExportError>(())
+    /// ```
     fn force_flush(&mut self) -> Result<(), ExportError> {
         Ok(())
     }
 
     /// Called once when the client shuts down.
+    ///
+    /// ```
+    /// use langfuse_runtime::export::{ExportError, SpanExporter};
+    /// use langfuse_runtime::ObservationRecord;
+    ///
+    /// struct Closing { open: bool }
+    /// impl SpanExporter for Closing {
+    ///     fn export(&mut self, _batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    ///         Ok(())
+    ///     }
+    ///     fn shutdown(&mut self) -> Result<(), ExportError> {
+    ///         self.open = false; // close files, connections, …
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let mut exporter = Closing { open: true };
+    /// exporter.shutdown()?;
+    /// assert!(!exporter.open);
+    /// # Ok::<(), ExportError>(())
+    /// ```
     fn shutdown(&mut self) -> Result<(), ExportError> {
         Ok(())
     }
@@ -147,6 +234,14 @@ pub enum ExportError {
 
 impl ExportError {
     /// How many of a batch of `batch_len` observations this error lost.
+    ///
+    /// ```
+    /// use langfuse_runtime::export::ExportError;
+    /// let rejected = ExportError::Status { code: 400, body: String::new() };
+    /// assert_eq!(rejected.lost(10), 10);
+    /// let partial = ExportError::Partial { lost: 2, cause: Box::new(rejected) };
+    /// assert_eq!(partial.lost(10), 2);
+    /// ```
     pub fn lost(&self, batch_len: usize) -> usize {
         match self {
             Self::Partial { lost, .. } => (*lost).min(batch_len),

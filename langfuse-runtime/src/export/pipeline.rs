@@ -77,6 +77,13 @@ pub struct ExportStats {
 }
 
 /// Observations dropped before export, by reason ([`ExportStats::dropped_by`]).
+///
+/// ```
+/// use langfuse_runtime::export::DropCounts;
+/// let mut drops = DropCounts::default();
+/// drops.queue_full_count = 3;
+/// assert_eq!(drops.total(), 3);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DropCounts {
@@ -91,6 +98,14 @@ pub struct DropCounts {
 
 impl DropCounts {
     /// Every drop, whatever the reason.
+    ///
+    /// ```
+    /// use langfuse_runtime::export::DropCounts;
+    /// let mut drops = DropCounts::default();
+    /// drops.queue_full_count = 3;
+    /// drops.after_shutdown = 1;
+    /// assert_eq!(drops.total(), 4);
+    /// ```
     pub fn total(&self) -> u64 {
         self.queue_full_count + self.queue_full_bytes + self.after_shutdown
     }

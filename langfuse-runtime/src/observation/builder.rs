@@ -109,12 +109,62 @@ impl ObservationBuilder {
     field_setters!(builder_setters);
 
     /// Parent context (default: the current one).
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{TraceContext, TraceId, span};
+    /// let trace = TraceId::from_seed("order-42");
+    /// span("ship").parent(TraceContext::from_trace_id(trace, None)).start().end();
+    /// assert_eq!(records()[0].trace_id, trace);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn parent(mut self, parent: TraceContext) -> Self {
         self.parent = Some(parent);
         self
     }
 
     /// Start time (default: now).
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// let queued_at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    /// langfuse_runtime::span("queued_job").start_time(queued_at).start().end();
+    /// assert_eq!(records()[0].start_unix_nanos, 1_700_000_000_000_000_000);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn start_time(mut self, at: SystemTime) -> Self {
         self.start_time =
             Some(at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
@@ -123,6 +173,31 @@ impl ObservationBuilder {
 
     /// Starts the observation. It becomes current only inside [`ObservationRef::run`] or
     /// [`Observation::instrument`].
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// let step = langfuse_runtime::span("step").input(&"x").start();
+    /// assert!(step.is_recording());
+    /// drop(step); // ends it
+    /// assert_eq!(records()[0].name, "step");
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn start(self) -> Observation {
         let mut record = self.record;
         let parent = self.parent.unwrap_or_else(TraceContext::current);
@@ -147,6 +222,33 @@ impl ObservationBuilder {
     }
 
     /// Starts and immediately ends the observation (for events).
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::ObservationType;
+    /// langfuse_runtime::event("cache_miss").input(&"key-42").emit();
+    /// let records = records();
+    /// let r = &records[0];
+    /// assert_eq!(r.observation_type, ObservationType::Event);
+    /// assert_eq!(r.start_unix_nanos, r.end_unix_nanos);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn emit(self) -> ObservationRef {
         let observation = self.start();
         let handle = observation.handle();
@@ -155,6 +257,37 @@ impl ObservationBuilder {
     }
 
     /// Starts the observation, runs `f` with it current, and ends it.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::span;
+    /// let n = span("count").run(|obs| {
+    ///     obs.set_output(&3);
+    ///     span("inner").start().end(); // a child of `count`
+    ///     3
+    /// });
+    /// assert_eq!(n, 3);
+    /// let records = records();
+    /// assert_eq!(records.len(), 2);
+    /// assert_eq!(records[0].parent_id, Some(records[1].id));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn run<R>(self, f: impl FnOnce(&ObservationRef) -> R) -> R {
         let observation = self.start();
         observation.run(|| f(&observation))

@@ -141,33 +141,386 @@ macro_rules! field_setters {
     ($callback:ident) => {
         $callback! {
             /// Sets the input: a string is sent as is, anything else as compact JSON.
+            ///
+            /// ```
+            /// # use std::sync::{Arc, Mutex};
+            /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+            /// # #[derive(Clone, Default)]
+            /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+            /// # impl SpanExporter for Sink {
+            /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+            /// #         self.0.lock().unwrap().extend_from_slice(batch);
+            /// #         Ok(())
+            /// #     }
+            /// # }
+            /// # let sink = Sink::default();
+            /// # let exported = sink.clone();
+            /// # let langfuse = langfuse_runtime::Config::builder()
+            /// #     .env_source(|_| None)
+            /// #     .exporter(move || sink.clone())
+            /// #     .init()?;
+            /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+            /// use langfuse_runtime::span;
+            /// let search = span("search").input(&"rust").start(); // builder
+            /// search.set_input(&serde_json::json!({"q": "rust"})); // handle: replaces it
+            /// search.end();
+            /// assert_eq!(records()[0].input.as_ref().map(|p| p.as_str()), Some(r#"{"q":"rust"}"#));
+            /// # Ok::<(), langfuse_runtime::ConfigError>(())
+            /// ```
             set_input / input <T>(value: &T) => Field::input(value);
             /// Sets the output: a string is sent as is, anything else as compact JSON.
+            ///
+            /// ```
+            /// # use std::sync::{Arc, Mutex};
+            /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+            /// # #[derive(Clone, Default)]
+            /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+            /// # impl SpanExporter for Sink {
+            /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+            /// #         self.0.lock().unwrap().extend_from_slice(batch);
+            /// #         Ok(())
+            /// #     }
+            /// # }
+            /// # let sink = Sink::default();
+            /// # let exported = sink.clone();
+            /// # let langfuse = langfuse_runtime::Config::builder()
+            /// #     .env_source(|_| None)
+            /// #     .exporter(move || sink.clone())
+            /// #     .init()?;
+            /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+            /// use langfuse_runtime::span;
+            /// let step = span("step").output(&"draft").start();
+            /// step.set_output(&["doc-1", "doc-2"]);
+            /// step.end();
+            /// assert_eq!(records()[0].output.as_ref().map(|p| p.as_str()), Some(r#"["doc-1","doc-2"]"#));
+            /// # Ok::<(), langfuse_runtime::ConfigError>(())
+            /// ```
             set_output / output <T>(value: &T) => Field::output(value);
             /// Merges metadata: each top-level key of an object becomes its own attribute
             /// (later updates overwrite a key, `null` values are skipped); any other value is
             /// stored whole under the bare metadata key.
+            ///
+            /// ```
+            /// # use std::sync::{Arc, Mutex};
+            /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+            /// # #[derive(Clone, Default)]
+            /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+            /// # impl SpanExporter for Sink {
+            /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+            /// #         self.0.lock().unwrap().extend_from_slice(batch);
+            /// #         Ok(())
+            /// #     }
+            /// # }
+            /// # let sink = Sink::default();
+            /// # let exported = sink.clone();
+            /// # let langfuse = langfuse_runtime::Config::builder()
+            /// #     .env_source(|_| None)
+            /// #     .exporter(move || sink.clone())
+            /// #     .init()?;
+            /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+            /// use langfuse_runtime::span;
+            /// use serde_json::json;
+            /// let query = span("db_query").metadata(&json!({"db": "orders", "rows": 1})).start();
+            /// query.merge_metadata(&json!({"rows": 42}));
+            /// query.end();
+            /// let records = records();
+            /// let r = &records[0];
+            /// assert_eq!(r.metadata().get("db").map(|v| v.as_str()), Some(r#""orders""#));
+            /// assert_eq!(r.metadata().get("rows").map(|v| v.as_str()), Some("42"));
+            /// # Ok::<(), langfuse_runtime::ConfigError>(())
+            /// ```
             merge_metadata / metadata <T>(value: &T) => Field::metadata(value);
             /// Sets the level; [`Level::Error`] also marks the span status as ERROR.
+            ///
+            /// ```
+            /// # use std::sync::{Arc, Mutex};
+            /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+            /// # #[derive(Clone, Default)]
+            /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+            /// # impl SpanExporter for Sink {
+            /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+            /// #         self.0.lock().unwrap().extend_from_slice(batch);
+            /// #         Ok(())
+            /// #     }
+            /// # }
+            /// # let sink = Sink::default();
+            /// # let exported = sink.clone();
+            /// # let langfuse = langfuse_runtime::Config::builder()
+            /// #     .env_source(|_| None)
+            /// #     .exporter(move || sink.clone())
+            /// #     .init()?;
+            /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+            /// use langfuse_runtime::{Level, span};
+            /// let step = span("fallback").level(Level::Debug).start();
+            /// step.set_level(Level::Warning);
+            /// step.end();
+            /// assert_eq!(records()[0].level, Some(Level::Warning));
+            /// # Ok::<(), langfuse_runtime::ConfigError>(())
+            /// ```
             set_level / level (level: Level) => Field::Level(level);
             /// Sets the status message (the error text for level ERROR).
+            ///
+            /// ```
+            /// # use std::sync::{Arc, Mutex};
+            /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+            /// # #[derive(Clone, Default)]
+            /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+            /// # impl SpanExporter for Sink {
+            /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+            /// #         self.0.lock().unwrap().extend_from_slice(batch);
+            /// #         Ok(())
+            /// #     }
+            /// # }
+            /// # let sink = Sink::default();
+            /// # let exported = sink.clone();
+            /// # let langfuse = langfuse_runtime::Config::builder()
+            /// #     .env_source(|_| None)
+            /// #     .exporter(move || sink.clone())
+            /// #     .init()?;
+            /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+            /// use langfuse_runtime::span;
+            /// let step = span("retry").status_message("first attempt").start();
+            /// step.set_status_message("succeeded on attempt 2");
+            /// step.end();
+            /// assert_eq!(records()[0].status_message(), Some("succeeded on attempt 2"));
+            /// # Ok::<(), langfuse_runtime::ConfigError>(())
+            /// ```
             set_status_message / status_message (message: impl Into<String>) => Field::StatusMessage(message.into());
             /// Sets the version (`langfuse.version`).
+            ///
+            /// ```
+            /// # use std::sync::{Arc, Mutex};
+            /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+            /// # #[derive(Clone, Default)]
+            /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+            /// # impl SpanExporter for Sink {
+            /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+            /// #         self.0.lock().unwrap().extend_from_slice(batch);
+            /// #         Ok(())
+            /// #     }
+            /// # }
+            /// # let sink = Sink::default();
+            /// # let exported = sink.clone();
+            /// # let langfuse = langfuse_runtime::Config::builder()
+            /// #     .env_source(|_| None)
+            /// #     .exporter(move || sink.clone())
+            /// #     .init()?;
+            /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+            /// use langfuse_runtime::span;
+            /// let step = span("rank").version("v1").start();
+            /// step.set_version("v2");
+            /// step.end();
+            /// assert_eq!(records()[0].version(), Some("v2"));
+            /// # Ok::<(), langfuse_runtime::ConfigError>(())
+            /// ```
             set_version / version (version: impl Into<String>) => Field::Version(version.into());
             /// Sets the model name (generation-like types).
+            ///
+            /// ```
+            /// # use std::sync::{Arc, Mutex};
+            /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+            /// # #[derive(Clone, Default)]
+            /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+            /// # impl SpanExporter for Sink {
+            /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+            /// #         self.0.lock().unwrap().extend_from_slice(batch);
+            /// #         Ok(())
+            /// #     }
+            /// # }
+            /// # let sink = Sink::default();
+            /// # let exported = sink.clone();
+            /// # let langfuse = langfuse_runtime::Config::builder()
+            /// #     .env_source(|_| None)
+            /// #     .exporter(move || sink.clone())
+            /// #     .init()?;
+            /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+            /// use langfuse_runtime::generation;
+            /// let llm = generation("chat").model("gpt-4o-mini").start();
+            /// llm.set_model("gpt-4o"); // e.g. after a fallback
+            /// llm.end();
+            /// assert_eq!(records()[0].generation().and_then(|g| g.model.as_deref()), Some("gpt-4o"));
+            /// # Ok::<(), langfuse_runtime::ConfigError>(())
+            /// ```
             set_model / model (model: impl Into<String>) => Field::Model(model.into());
             /// Sets model parameters, a JSON object such as `{"temperature": 0.2}`.
+            ///
+            /// ```
+            /// # use std::sync::{Arc, Mutex};
+            /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+            /// # #[derive(Clone, Default)]
+            /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+            /// # impl SpanExporter for Sink {
+            /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+            /// #         self.0.lock().unwrap().extend_from_slice(batch);
+            /// #         Ok(())
+            /// #     }
+            /// # }
+            /// # let sink = Sink::default();
+            /// # let exported = sink.clone();
+            /// # let langfuse = langfuse_runtime::Config::builder()
+            /// #     .env_source(|_| None)
+            /// #     .exporter(move || sink.clone())
+            /// #     .init()?;
+            /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+            /// use langfuse_runtime::generation;
+            /// use serde_json::json;
+            /// let llm = generation("chat").model_parameters(&json!({"temperature": 0.2})).start();
+            /// llm.set_model_parameters(&json!({"temperature": 0.2, "max_tokens": 256}));
+            /// llm.end();
+            /// let params = records()[0].generation().and_then(|g| g.model_parameters.as_deref().map(str::to_owned));
+            /// assert_eq!(params.as_deref(), Some(r#"{"max_tokens":256,"temperature":0.2}"#));
+            /// # Ok::<(), langfuse_runtime::ConfigError>(())
+            /// ```
             set_model_parameters / model_parameters <T>(value: &T) => Field::model_parameters(value);
             /// Sets usage details, a JSON object of integers such as
             /// `{"prompt_tokens": 15, "completion_tokens": 60}` or a [`Usage`](crate::Usage).
+            ///
+            /// ```
+            /// # use std::sync::{Arc, Mutex};
+            /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+            /// # #[derive(Clone, Default)]
+            /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+            /// # impl SpanExporter for Sink {
+            /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+            /// #         self.0.lock().unwrap().extend_from_slice(batch);
+            /// #         Ok(())
+            /// #     }
+            /// # }
+            /// # let sink = Sink::default();
+            /// # let exported = sink.clone();
+            /// # let langfuse = langfuse_runtime::Config::builder()
+            /// #     .env_source(|_| None)
+            /// #     .exporter(move || sink.clone())
+            /// #     .init()?;
+            /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+            /// use langfuse_runtime::{Usage, generation};
+            /// let llm = generation("chat").usage_details(&Usage::new(10, 0)).start();
+            /// llm.set_usage_details(&Usage::new(15, 60));
+            /// llm.end();
+            /// let usage = records()[0].generation().and_then(|g| g.usage_details.as_deref().map(str::to_owned));
+            /// assert_eq!(usage.as_deref(), Some(r#"{"completion_tokens":60,"prompt_tokens":15,"total_tokens":75}"#));
+            /// # Ok::<(), langfuse_runtime::ConfigError>(())
+            /// ```
             set_usage_details / usage_details <T>(value: &T) => Field::usage_details(value);
             /// Sets cost details in USD, a JSON object of numbers such as `{"input": 0.0015}`.
+            ///
+            /// ```
+            /// # use std::sync::{Arc, Mutex};
+            /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+            /// # #[derive(Clone, Default)]
+            /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+            /// # impl SpanExporter for Sink {
+            /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+            /// #         self.0.lock().unwrap().extend_from_slice(batch);
+            /// #         Ok(())
+            /// #     }
+            /// # }
+            /// # let sink = Sink::default();
+            /// # let exported = sink.clone();
+            /// # let langfuse = langfuse_runtime::Config::builder()
+            /// #     .env_source(|_| None)
+            /// #     .exporter(move || sink.clone())
+            /// #     .init()?;
+            /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+            /// use langfuse_runtime::generation;
+            /// use serde_json::json;
+            /// let llm = generation("chat").cost_details(&json!({"input": 0.001})).start();
+            /// llm.set_cost_details(&json!({"input": 0.0015, "output": 0.006}));
+            /// llm.end();
+            /// let cost = records()[0].generation().and_then(|g| g.cost_details.as_deref().map(str::to_owned));
+            /// assert_eq!(cost.as_deref(), Some(r#"{"input":0.0015,"output":0.006}"#));
+            /// # Ok::<(), langfuse_runtime::ConfigError>(())
+            /// ```
             set_cost_details / cost_details <T>(value: &T) => Field::cost_details(value);
             /// Sets when the model started answering (time to first token).
+            ///
+            /// ```
+            /// # use std::sync::{Arc, Mutex};
+            /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+            /// # #[derive(Clone, Default)]
+            /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+            /// # impl SpanExporter for Sink {
+            /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+            /// #         self.0.lock().unwrap().extend_from_slice(batch);
+            /// #         Ok(())
+            /// #     }
+            /// # }
+            /// # let sink = Sink::default();
+            /// # let exported = sink.clone();
+            /// # let langfuse = langfuse_runtime::Config::builder()
+            /// #     .env_source(|_| None)
+            /// #     .exporter(move || sink.clone())
+            /// #     .init()?;
+            /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+            /// use std::time::{Duration, UNIX_EPOCH};
+            /// use langfuse_runtime::generation;
+            /// let first_token = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+            /// let llm = generation("chat").completion_start_time(first_token).start();
+            /// llm.set_completion_start_time(first_token + Duration::from_millis(250));
+            /// llm.end();
+            /// let at = records()[0].generation().and_then(|g| g.completion_start_time);
+            /// assert_eq!(at, Some(1_700_000_000_250_000_000));
+            /// # Ok::<(), langfuse_runtime::ConfigError>(())
+            /// ```
             set_completion_start_time / completion_start_time (at: std::time::SystemTime) => Field::completion_start(at);
             /// Links a Langfuse prompt by name and version (shown on generations).
+            ///
+            /// ```
+            /// # use std::sync::{Arc, Mutex};
+            /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+            /// # #[derive(Clone, Default)]
+            /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+            /// # impl SpanExporter for Sink {
+            /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+            /// #         self.0.lock().unwrap().extend_from_slice(batch);
+            /// #         Ok(())
+            /// #     }
+            /// # }
+            /// # let sink = Sink::default();
+            /// # let exported = sink.clone();
+            /// # let langfuse = langfuse_runtime::Config::builder()
+            /// #     .env_source(|_| None)
+            /// #     .exporter(move || sink.clone())
+            /// #     .init()?;
+            /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+            /// use langfuse_runtime::generation;
+            /// let llm = generation("chat").prompt("qa-prompt", 3).start();
+            /// llm.set_prompt("qa-prompt", 4);
+            /// llm.end();
+            /// let records = records();
+            /// let r = &records[0];
+            /// let g = r.generation().unwrap();
+            /// assert_eq!((g.prompt_name.as_deref(), g.prompt_version), (Some("qa-prompt"), Some(4)));
+            /// # Ok::<(), langfuse_runtime::ConfigError>(())
+            /// ```
             set_prompt / prompt (name: impl Into<String>, version: i64) => Field::Prompt(name.into(), version);
             /// Sets the observation type, e.g. to turn a span into a generation.
+            ///
+            /// ```
+            /// # use std::sync::{Arc, Mutex};
+            /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+            /// # #[derive(Clone, Default)]
+            /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+            /// # impl SpanExporter for Sink {
+            /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+            /// #         self.0.lock().unwrap().extend_from_slice(batch);
+            /// #         Ok(())
+            /// #     }
+            /// # }
+            /// # let sink = Sink::default();
+            /// # let exported = sink.clone();
+            /// # let langfuse = langfuse_runtime::Config::builder()
+            /// #     .env_source(|_| None)
+            /// #     .exporter(move || sink.clone())
+            /// #     .init()?;
+            /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+            /// use langfuse_runtime::{ObservationType, span};
+            /// let step = span("lookup").as_type(ObservationType::Tool).start();
+            /// step.set_type(ObservationType::Retriever);
+            /// step.end();
+            /// assert_eq!(records()[0].observation_type, ObservationType::Retriever);
+            /// # Ok::<(), langfuse_runtime::ConfigError>(())
+            /// ```
             set_type / as_type (observation_type: ObservationType) => Field::Type(observation_type);
         }
     };

@@ -89,6 +89,33 @@ impl<F: Future> Observed<F, NoFinish> {
 
 impl<F: Future, K: Finish<F::Output>> Observed<F, K> {
     /// Like [`Observation::instrument`], with `finish` called on the output before the end.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{Observed, ObservationRef, span};
+    /// let future = Observed::with_finish(span("fetch").start(), async { 7 }, |obs: &ObservationRef, out: &i32| {
+    ///     obs.set_output(out);
+    /// });
+    /// assert_eq!(futures::executor::block_on(future), 7);
+    /// assert_eq!(records()[0].output.as_ref().map(|p| p.as_str()), Some("7"));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn with_finish(observation: Observation, future: F, finish: K) -> Self {
         Observed { future, observation: Some(observation.into_context()), finish: Some(finish) }
     }

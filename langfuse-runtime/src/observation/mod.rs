@@ -78,11 +78,61 @@ impl ObservationRef {
     }
 
     /// Whether anything set on this observation will be exported.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// let obs = langfuse_runtime::span("step").start();
+    /// assert!(obs.is_recording()); // a client is installed (see `init`)
+    /// # let _ = records;
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn is_recording(&self) -> bool {
         self.handle.is_live()
     }
 
     /// The trace id (also for unsampled traces); `None` when tracing is off.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{TraceContext, TraceId, span};
+    /// let trace = TraceId::from_seed("order-42");
+    /// let obs = span("checkout").parent(TraceContext::from_trace_id(trace, None)).start();
+    /// assert_eq!(obs.trace_id(), Some(trace));
+    /// # let _ = records;
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn trace_id(&self) -> Option<TraceId> {
         match &self.handle {
             Tracing::Off => None,
@@ -92,6 +142,31 @@ impl ObservationRef {
     }
 
     /// The observation id; `None` when tracing is off.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// let obs = langfuse_runtime::span("step").start();
+    /// let id = obs.id();
+    /// obs.end();
+    /// assert_eq!(Some(records()[0].id), id);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn id(&self) -> Option<ObservationId> {
         match &self.handle {
             Tracing::Off => None,
@@ -101,6 +176,37 @@ impl ObservationRef {
     }
 
     /// The context in which this observation is the parent of new observations.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// let parent = langfuse_runtime::span("request").start();
+    /// let parent_id = parent.id();
+    /// // Hand the context to another thread: observations started there become children.
+    /// let cx = parent.context();
+    /// std::thread::spawn(move || cx.run(|| langfuse_runtime::span("worker").start().end()))
+    ///     .join()
+    ///     .unwrap();
+    /// parent.end();
+    /// let records = records();
+    /// assert_eq!(records[0].parent_id, parent_id);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn context(&self) -> TraceContext {
         TraceContext {
             parent: Parent::Ours(self.handle.clone()),
@@ -114,6 +220,33 @@ impl ObservationRef {
     /// escaping a context manager — level ERROR, status `"panic: <message>"` and an OTel
     /// `exception` event with the message and, where known, the stack trace — and then
     /// continues unchanged. `run` does not end the observation.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{current_observation, span};
+    /// let parent = span("request").start();
+    /// let inner_id = parent.run(|| current_observation().id());
+    /// assert_eq!(inner_id, parent.id());
+    /// assert!(inner_id.is_some());
+    /// # let _ = records;
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
         let result = self.context().run(|| catch_unwind(AssertUnwindSafe(f)));
         result.unwrap_or_else(|payload| {
@@ -123,6 +256,31 @@ impl ObservationRef {
     }
 
     /// Builder for a child of this observation (it need not be current).
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// let parent = langfuse_runtime::span("request").start();
+    /// let child = parent.start_child("parse").start();
+    /// child.end();
+    /// assert_eq!(records()[0].parent_id, parent.id());
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn start_child(&self, name: impl Into<Cow<'static, str>>) -> ObservationBuilder {
         span(name).parent(self.context())
     }
@@ -155,26 +313,155 @@ impl ObservationRef {
     }
 
     /// Renames the observation.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// let step = langfuse_runtime::span("step").start();
+    /// step.set_name("parse_invoice");
+    /// step.end();
+    /// assert_eq!(records()[0].name, "parse_invoice");
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn set_name(&self, name: impl Into<Cow<'static, str>>) -> &Self {
         self.apply(|| Field::Name(name.into()))
     }
 
     /// Sets one metadata key (JSON-encoded value).
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// let query = langfuse_runtime::span("db_query").start();
+    /// query.add_metadata("rows_returned", &42);
+    /// query.end();
+    /// assert_eq!(records()[0].metadata().get("rows_returned").map(|v| v.as_str()), Some("42"));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn add_metadata<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> &Self {
         self.apply(|| Field::metadata_key(key, value))
     }
 
     /// Marks the observation as failed: level ERROR with `message` as status.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// let call = langfuse_runtime::span("call_api").start();
+    /// call.set_error("HTTP 503");
+    /// call.end();
+    /// let records = records();
+    /// let r = &records[0];
+    /// assert!(r.is_error());
+    /// assert_eq!(r.status_message(), Some("HTTP 503"));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn set_error(&self, message: impl Into<String>) -> &Self {
         self.apply(|| Field::Error(message.into()))
     }
 
     /// Records now as the completion start time (time to first token).
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// let llm = langfuse_runtime::generation("chat").start();
+    /// // ... when the first streamed chunk arrives:
+    /// llm.mark_completion_start();
+    /// llm.end();
+    /// assert!(records()[0].generation().and_then(|g| g.completion_start_time).is_some());
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn mark_completion_start(&self) -> &Self {
         self.set_completion_start_time(SystemTime::now())
     }
 
     /// Makes the whole trace public (`langfuse.trace.public`).
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// let root = langfuse_runtime::span("shared_demo").start();
+    /// root.set_trace_public();
+    /// root.end();
+    /// assert!(records()[0].trace_public);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn set_trace_public(&self) -> &Self {
         self.apply(|| Field::TracePublic)
     }
@@ -182,6 +469,35 @@ impl ObservationRef {
     fields::field_setters!(handle_setters);
 
     /// Ends the observation now. Later updates and ends are ignored.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// let step = langfuse_runtime::span("step").start();
+    /// let handle = step.handle();
+    /// handle.end();
+    /// handle.set_output(&"ignored: already ended");
+    /// drop(step);
+    /// let records = records();
+    /// assert_eq!(records.len(), 1);
+    /// assert!(records[0].output.is_none());
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn end(&self) {
         if let Tracing::Live(frame) = &self.handle {
             frame.end();
@@ -237,6 +553,32 @@ impl Observation {
     }
 
     /// A non-owning handle to this observation.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// let step = langfuse_runtime::span("step").start();
+    /// let handle = step.handle(); // cheap to clone, does not end the observation
+    /// std::thread::spawn(move || { handle.set_output(&"from a worker"); }).join().unwrap();
+    /// drop(step);
+    /// assert_eq!(records()[0].output.as_ref().map(|p| p.as_str()), Some("from a worker"));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn handle(&self) -> ObservationRef {
         self.inner.clone()
     }
@@ -258,12 +600,63 @@ impl Observation {
     }
 
     /// Ends the observation now.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// let step = langfuse_runtime::span("step").start();
+    /// step.end(); // the same as dropping it
+    /// assert_eq!(records().len(), 1);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn end(self) {
         // Drop does it.
     }
 
     /// Runs `future` with this observation current on every poll and ends the observation
     /// when it completes — or marks it cancelled if the future is dropped first.
+    ///
+    /// ```
+    /// # use std::sync::{Arc, Mutex};
+    /// # use langfuse_runtime::{export::{ExportError, SpanExporter}, ObservationRecord};
+    /// # #[derive(Clone, Default)]
+    /// # struct Sink(Arc<Mutex<Vec<ObservationRecord>>>);
+    /// # impl SpanExporter for Sink {
+    /// #     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+    /// #         self.0.lock().unwrap().extend_from_slice(batch);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let sink = Sink::default();
+    /// # let exported = sink.clone();
+    /// # let langfuse = langfuse_runtime::Config::builder()
+    /// #     .env_source(|_| None)
+    /// #     .exporter(move || sink.clone())
+    /// #     .init()?;
+    /// # let records = || { let _ = langfuse.flush(); exported.0.lock().unwrap().clone() };
+    /// use langfuse_runtime::{current_observation, span};
+    /// let obs = span("fetch").start();
+    /// let id = obs.id();
+    /// let future = obs.instrument(async { current_observation().id() });
+    /// assert_eq!(futures::executor::block_on(future), id); // current while polled
+    /// assert_eq!(records()[0].id, id.unwrap()); // ended on completion
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn instrument<F: std::future::Future>(self, future: F) -> Observed<F> {
         Observed::new(self, future)
     }
@@ -367,6 +760,12 @@ pub struct Usage {
 
 impl Usage {
     /// Usage with prompt and completion tokens; the total is their sum.
+    ///
+    /// ```
+    /// use langfuse_runtime::Usage;
+    /// let usage = Usage::new(15, 60);
+    /// assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.total_tokens), (15, 60, Some(75)));
+    /// ```
     pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
         Self {
             prompt_tokens,

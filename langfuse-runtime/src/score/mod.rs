@@ -120,6 +120,11 @@ pub enum ScoreDataType {
 
 impl ScoreDataType {
     /// The wire name: `NUMERIC`, `BOOLEAN`, `CATEGORICAL`, `TEXT` or `CORRECTION`.
+    ///
+    /// ```
+    /// use langfuse_runtime::ScoreDataType;
+    /// assert_eq!(ScoreDataType::Categorical.as_str(), "CATEGORICAL");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Numeric => "NUMERIC",

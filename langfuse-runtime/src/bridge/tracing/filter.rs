@@ -15,6 +15,12 @@ use ::tracing::Metadata;
 
 /// Targets of the Rust crates whose spans describe LLM work even without `gen_ai.*` fields
 /// (a span's target is its module path unless the crate sets one).
+///
+/// ```
+/// use langfuse_runtime::tracing::KNOWN_LLM_TARGETS;
+/// assert!(KNOWN_LLM_TARGETS.contains(&"rig"));
+/// assert!(KNOWN_LLM_TARGETS.contains(&"genai"));
+/// ```
 pub const KNOWN_LLM_TARGETS: &[&str] = &[
     "rig",
     "rig_core",
@@ -46,6 +52,21 @@ pub fn is_default_export_span(metadata: &Metadata<'_>) -> bool {
 
 /// Whether the span declares a field named `gen_ai.…` or `langfuse.…` (the prefixes with the
 /// dot, as the Python SDK checks them).
+///
+/// ```
+/// use langfuse_runtime::tracing::is_genai_span;
+/// use tracing_subscriber::prelude::*;
+/// let _default = tracing_subscriber::registry().set_default();
+///
+/// let chat = tracing::info_span!("chat", gen_ai.request.model = "gpt-4o");
+/// assert!(is_genai_span(chat.metadata().unwrap()));
+/// let query = tracing::info_span!("db_query", sql = "SELECT 1");
+/// assert!(!is_genai_span(query.metadata().unwrap()));
+///
+/// // Export only such spans, whatever crate they come from:
+/// let layer = langfuse_runtime::tracing::layer().export_filter(|meta| is_genai_span(meta));
+/// # drop(layer);
+/// ```
 pub fn is_genai_span(metadata: &Metadata<'_>) -> bool {
     metadata.fields().iter().any(|f| {
         let name = f.name();
@@ -54,6 +75,14 @@ pub fn is_genai_span(metadata: &Metadata<'_>) -> bool {
 }
 
 /// Whether `target` is one of [`KNOWN_LLM_TARGETS`] or a module below one (`rig::completions`).
+///
+/// ```
+/// use langfuse_runtime::tracing::is_known_llm_target;
+/// assert!(is_known_llm_target("rig"));
+/// assert!(is_known_llm_target("rig::completions"));
+/// assert!(!is_known_llm_target("rigging"));
+/// assert!(!is_known_llm_target("hyper::client"));
+/// ```
 pub fn is_known_llm_target(target: &str) -> bool {
     KNOWN_LLM_TARGETS.iter().any(|known| {
         target.strip_prefix(known).is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))

@@ -89,6 +89,13 @@ pub struct Layer {
 
 /// The bridge layer with the default export filter ([`is_default_export_span`]) and no
 /// events recorded beyond the error rule.
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+/// let _default = tracing_subscriber::registry()
+///     .with(langfuse_runtime::tracing::layer())
+///     .set_default();
+/// ```
 pub fn layer() -> Layer {
     Layer { filter: Arc::new(is_default_export_span), record_events: None }
 }
@@ -103,6 +110,15 @@ impl Layer {
     /// Replaces the default export rule: spans for which `predicate` returns true become
     /// observations. It sees the span's static metadata (name, target, level, declared
     /// fields) once per span, at creation; one that panics exports nothing.
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// // Every span of the app's own crate too, next to the default rule.
+    /// let layer = langfuse_runtime::tracing::layer().export_filter(|meta| {
+    ///     langfuse_runtime::tracing::is_default_export_span(meta) || meta.target().starts_with("my_app")
+    /// });
+    /// let _default = tracing_subscriber::registry().with(layer).set_default();
+    /// ```
     pub fn export_filter(
         mut self,
         predicate: impl Fn(&Metadata<'_>) -> bool + Send + Sync + 'static,
@@ -114,6 +130,13 @@ impl Layer {
     /// Also records `tracing` events at `level` or more severe as Langfuse events under the
     /// observation they happen in (by default only the ERROR rule applies: an error event
     /// marks its observation level ERROR with the event's message as status message).
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// let layer = langfuse_runtime::tracing::layer().record_events(tracing::Level::INFO);
+    /// let _default = tracing_subscriber::registry().with(layer).set_default();
+    /// tracing::info!("recorded as an event when inside an observation");
+    /// ```
     pub fn record_events(mut self, level: ::tracing::Level) -> Self {
         self.record_events = Some(level);
         self

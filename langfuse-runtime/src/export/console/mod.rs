@@ -112,12 +112,32 @@ pub struct ConsoleExporter {
 impl ConsoleExporter {
     /// Records held while waiting for trace roots, unless changed with
     /// [`with_max_buffered`](Self::with_max_buffered).
+    ///
+    /// ```
+    /// use langfuse_runtime::export::ConsoleExporter;
+    /// assert_eq!(ConsoleExporter::DEFAULT_MAX_BUFFERED, 10_000);
+    /// let exporter = ConsoleExporter::stdout().with_max_buffered(ConsoleExporter::DEFAULT_MAX_BUFFERED / 10);
+    /// # drop(exporter);
+    /// ```
     pub const DEFAULT_MAX_BUFFERED: usize = 10_000;
     /// Characters of a value shown before it is cut, unless changed with
     /// [`with_max_value_chars`](Self::with_max_value_chars).
+    ///
+    /// ```
+    /// use langfuse_runtime::export::ConsoleExporter;
+    /// assert_eq!(ConsoleExporter::DEFAULT_MAX_VALUE_CHARS, 200);
+    /// ```
     pub const DEFAULT_MAX_VALUE_CHARS: usize = 200;
 
     /// Prints to standard output, in color when it is a terminal (and `NO_COLOR` is unset).
+    ///
+    /// ```
+    /// let config = langfuse_runtime::Config::builder()
+    ///     .exporter(langfuse_runtime::export::ConsoleExporter::stdout)
+    ///     .build()?;
+    /// # let _ = config;
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn stdout() -> Self {
         let color = auto_color(io::stdout().is_terminal());
@@ -125,6 +145,14 @@ impl ConsoleExporter {
     }
 
     /// Prints to standard error, in color when it is a terminal (and `NO_COLOR` is unset).
+    ///
+    /// ```
+    /// let config = langfuse_runtime::Config::builder()
+    ///     .exporter(langfuse_runtime::export::ConsoleExporter::stderr)
+    ///     .build()?;
+    /// # let _ = config;
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn stderr() -> Self {
         let color = auto_color(io::stderr().is_terminal());
@@ -132,6 +160,32 @@ impl ConsoleExporter {
     }
 
     /// Prints to `writer`, without color. Each batch is written with one `write_all`.
+    ///
+    /// ```
+    /// # use std::io::Write;
+    /// # use std::sync::{Arc, Mutex};
+    /// use langfuse_runtime::export::{ConsoleExporter, SpanExporter};
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// # #[derive(Clone, Default)]
+    /// # struct Shared(Arc<Mutex<Vec<u8>>>);
+    /// # impl Write for Shared {
+    /// #     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+    /// #         self.0.lock().unwrap().write(buf)
+    /// #     }
+    /// #     fn flush(&mut self) -> std::io::Result<()> {
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let out = Shared::default();
+    /// # let printed = || String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    /// let mut exporter = ConsoleExporter::new(out.clone()); // any `Write + Send`
+    /// let (trace, id) = (TraceId::random(), ObservationId::random());
+    /// let root = ObservationRecord::new(trace, id, None, "pipeline", ObservationType::Span, 0);
+    /// exporter.export(&[root])?;
+    /// exporter.end_of_round()?; // a finished root: its tree is printed
+    /// assert!(printed().contains("pipeline"));
+    /// # Ok::<(), langfuse_runtime::export::ExportError>(())
+    /// ```
     #[must_use]
     pub fn new(writer: impl Write + Send + 'static) -> Self {
         Self {
@@ -144,6 +198,32 @@ impl ConsoleExporter {
     }
 
     /// Turns ANSI colors on or off.
+    ///
+    /// ```
+    /// # use std::io::Write;
+    /// # use std::sync::{Arc, Mutex};
+    /// use langfuse_runtime::export::{ConsoleExporter, SpanExporter};
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// # #[derive(Clone, Default)]
+    /// # struct Shared(Arc<Mutex<Vec<u8>>>);
+    /// # impl Write for Shared {
+    /// #     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+    /// #         self.0.lock().unwrap().write(buf)
+    /// #     }
+    /// #     fn flush(&mut self) -> std::io::Result<()> {
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let out = Shared::default();
+    /// # let printed = || String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    /// let mut exporter = ConsoleExporter::new(out.clone()).with_color(true);
+    /// let (trace, id) = (TraceId::random(), ObservationId::random());
+    /// let root = ObservationRecord::new(trace, id, None, "pipeline", ObservationType::Span, 0);
+    /// exporter.export(&[root])?;
+    /// exporter.end_of_round()?; // a finished root: its tree is printed
+    /// assert!(printed().contains("\x1b["), "ANSI escapes");
+    /// # Ok::<(), langfuse_runtime::export::ExportError>(())
+    /// ```
     #[must_use]
     pub fn with_color(mut self, color: bool) -> Self {
         self.color = color;
@@ -152,6 +232,12 @@ impl ConsoleExporter {
 
     /// Caps the records buffered while waiting for trace roots; when exceeded, the oldest trace
     /// is printed as it is (incomplete) and forgotten.
+    ///
+    /// ```
+    /// use langfuse_runtime::export::ConsoleExporter;
+    /// let exporter = ConsoleExporter::stderr().with_max_buffered(1_000);
+    /// # drop(exporter);
+    /// ```
     #[must_use]
     pub fn with_max_buffered(mut self, records: usize) -> Self {
         self.buffer.max = records;
@@ -160,6 +246,34 @@ impl ConsoleExporter {
 
     /// Shows at most `chars` characters of each value (input, output, metadata values, …),
     /// followed by `…` and the full length. Display only: nothing else is affected.
+    ///
+    /// ```
+    /// # use std::io::Write;
+    /// # use std::sync::{Arc, Mutex};
+    /// use langfuse_runtime::export::{ConsoleExporter, SpanExporter};
+    /// use langfuse_runtime::{ObservationId, ObservationRecord, ObservationType, TraceId};
+    /// # #[derive(Clone, Default)]
+    /// # struct Shared(Arc<Mutex<Vec<u8>>>);
+    /// # impl Write for Shared {
+    /// #     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+    /// #         self.0.lock().unwrap().write(buf)
+    /// #     }
+    /// #     fn flush(&mut self) -> std::io::Result<()> {
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let out = Shared::default();
+    /// # let printed = || String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    /// let mut exporter = ConsoleExporter::new(out.clone()).with_max_value_chars(20);
+    /// let (trace, id) = (TraceId::random(), ObservationId::random());
+    /// let mut root = ObservationRecord::new(trace, id, None, "pipeline", ObservationType::Span, 0);
+    /// root.input = Some("x".repeat(500).into());
+    /// exporter.export(&[root])?;
+    /// exporter.end_of_round()?; // a finished root: its tree is printed
+    /// assert!(printed().contains('…'));
+    /// assert!(!printed().contains(&"x".repeat(21)));
+    /// # Ok::<(), langfuse_runtime::export::ExportError>(())
+    /// ```
     #[must_use]
     pub fn with_max_value_chars(mut self, chars: usize) -> Self {
         self.max_value_chars = chars;
