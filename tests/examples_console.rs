@@ -19,8 +19,16 @@ use fake_openai::{FakeOpenAi, FakeReply};
 use serde_json::json;
 use support::OtlpReceiver;
 
-const EXAMPLES: [&str; 6] =
-    ["quickstart", "agent", "axum_service", "streaming", "parallel_batch", "openai_chat"];
+const EXAMPLES: [&str; 8] = [
+    "quickstart",
+    "agent",
+    "axum_service",
+    "streaming",
+    "parallel_batch",
+    "openai_chat",
+    "tracing_interop",
+    "distributed",
+];
 
 /// `target/debug/examples`, with every example built.
 fn examples_dir() -> &'static PathBuf {
@@ -306,4 +314,38 @@ fn openai_chat_explains_the_missing_key_and_records_calls_to_any_base_url() {
             "OpenAI-generation"
         ])
     );
+}
+
+#[test]
+fn tracing_interop_nests_a_rig_shaped_span_between_observed_calls() {
+    let out = stdout(&run("tracing_interop", &[]));
+    let (traces, nodes) = tree(&out);
+    assert_eq!(traces, 1, "{out}");
+    assert_eq!(
+        nodes,
+        vec![
+            (0, "weather_agent [agent]".to_owned()),
+            (1, "chat [generation]".to_owned()),
+            (2, "get_weather [tool]".to_owned()),
+        ],
+        "{out}"
+    );
+    assert!(out.contains("model: gpt-4o-mini  usage: {input: 12, output: 3, total: 15}"), "{out}");
+    let (out, names) = export("tracing_interop", &[]);
+    assert_eq!(names, sorted(&["chat", "get_weather", "weather_agent"]), "{out}");
+    assert!(out.contains("sent to Langfuse"), "{out}");
+}
+
+#[test]
+fn distributed_continues_one_trace_across_two_services() {
+    let out = stdout(&run("distributed", &[]));
+    let (traces, nodes) = tree(&out);
+    assert_eq!(traces, 1, "{out}");
+    assert_eq!(
+        labels(&nodes),
+        ["frontend [span]", "call_backend [tool]", "backend [span]", "model_call [generation]"],
+        "{out}"
+    );
+    let (out, names) = export("distributed", &[]);
+    assert_eq!(names, sorted(&["backend", "call_backend", "frontend", "model_call"]), "{out}");
 }

@@ -183,6 +183,12 @@ pub fn shutdown() -> FlushReport {
 
 impl ConfigBuilder {
     /// Builds the configuration and installs the global client.
+    ///
+    /// ```
+    /// let langfuse = langfuse_runtime::Config::builder().env_source(|_| None).init()?;
+    /// assert!(!langfuse.is_recording(), "no keys, no console: nothing records");
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn init(self) -> Result<Langfuse, ConfigError> {
         Ok(Langfuse::new(self.build()?))
     }
@@ -191,6 +197,14 @@ impl ConfigBuilder {
 impl Langfuse {
     /// Installs a client for `config` as the global one. An earlier installed client is
     /// flushed and shut down first, as with [`init`] called twice.
+    ///
+    /// ```
+    /// use langfuse_runtime::{Config, Langfuse};
+    /// let config = Config::builder().env_source(|_| None).console_exporter(true).build()?;
+    /// let langfuse = Langfuse::new(config);
+    /// assert!(langfuse.is_recording());
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn new(config: Config) -> Self {
         diag::set_debug(config.debug());
         crate::capture::set_field_budget(config.max_field_bytes());
@@ -279,12 +293,25 @@ impl Langfuse {
         (Some(pipeline), abort_export)
     }
 
-    /// Whether observations are being recorded.
+    /// Whether observations are being recorded: keys, the console or a custom exporter, and
+    /// tracing enabled.
+    ///
+    /// ```
+    /// let off = langfuse_runtime::Config::builder().env_source(|_| None).tracing_enabled(false);
+    /// assert!(!off.console_exporter(true).init()?.is_recording());
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn is_recording(&self) -> bool {
         self.inner.is_recording()
     }
 
     /// The configuration in effect.
+    ///
+    /// ```
+    /// let langfuse = langfuse_runtime::Config::builder().env_source(|_| None).flush_at(64).init()?;
+    /// assert_eq!(langfuse.config().flush_at(), 64);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -331,6 +358,15 @@ impl Langfuse {
 
     /// Pipeline counters (created, exported, dropped by reason, failed, lost at shutdown,
     /// pending) and the captures that failed.
+    ///
+    /// ```
+    /// let langfuse = langfuse_runtime::Config::builder().env_source(|_| None).console_exporter(true).init()?;
+    /// langfuse_runtime::span("step").start().end();
+    /// langfuse.flush();
+    /// let stats = langfuse.stats();
+    /// assert_eq!((stats.created, stats.exported), (1, 1));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
     pub fn stats(&self) -> ExportStats {
         let mut stats = self.inner.pipeline.as_ref().map(Pipeline::stats).unwrap_or_default();
         stats.capture_failures = crate::capture::capture_failures();
