@@ -43,11 +43,12 @@ pub(crate) mod http;
 pub(crate) mod otlp;
 pub(crate) mod pipeline;
 mod report;
+mod stats;
 
 pub use console::ConsoleExporter;
 pub(crate) use http::{OtlpHttpExporter, OtlpHttpSettings};
-pub use pipeline::{DropCounts, ExportStats};
 pub use report::FlushReport;
+pub use stats::{DropCounts, ExportStats};
 
 /// Receives batches of finished observations on the SDK's export thread.
 ///

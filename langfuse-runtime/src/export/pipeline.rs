@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::stats::{DropCounts, ExportStats};
 use super::{FlushReport, SpanExporter};
 use crate::diag;
 use crate::record::ObservationRecord;
@@ -35,111 +36,6 @@ const WAKE_BATCHES: usize = 8;
 /// Most observations a thread collects before handing them over; below it, a thread hands
 /// over exactly one export request's worth (`flush_at`), which is then exported in place.
 const MAX_LOCAL_BATCH: usize = 4096;
-
-/// Counters of the export pipeline, read with [`Langfuse::stats`](crate::Langfuse::stats).
-///
-/// Totals since the client started. Every observation is in exactly one bucket:
-///
-/// ```
-/// # let stats = langfuse_runtime::export::ExportStats::default();
-/// assert_eq!(
-///     stats.created,
-///     stats.exported + stats.dropped + stats.failed + stats.lost_at_shutdown + stats.queued
-/// );
-/// ```
-///
-/// The identity is exact whenever no observation is moving (after a flush or shutdown, with
-/// producers idle). While records move between buckets, a snapshot may show `created` above
-/// the sum by the ones in motion, never below it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ExportStats {
-    /// Observations finished and handed to the pipeline.
-    pub created: u64,
-    /// Observations every exporter accepted.
-    pub exported: u64,
-    /// Observations dropped before export, the sum of [`dropped_by`](Self::dropped_by).
-    pub dropped: u64,
-    /// Why observations were dropped.
-    pub dropped_by: DropCounts,
-    /// Observations in batches an exporter rejected or could not deliver.
-    pub failed: u64,
-    /// Observations abandoned because shutdown ran out of time: still queued, or in a request
-    /// whose retry wait shutdown cut short.
-    pub lost_at_shutdown: u64,
-    /// Observations not yet exported or given up on: in the queue, in a request, or still in
-    /// an instrumented thread's buffer.
-    pub queued: u64,
-    /// Captured values (inputs, outputs) whose `Serialize`, `Debug` or `Display` impl panicked
-    /// and that were replaced by a `<capture failed: …>` placeholder, since the process started.
-    /// Filled in by [`Langfuse::stats`](crate::Langfuse::stats).
-    pub capture_failures: u64,
-}
-
-/// Observations dropped before export, by reason ([`ExportStats::dropped_by`]).
-///
-/// ```
-/// use langfuse_runtime::export::DropCounts;
-/// let mut drops = DropCounts::default();
-/// drops.queue_full_count = 3;
-/// assert_eq!(drops.total(), 3);
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DropCounts {
-    /// The queue held `max_queue_size` observations (raise it, or flush more often).
-    pub queue_full_count: u64,
-    /// The queue held `max_queue_bytes` of observations (large inputs and outputs during an
-    /// outage; raise it, or lower `max_field_bytes`).
-    pub queue_full_bytes: u64,
-    /// Finished after the client shut down (or with its export thread gone).
-    pub after_shutdown: u64,
-}
-
-impl DropCounts {
-    /// Every drop, whatever the reason.
-    ///
-    /// ```
-    /// use langfuse_runtime::export::DropCounts;
-    /// let mut drops = DropCounts::default();
-    /// drops.queue_full_count = 3;
-    /// drops.after_shutdown = 1;
-    /// assert_eq!(drops.total(), 4);
-    /// ```
-    pub fn total(&self) -> u64 {
-        self.queue_full_count + self.queue_full_bytes + self.after_shutdown
-    }
-}
-
-impl ExportStats {
-    /// `self - earlier`, counter by counter (`queued` and `capture_failures` stay as they are).
-    fn since(&self, earlier: &ExportStats) -> ExportStats {
-        let d = |now: u64, then: u64| now.saturating_sub(then);
-        ExportStats {
-            created: d(self.created, earlier.created),
-            exported: d(self.exported, earlier.exported),
-            dropped: d(self.dropped, earlier.dropped),
-            dropped_by: DropCounts {
-                queue_full_count: d(
-                    self.dropped_by.queue_full_count,
-                    earlier.dropped_by.queue_full_count,
-                ),
-                queue_full_bytes: d(
-                    self.dropped_by.queue_full_bytes,
-                    earlier.dropped_by.queue_full_bytes,
-                ),
-                after_shutdown: d(
-                    self.dropped_by.after_shutdown,
-                    earlier.dropped_by.after_shutdown,
-                ),
-            },
-            failed: d(self.failed, earlier.failed),
-            lost_at_shutdown: d(self.lost_at_shutdown, earlier.lost_at_shutdown),
-            queued: self.queued,
-            capture_failures: self.capture_failures,
-        }
-    }
-}
 
 pub(crate) struct PipelineSettings {
     pub(crate) flush_at: usize,
