@@ -13,7 +13,8 @@
 use std::time::Duration;
 
 use langfuse_runtime::{
-    Config, Langfuse, Usage, current_generation, current_observation, observe, propagate_attributes,
+    Config, Langfuse, Usage, current_generation, current_observation, observe,
+    propagate_attributes, score_current_observation, score_current_trace,
 };
 use serde::Serialize;
 
@@ -118,8 +119,14 @@ async fn travel_agent(question: &str) -> String {
     let call = plan(question, &docs).await;
     let weather = get_weather(&call.city).await;
     let answer = respond(question, &docs, &weather).await;
-    let _groundedness = groundedness(&answer, &docs);
-    // TODO(scores): record `_groundedness` as a score on this trace once scores exist.
+    let groundedness = groundedness(&answer, &docs);
+    // The evaluator's verdict as a score on the whole trace, next to the agent's own rating of
+    // its tool call on the current observation (the agent).
+    let _ = score_current_trace("groundedness")
+        .numeric(groundedness)
+        .comment("share of retrieved documents the answer draws from")
+        .send();
+    let _ = score_current_observation("tool_call_ok").boolean(!weather.is_empty()).send();
     answer
 }
 

@@ -162,6 +162,8 @@ fn agent_prints_one_tree_of_every_observation_type() {
     assert!(nodes[1..].iter().all(|(d, _)| *d == 1), "all children of the agent:\n{out}");
     assert!(out.contains("trace: user=user-42, session=session-2024-06-01"), "{out}");
     assert!(out.contains("output: 1.0"), "the evaluator's verdict:\n{out}");
+    assert!(out.contains("│ score: groundedness = 1 [NUMERIC] (trace)"), "{out}");
+    assert!(out.contains("│ score: tool_call_ok = 1 [BOOLEAN]"), "{out}");
 
     let (out, names) = export("agent", &[]);
     assert!(out.contains("sent the trace to http://127.0.0.1:"), "{out}");
