@@ -113,7 +113,7 @@ fn rows_e(g: &mut BenchmarkGroup<'_, WallTime>) {
 
 fn rows_g(g: &mut BenchmarkGroup<'_, WallTime>, delivery: &mut Delivery) {
     let exporter = CountingExporter::default();
-    let langfuse = clients::counting(&exporter);
+    let langfuse = clients::counting_large_values(&exporter);
     let root = langfuse_runtime::span("root").start();
     let calls = AtomicU64::new(0);
     for (label, size) in [("1KB", 1024usize), ("100KB", 100 * 1024)] {

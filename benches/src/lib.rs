@@ -74,6 +74,18 @@ pub mod clients {
             .expect("valid configuration")
     }
 
+    /// [`counting`] with a queue bound of 4 GiB: row G's 100 KB values outrun the default 64 MiB
+    /// byte bound (and would be dropped, counted), while the row must lose nothing.
+    pub fn counting_large_values(exporter: &CountingExporter) -> Langfuse {
+        let exporter = exporter.clone();
+        Config::builder()
+            .env_source(|_| None)
+            .max_queue_bytes(4 << 30)
+            .exporter(move || exporter.clone())
+            .init()
+            .expect("valid configuration")
+    }
+
     /// E1: no keys and no exporter: the client records nothing.
     pub fn no_keys() -> Langfuse {
         Config::builder().env_source(|_| None).init().expect("valid configuration")
