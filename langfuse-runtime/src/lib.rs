@@ -147,6 +147,8 @@ mod state;
 mod task;
 mod trace_url;
 
+#[cfg(feature = "opentelemetry")]
+pub use bridge::opentelemetry;
 #[cfg(feature = "tracing")]
 pub use bridge::tracing;
 pub use bridge::w3c;

@@ -1,8 +1,10 @@
 //! Bridges to the rest of the Rust tracing world: `tracing` spans as observations, and W3C
-//! trace context across services.
+//! trace context across services, OpenTelemetry interop.
 
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "opentelemetry")]
+pub mod opentelemetry;
 #[cfg(feature = "tracing")]
 pub mod tracing;
 pub mod w3c;
