@@ -3,8 +3,8 @@
 //! Each test file that needs it declares `mod support;`. Not every file uses every item, hence
 //! the `dead_code` allowance for the whole module.
 //!
-//! [`OtlpReceiver`] is a deliberately small HTTP/1.1 server (thread per connection,
-//! keep-alive, `Content-Length` and chunked bodies) that decodes what the exporter sends the
+//! [`OtlpReceiver`] is a deliberately small HTTP/1.1 server (`server.rs`: thread per
+//! connection, keep-alive, `Content-Length` and chunked bodies) that decodes what the exporter sends the
 //! way the Langfuse server does — gzip when `content-encoding` contains `gzip`, then protobuf
 //! `ExportTraceServiceRequest` — records every request and answers from a script.
 //!
@@ -23,6 +23,7 @@
 mod loopback;
 mod memory;
 mod rest;
+mod server;
 #[allow(unused_imports)]
 pub use loopback::*;
 #[allow(unused_imports)]
@@ -30,12 +31,8 @@ pub use memory::*;
 #[allow(unused_imports)]
 pub use rest::*;
 
-use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
+use std::io::Read;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -43,6 +40,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, Key
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
+use server::Server;
 
 /// The path the Langfuse server serves OTLP traces on.
 pub const TRACES_PATH: &str = "/api/public/otel/v1/traces";
@@ -113,6 +111,11 @@ impl Reply {
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = body.into();
         self
+    }
+
+    /// Sets a JSON response body, with its content type.
+    pub fn json_body(self, body: impl Into<Vec<u8>>) -> Self {
+        self.header("content-type", "application/json").body(body)
     }
 
     /// Answers only after `delay`.
@@ -297,34 +300,9 @@ impl ReceivedSpan {
     }
 }
 
-#[derive(Default)]
-struct State {
-    requests: Vec<RecordedRequest>,
-    script: VecDeque<Reply>,
-    default_reply: Option<Reply>,
-    connections: usize,
-}
-
-#[derive(Default)]
-struct Shared {
-    state: Mutex<State>,
-    /// Signalled on every recorded request and on stop.
-    changed: Condvar,
-    stop: AtomicBool,
-    /// Clones of open connections, shut down on drop so blocked reads return.
-    streams: Mutex<Vec<TcpStream>>,
-    workers: Mutex<Vec<JoinHandle<()>>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// A loopback OTLP/HTTP receiver. Stops (and joins its threads) when dropped.
 pub struct OtlpReceiver {
-    shared: Arc<Shared>,
-    addr: SocketAddr,
-    acceptor: Option<JoinHandle<()>>,
+    server: Server<RecordedRequest>,
 }
 
 impl OtlpReceiver {
@@ -335,33 +313,39 @@ impl OtlpReceiver {
 
     /// Starts a receiver that answers the first requests from `script`, then 200.
     pub fn start_with_script(script: Vec<Reply>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let addr = listener.local_addr().expect("local addr");
-        let shared = Arc::new(Shared::default());
-        lock(&shared.state).script = script.into();
-        let acceptor = {
-            let shared = shared.clone();
-            std::thread::Builder::new()
-                .name("otlp-receiver".into())
-                .spawn(move || accept_loop(listener, shared))
-                .expect("spawn acceptor")
-        };
-        Self { shared, addr, acceptor: Some(acceptor) }
+        let server = Server::start("otlp-receiver", script, |raw, script| {
+            let gzipped =
+                raw.header_lowercase("content-encoding").is_some_and(|v| v.contains("gzip"));
+            let (body, export, decode_error) = decode(&raw.body, gzipped);
+            let request = RecordedRequest {
+                method: raw.method,
+                path: raw.path,
+                headers: raw.headers,
+                raw_body: raw.body,
+                body,
+                export,
+                decode_error,
+                connection: raw.connection,
+                received_at: Instant::now(),
+            };
+            (request, script.next_or(Reply::ok))
+        });
+        Self { server }
     }
 
     /// Appends replies to the script.
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
-        lock(&self.shared.state).script.extend(replies);
+        self.server.script(replies);
     }
 
     /// The reply once the script is used up (default: [`Reply::ok`]).
     pub fn set_default_reply(&self, reply: Reply) {
-        lock(&self.shared.state).default_reply = Some(reply);
+        self.server.set_default_reply(reply);
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// `base_url()` + `/api/public/otel/v1/traces`.
@@ -371,235 +355,43 @@ impl OtlpReceiver {
 
     /// The listening address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared.state).requests.clone()
+        self.server.with_requests(<[_]>::to_vec)
     }
 
     /// Number of requests so far.
     pub fn request_count(&self) -> usize {
-        lock(&self.shared.state).requests.len()
+        self.server.with_requests(<[_]>::len)
     }
 
     /// TCP connections accepted so far.
     pub fn connection_count(&self) -> usize {
-        lock(&self.shared.state).connections
+        self.server.connection_count()
     }
 
     /// Every span received so far, flattened across requests in arrival order.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
-        lock(&self.shared.state).requests.iter().flat_map(RecordedRequest::spans).collect()
+        self.server.with_requests(all_spans)
     }
 
     /// Waits until at least `n` requests arrived or `timeout` passed; returns all requests.
     pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<RecordedRequest> {
-        let state = self.wait_until(timeout, |s| s.requests.len() >= n);
-        state.requests.clone()
+        self.server.wait_until(timeout, |r| r.len() >= n, <[_]>::to_vec)
     }
 
     /// Waits until at least `n` spans arrived or `timeout` passed; returns all spans.
     pub fn wait_for_spans(&self, n: usize, timeout: Duration) -> Vec<ReceivedSpan> {
-        let count = |s: &State| s.requests.iter().map(|r| r.spans().len()).sum::<usize>();
-        let state = self.wait_until(timeout, |s| count(s) >= n);
-        state.requests.iter().flat_map(RecordedRequest::spans).collect()
-    }
-
-    fn wait_until(
-        &self,
-        timeout: Duration,
-        mut done: impl FnMut(&State) -> bool,
-    ) -> MutexGuard<'_, State> {
-        let deadline = Instant::now() + timeout;
-        let mut state = lock(&self.shared.state);
-        while !done(&state) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            state = self
-                .shared
-                .changed
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        state
+        let count = |r: &[RecordedRequest]| r.iter().map(|r| r.spans().len()).sum::<usize>();
+        self.server.wait_until(timeout, |r| count(r) >= n, all_spans)
     }
 }
 
-impl Drop for OtlpReceiver {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        self.shared.changed.notify_all();
-        // Wake the acceptor out of `accept`.
-        let _ = TcpStream::connect(self.addr);
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
-        for stream in lock(&self.shared.streams).drain(..) {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
-        let workers: Vec<_> = lock(&self.shared.workers).drain(..).collect();
-        for worker in workers {
-            let _ = worker.join();
-        }
-    }
-}
-
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let Ok(stream) = stream else { continue };
-        let _ = stream.set_nodelay(true);
-        let connection = {
-            let mut state = lock(&shared.state);
-            state.connections += 1;
-            state.connections - 1
-        };
-        if let Ok(clone) = stream.try_clone() {
-            lock(&shared.streams).push(clone);
-        }
-        let worker = {
-            let shared = shared.clone();
-            std::thread::Builder::new().name(format!("otlp-receiver-{connection}")).spawn(
-                move || {
-                    let _ = serve_connection(stream, connection, &shared);
-                },
-            )
-        };
-        if let Ok(worker) = worker {
-            lock(&shared.workers).push(worker);
-        }
-    }
-}
-
-/// Serves requests on one connection until the peer closes it, a reply closes it, or stop.
-fn serve_connection(stream: TcpStream, connection: usize, shared: &Shared) -> io::Result<()> {
-    let mut writer = stream.try_clone()?;
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line)? == 0 || shared.stop.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        let request_line = request_line.trim_end();
-        if request_line.is_empty() {
-            continue; // tolerated stray CRLF between requests
-        }
-        let mut parts = request_line.split(' ');
-        let method = parts.next().unwrap_or_default().to_owned();
-        let path = parts.next().unwrap_or_default().to_owned();
-        let version = parts.next().unwrap_or_default().to_owned();
-
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line)? == 0 {
-                return Ok(());
-            }
-            let line = line.trim_end_matches(['\r', '\n']);
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-            }
-        }
-        let header = |name: &str| {
-            headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.to_ascii_lowercase())
-        };
-        if header("expect").is_some_and(|v| v == "100-continue") {
-            writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-        }
-        let raw_body = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-            read_chunked(&mut reader)?
-        } else {
-            let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body)?;
-            body
-        };
-        let client_closes = header("connection").is_some_and(|v| v.contains("close"))
-            || (version == "HTTP/1.0" && header("connection").is_none_or(|v| v != "keep-alive"));
-
-        let gzipped = header("content-encoding").is_some_and(|v| v.contains("gzip"));
-        let (body, export, decode_error) = decode(&raw_body, gzipped);
-        let reply = {
-            let mut state = lock(&shared.state);
-            state.requests.push(RecordedRequest {
-                method,
-                path,
-                headers,
-                raw_body,
-                body,
-                export,
-                decode_error,
-                connection,
-                received_at: Instant::now(),
-            });
-            let reply = state.script.pop_front();
-            reply.or_else(|| state.default_reply.clone()).unwrap_or_else(Reply::ok)
-        };
-        shared.changed.notify_all();
-
-        if !reply.delay.is_zero() {
-            // Interruptible, so that dropping the receiver does not wait out the delay.
-            let state = lock(&shared.state);
-            let _ = shared
-                .changed
-                .wait_timeout_while(state, reply.delay, |_| !shared.stop.load(Ordering::SeqCst));
-            if shared.stop.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-        }
-        let close = reply.close || client_closes;
-        let mut response = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
-        response.push_str(&format!("content-length: {}\r\n", reply.body.len()));
-        for (name, value) in &reply.headers {
-            response.push_str(&format!("{name}: {value}\r\n"));
-        }
-        if close {
-            response.push_str("connection: close\r\n");
-        }
-        response.push_str("\r\n");
-        writer.write_all(response.as_bytes())?;
-        writer.write_all(&reply.body)?;
-        writer.flush()?;
-        if close {
-            let _ = writer.shutdown(Shutdown::Both);
-            return Ok(());
-        }
-    }
-}
-
-fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        let mut size_line = String::new();
-        reader.read_line(&mut size_line)?;
-        let size_hex = size_line.trim().split(';').next().unwrap_or("");
-        let size = usize::from_str_radix(size_hex, 16)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        if size == 0 {
-            // Trailers up to the empty line.
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
-                    return Ok(body);
-                }
-            }
-        }
-        let start = body.len();
-        body.resize(start + size, 0);
-        reader.read_exact(&mut body[start..])?;
-        let mut crlf = [0; 2];
-        reader.read_exact(&mut crlf)?;
-    }
+fn all_spans(requests: &[RecordedRequest]) -> Vec<ReceivedSpan> {
+    requests.iter().flat_map(RecordedRequest::spans).collect()
 }
 
 fn decode(
@@ -618,27 +410,5 @@ fn decode(
     match ExportTraceServiceRequest::decode(body.as_slice()) {
         Ok(export) => (body, Some(export), None),
         Err(e) => (body, None, Some(format!("protobuf: {e}"))),
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        202 => "Accepted",
-        204 => "No Content",
-        207 => "Multi-Status",
-        301 => "Moved Permanently",
-        307 => "Temporary Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        413 => "Content Too Large",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Status",
     }
 }
