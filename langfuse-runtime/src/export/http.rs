@@ -452,21 +452,34 @@ pub(crate) fn request_headers(
     settings: &OtlpHttpSettings,
     sdk_version: &str,
 ) -> Vec<(String, String)> {
+    // Without keys (collector mode) there are no credentials of ours, and a user's own
+    // `authorization` header (a token for the Collector) goes through.
+    let with_keys = !settings.public_key.is_empty() && !settings.secret_key.is_empty();
     let mut headers: Vec<(String, String)> = settings
         .headers
         .iter()
-        .filter(|(name, _)| !RESERVED_HEADERS.iter().any(|r| r.eq_ignore_ascii_case(name.trim())))
+        .filter(|(name, _)| {
+            let name = name.trim();
+            !RESERVED_HEADERS.iter().any(|r| {
+                r.eq_ignore_ascii_case(name) && (with_keys || !r.eq_ignore_ascii_case("authorization"))
+            })
+        })
         .cloned()
         .collect();
-    let credentials = format!("{}:{}", settings.public_key, settings.secret_key);
-    headers.push(("authorization".into(), format!("Basic {}", base64(credentials.as_bytes()))));
+    if with_keys {
+        let credentials = format!("{}:{}", settings.public_key, settings.secret_key);
+        headers
+            .push(("authorization".into(), format!("Basic {}", base64(credentials.as_bytes()))));
+    }
     headers.push(("content-type".into(), "application/x-protobuf".into()));
     if settings.compression == Compression::Gzip {
         headers.push(("content-encoding".into(), "gzip".into()));
     }
     headers.push(("x-langfuse-sdk-name".into(), SDK_NAME.into()));
     headers.push(("x-langfuse-sdk-version".into(), sdk_version.into()));
-    headers.push(("x-langfuse-public-key".into(), settings.public_key.clone()));
+    if !settings.public_key.is_empty() {
+        headers.push(("x-langfuse-public-key".into(), settings.public_key.clone()));
+    }
     headers.push(("x-langfuse-ingestion-version".into(), INGESTION_VERSION.into()));
     headers
 }

@@ -39,16 +39,21 @@ use crate::attributes::SpanDefaults;
 use crate::record::ObservationRecord;
 
 pub(crate) mod console;
+pub(crate) mod destination;
 pub(crate) mod http;
+#[cfg(feature = "opentelemetry")]
+mod otel_sdk;
 pub(crate) mod otlp;
 pub(crate) mod pipeline;
 mod report;
 mod stats;
 
 pub use console::ConsoleExporter;
+#[cfg(feature = "opentelemetry")]
+pub use otel_sdk::OtelExporter;
 pub(crate) use http::{OtlpHttpExporter, OtlpHttpSettings};
 pub use report::FlushReport;
-pub use stats::{DropCounts, ExportStats};
+pub use stats::{DestinationCounts, DestinationStats, DropCounts, ExportStats};
 
 /// Receives batches of finished observations on the SDK's export thread.
 ///

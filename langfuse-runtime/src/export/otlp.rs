@@ -183,7 +183,7 @@ const fn fixed_key(key: &'static str) -> AttrKey<'static> {
 
 /// Calls `emit` for every resource attribute: the SDK's own first, then the configured extra
 /// attributes whose key was not written yet (a key is never written twice).
-fn for_each_resource_attribute<'a>(
+pub(super) fn for_each_resource_attribute<'a>(
     resource: &'a ExportResource,
     mut emit: impl FnMut(AttrKey<'a>, AttrValue<'a>),
 ) {
