@@ -461,15 +461,15 @@ pub(crate) fn request_headers(
         .filter(|(name, _)| {
             let name = name.trim();
             !RESERVED_HEADERS.iter().any(|r| {
-                r.eq_ignore_ascii_case(name) && (with_keys || !r.eq_ignore_ascii_case("authorization"))
+                r.eq_ignore_ascii_case(name)
+                    && (with_keys || !r.eq_ignore_ascii_case("authorization"))
             })
         })
         .cloned()
         .collect();
     if with_keys {
         let credentials = format!("{}:{}", settings.public_key, settings.secret_key);
-        headers
-            .push(("authorization".into(), format!("Basic {}", base64(credentials.as_bytes()))));
+        headers.push(("authorization".into(), format!("Basic {}", base64(credentials.as_bytes()))));
     }
     headers.push(("content-type".into(), "application/x-protobuf".into()));
     if settings.compression == Compression::Gzip {

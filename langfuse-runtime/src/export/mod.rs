@@ -49,9 +49,9 @@ mod report;
 mod stats;
 
 pub use console::ConsoleExporter;
+pub(crate) use http::{OtlpHttpExporter, OtlpHttpSettings};
 #[cfg(feature = "opentelemetry")]
 pub use otel_sdk::OtelExporter;
-pub(crate) use http::{OtlpHttpExporter, OtlpHttpSettings};
 pub use report::FlushReport;
 pub use stats::{DestinationCounts, DestinationStats, DropCounts, ExportStats};
 

@@ -16,8 +16,8 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::mpsc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -206,7 +206,10 @@ impl OtelExporter {
     }
 
     /// Takes the client's resource, timeout and queue bounds (called by the client at init).
-    pub(crate) fn install(mut self, setup: &DestinationSetup) -> (Box<dyn SpanExporter>, DestinationHandle) {
+    pub(crate) fn install(
+        mut self,
+        setup: &DestinationSetup,
+    ) -> (Box<dyn SpanExporter>, DestinationHandle) {
         self.setup = Some(setup.clone());
         let handle = self.handle.clone();
         (Box::new(self), handle)
@@ -256,7 +259,9 @@ impl OtelExporter {
                 .build();
             self.scope = Some(scope);
         }
-        self.scope.clone().unwrap_or_else(|| InstrumentationScope::builder(keys::SCOPE_NAME).build())
+        self.scope
+            .clone()
+            .unwrap_or_else(|| InstrumentationScope::builder(keys::SCOPE_NAME).build())
     }
 
     /// Sends `message` and waits for its acknowledgement for at most the timeout.
@@ -607,8 +612,9 @@ pub(crate) fn span_data(
     scope: InstrumentationScope,
 ) -> SpanData {
     let mut attributes = Vec::with_capacity(16);
-    let dropped =
-        for_each_attribute(record, defaults, |k, v| attributes.push(KeyValue::new(key(k), value(v))));
+    let dropped = for_each_attribute(record, defaults, |k, v| {
+        attributes.push(KeyValue::new(key(k), value(v)))
+    });
     let mut events = SpanEvents::default();
     if let Some(exception) = record.exception() {
         let mut event_attributes = Vec::with_capacity(4);
