@@ -42,8 +42,10 @@ pub struct ExportStats {
     /// What the extra destinations ([`ConfigBuilder::otel_exporter`](crate::ConfigBuilder))
     /// did, summed over all of them; per destination in
     /// [`Langfuse::destination_stats`](crate::Langfuse::destination_stats). They have their
-    /// own buckets: a destination that fails or drops never changes the counts above, which
-    /// are the built-in exporter's (Langfuse, or the collector in collector mode).
+    /// own buckets: a destination takes every batch into its own queue, so one that fails,
+    /// drops or hangs never changes the counts above, which say what the pipeline's other
+    /// exporters did (the built-in one to Langfuse or, in collector mode, to the Collector; the
+    /// console; [`ConfigBuilder::exporter`](crate::ConfigBuilder::exporter)s).
     pub destinations: DestinationCounts,
 }
 
