@@ -478,14 +478,14 @@ impl Worker {
                 Message::Batch { spans, bytes } => self.export(exporter, spans, bytes),
                 Message::Flush(ack) => {
                     let result = catch_unwind(AssertUnwindSafe(|| exporter.force_flush()));
-                    self.log_result("flush", result.map(|r| Some(r)));
+                    self.log_result("flush", result.map(Some));
                     let _ = ack.send(());
                 }
                 Message::Shutdown(ack) => {
                     let result = catch_unwind(AssertUnwindSafe(|| {
                         exporter.shutdown_with_timeout(self.timeout)
                     }));
-                    self.log_result("shutdown", result.map(|r| Some(r)));
+                    self.log_result("shutdown", result.map(Some));
                     let _ = ack.send(());
                     return;
                 }
