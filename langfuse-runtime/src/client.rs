@@ -403,7 +403,7 @@ impl Langfuse {
     }
 
     /// Each extra destination's name and counts since the client started
-    /// ([`ConfigBuilder::otel_exporter`]); empty without any.
+    /// (`ConfigBuilder::otel_exporter`, feature `opentelemetry`); empty without any.
     ///
     /// ```
     /// let langfuse = langfuse_runtime::Config::builder().env_source(|_| None).init()?;

@@ -290,7 +290,7 @@ impl ConfigBuilder {
         otlp_endpoint: impl Into<String> => Into::into;
         /// Turns the built-in OTLP exporter (to Langfuse, or to the
         /// [`otlp_endpoint`](Self::otlp_endpoint)) off, over `LANGFUSE_EXPORT_ENABLED`:
-        /// observations then only go to the [`otel_exporter`](Self::otel_exporter)
+        /// observations then only go to the `otel_exporter`
         /// destinations, [`exporter`](Self::exporter)s and the console. Scores still follow
         /// the keys.
         ///
