@@ -658,3 +658,104 @@ pub(crate) fn span_data(
         instrumentation_scope: scope,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::otlp::encode_request;
+    use crate::export::otlp::tests::{resource, sample_batch};
+    use crate::record::ExceptionEvent;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+    use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+    use prost::Message;
+
+    /// The sample batch of the encoder's tests (unicode, empty strings, a remote parent, trace
+    /// attributes, an ERROR generation) plus an escaped panic and a span over the attribute
+    /// limit: through `SpanData` and `opentelemetry-proto`'s transform (what
+    /// `opentelemetry-otlp` sends) it is what our encoder writes.
+    #[test]
+    fn span_data_is_what_our_encoder_writes() {
+        let mut resource = resource();
+        resource.span_defaults.attribute_count_limit = 12;
+        let mut batch = sample_batch();
+        let mut failed = batch[0].clone();
+        failed.id = crate::ids::ObservationId::from_u64(0x8888).unwrap();
+        failed.level = Some(crate::kind::Level::Error);
+        failed.set_exception(ExceptionEvent {
+            time_unix_nanos: 1_735_787_045_678_000_123,
+            type_name: "panic",
+            message: "boom".into(),
+            stacktrace: Some("panicked at src/lib.rs:1:1".into()),
+        });
+        for i in 0..20 {
+            failed.metadata_mut().insert(format!("k{i}"), "1".into());
+        }
+        batch.push(failed);
+
+        let mut ours = Vec::new();
+        encode_request(&batch, &resource, &mut ours);
+        let ours = ExportTraceServiceRequest::decode(ours.as_slice()).unwrap();
+
+        let mut exporter = OtelExporter::new(NoopExporter);
+        exporter.setup = Some(DestinationSetup {
+            resource: resource.clone(),
+            timeout: DEFAULT_TIMEOUT,
+            max_queue_size: 10,
+            max_queue_bytes: 1 << 20,
+        });
+        let scope = exporter.scope();
+        let spans: Vec<SpanData> =
+            batch.iter().map(|r| span_data(r, &resource.span_defaults, scope.clone())).collect();
+        let theirs = ExportTraceServiceRequest {
+            resource_spans: group_spans_by_resource_and_scope(
+                spans,
+                &ResourceAttributesWithSchema::from(&otel_resource(&resource)),
+            ),
+        };
+
+        let (ours, theirs) = (&ours.resource_spans[0], &theirs.resource_spans[0]);
+        let sorted = |mut v: Vec<opentelemetry_proto::tonic::common::v1::KeyValue>| {
+            v.sort_by(|a, b| a.key.cmp(&b.key));
+            v
+        };
+        assert_eq!(
+            sorted(ours.resource.clone().unwrap().attributes),
+            sorted(theirs.resource.clone().unwrap().attributes)
+        );
+        let (ours, theirs) = (&ours.scope_spans[0], &theirs.scope_spans[0]);
+        assert_eq!(ours.scope, theirs.scope);
+        assert_eq!(ours.spans.len(), 4);
+        assert_eq!(theirs.spans.len(), 4);
+        for (a, b) in ours.spans.iter().zip(&theirs.spans) {
+            let mut b = b.clone();
+            // The transform writes an UNSET status and the sampled trace flag; ours leaves
+            // the first out and does not set the second.
+            if b.status.as_ref().is_some_and(|s| s.code == 0) {
+                b.status = None;
+            }
+            assert_eq!(b.flags & 0xff, 1);
+            b.flags &= !0xff;
+            assert_eq!(a, &b, "{}", a.name);
+        }
+        assert!(ours.spans[3].dropped_attributes_count > 0, "the limit was reached");
+        assert_eq!(ours.spans[3].events.len(), 1);
+    }
+
+    #[derive(Debug)]
+    struct NoopExporter;
+
+    impl SdkSpanExporter for NoopExporter {
+        async fn export(&self, _batch: Vec<SpanData>) -> opentelemetry_sdk::error::OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn block_on_returns_the_output_or_gives_up_at_the_deadline() {
+        let soon = Instant::now() + Duration::from_secs(5);
+        assert_eq!(block_on(async { 7 }, soon), Some(7));
+        let past = Instant::now() + Duration::from_millis(10);
+        assert_eq!(block_on(std::future::pending::<()>(), past), None);
+    }
+}
