@@ -787,6 +787,29 @@ mod tests {
     }
 
     #[test]
+    fn without_keys_no_credentials_are_sent_and_a_user_authorization_goes_through() {
+        let mut settings = OtlpHttpSettings::new("http://collector:4318/v1/traces", "", "");
+        settings.headers = vec![
+            ("Authorization".into(), "Bearer collector".into()),
+            ("x-langfuse-ingestion-version".into(), "5".into()),
+        ];
+        let headers = request_headers(&settings, "1.2.3");
+        let pairs: Vec<(&str, &str)> =
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("Authorization", "Bearer collector"),
+                ("content-type", "application/x-protobuf"),
+                ("content-encoding", "gzip"),
+                ("x-langfuse-sdk-name", "rust"),
+                ("x-langfuse-sdk-version", "1.2.3"),
+                ("x-langfuse-ingestion-version", "4"),
+            ]
+        );
+    }
+
+    #[test]
     fn settings_defaults_and_debug_redaction() {
         let settings = OtlpHttpSettings::new("http://x/", "pk-lf", "sk-secret");
         assert_eq!(settings.timeout, Duration::from_secs(5));
