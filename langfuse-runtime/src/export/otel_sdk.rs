@@ -49,7 +49,11 @@ type Start = Box<dyn FnOnce(Resource, Worker) -> std::io::Result<()> + Send>;
 
 /// Sends our observations to an `opentelemetry_sdk` span exporter as well, with its own filter,
 /// queue and counts. Install it with
-/// [`ConfigBuilder::otel_exporter`](crate::ConfigBuilder::otel_exporter).
+/// [`ConfigBuilder::otel_exporter`](crate::ConfigBuilder::otel_exporter), which gives it the
+/// client's resource (service name, environment, release), public key, timeout and queue
+/// bounds and reports its counts; through the generic
+/// [`ConfigBuilder::exporter`](crate::ConfigBuilder::exporter) it would export with default
+/// ones and its counts would be nowhere.
 ///
 /// The exporter runs on a thread of this destination's own, with no async runtime: its
 /// `export` future is driven by a small `block_on` there. Exporters whose futures need a tokio
