@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::attributes::SpanDefaults;
 use crate::config::{Config, ConfigBuilder, ConfigError};
 use crate::diag;
+use crate::export::destination::{DestinationSetup, Destinations};
 use crate::export::pipeline::{Pipeline, PipelineSettings};
 use crate::export::{
     ConsoleExporter, ExportResource, ExportStats, FlushReport, OtlpHttpExporter, OtlpHttpSettings,
@@ -26,6 +27,8 @@ pub(crate) struct ClientInner {
     abort_export: Option<crate::export::http::AbortHandle>,
     /// Where scores go; `None` when nowhere (tracing off, neither keys nor console).
     pub(crate) scores: Option<Arc<crate::score::ScoreSender>>,
+    /// Extra destinations' counts ([`ConfigBuilder::otel_exporter`]).
+    destinations: Destinations,
 }
 
 impl ClientInner {
@@ -49,6 +52,7 @@ impl ClientInner {
             timeout: Duration::from_secs(1),
             abort_export: None,
             scores: None,
+            destinations: Destinations::default(),
         })
     }
 
@@ -72,6 +76,7 @@ impl ClientInner {
                 abort.abort();
             }
         })?;
+        let report = FlushReport { destinations: self.destinations.report(), ..report };
         RECORDING_CLIENTS.fetch_sub(1, Ordering::Relaxed);
         if report.is_success() {
             diag::debug(format_args!("shutdown: {report}"));
@@ -209,7 +214,7 @@ impl Langfuse {
         diag::set_debug(config.debug());
         crate::capture::set_field_budget(config.max_field_bytes());
         crate::mask::install(config.mask());
-        let (pipeline, abort_export) = Self::pipeline_for(&config);
+        let (pipeline, abort_export, destinations) = Self::pipeline_for(&config);
         let sampler = if config.sample_rate() >= 1.0 {
             Sampler::always()
         } else {
@@ -222,6 +227,7 @@ impl Langfuse {
             timeout: config.timeout(),
             abort_export,
             scores: crate::score::ScoreSender::for_config(&config, sampler),
+            destinations,
         });
         if inner.is_recording() {
             RECORDING_CLIENTS.fetch_add(1, Ordering::Relaxed);
@@ -240,10 +246,10 @@ impl Langfuse {
 
     fn pipeline_for(
         config: &Config,
-    ) -> (Option<Pipeline>, Option<crate::export::http::AbortHandle>) {
+    ) -> (Option<Pipeline>, Option<crate::export::http::AbortHandle>, Destinations) {
         if !config.tracing_enabled() {
             diag::debug(format_args!("tracing disabled (LANGFUSE_TRACING_ENABLED=false)"));
-            return (None, None);
+            return (None, None, Destinations::default());
         }
         let mut abort_export = None;
         let mut resource = ExportResource::new(
@@ -257,29 +263,50 @@ impl Langfuse {
             attribute_count_limit: config.attribute_count_limit(),
         };
         let mut exporters: Vec<Box<dyn SpanExporter>> = Vec::new();
-        match (config.public_key(), config.secret_key()) {
+        // Keys authenticate to Langfuse; in collector mode (an explicit endpoint) they are
+        // optional, and without them no `Authorization` header is sent.
+        let keys = match (config.public_key(), config.secret_key()) {
             (Some(public_key), Some(secret_key)) => {
-                let mut settings = OtlpHttpSettings::new(
-                    config.traces_endpoint(),
-                    public_key.to_owned(),
-                    secret_key.expose().to_owned(),
-                );
-                settings.timeout = config.timeout();
-                settings.compression = config.compression();
-                settings.max_request_bytes = config.max_request_bytes();
-                settings.headers = config.headers().to_vec();
-                let exporter = OtlpHttpExporter::new(settings, resource.clone());
-                abort_export = Some(exporter.abort_handle());
-                exporters.push(Box::new(exporter));
+                Some((public_key.to_owned(), secret_key.expose().to_owned()))
             }
-            _ => crate::keyless::warn(config),
+            _ => None,
+        };
+        if !config.langfuse_export() {
+            diag::debug(format_args!(
+                "the built-in OTLP exporter is off (LANGFUSE_EXPORT_ENABLED=false)"
+            ));
+        } else if keys.is_some() || config.otlp_endpoint().is_some() {
+            let (public_key, secret_key) = keys.unwrap_or_default();
+            let mut settings =
+                OtlpHttpSettings::new(config.traces_endpoint(), public_key, secret_key);
+            settings.timeout = config.timeout();
+            settings.compression = config.compression();
+            settings.max_request_bytes = config.max_request_bytes();
+            settings.headers = config.headers().to_vec();
+            let exporter = OtlpHttpExporter::new(settings, resource.clone());
+            abort_export = Some(exporter.abort_handle());
+            exporters.push(Box::new(exporter));
+        } else {
+            crate::keyless::warn(config);
         }
         if config.console_exporter() {
             exporters.push(Box::new(ConsoleExporter::stdout()));
         }
         exporters.extend(config.extra_exporters().iter().map(|make| (make.0)()));
+        let setup = DestinationSetup {
+            resource,
+            timeout: config.timeout(),
+            max_queue_size: config.max_queue_size(),
+            max_queue_bytes: config.max_queue_bytes(),
+        };
+        let mut handles = Vec::new();
+        for make in config.destinations() {
+            let (exporter, handle) = (make.0)(&setup);
+            exporters.push(exporter);
+            handles.push(handle);
+        }
         if exporters.is_empty() {
-            return (None, None);
+            return (None, None, Destinations::default());
         }
         let pipeline = Pipeline::start(
             PipelineSettings {
@@ -290,7 +317,7 @@ impl Langfuse {
             },
             exporters,
         );
-        (Some(pipeline), abort_export)
+        (Some(pipeline), abort_export, Destinations::new(handles))
     }
 
     /// Whether observations are being recorded: keys, the console or a custom exporter, and
@@ -334,6 +361,7 @@ impl Langfuse {
             Some(pipeline) => pipeline.flush(self.inner.wait_limit()),
             None => FlushReport::default(),
         };
+        report.destinations = self.inner.destinations.report();
         // Scores after spans: a score may name an observation that was just exported.
         if let Some(scores) = &self.inner.scores
             && !scores.flush(self.inner.wait_limit())
@@ -370,7 +398,20 @@ impl Langfuse {
     pub fn stats(&self) -> ExportStats {
         let mut stats = self.inner.pipeline.as_ref().map(Pipeline::stats).unwrap_or_default();
         stats.capture_failures = crate::capture::capture_failures();
+        stats.destinations = self.inner.destinations.total();
         stats
+    }
+
+    /// Each extra destination's name and counts since the client started
+    /// (`ConfigBuilder::otel_exporter`, feature `opentelemetry`); empty without any.
+    ///
+    /// ```
+    /// let langfuse = langfuse_runtime::Config::builder().env_source(|_| None).init()?;
+    /// assert!(langfuse.destination_stats().is_empty());
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
+    pub fn destination_stats(&self) -> Vec<crate::export::DestinationStats> {
+        self.inner.destinations.stats()
     }
 
     /// Flushes and stops exporting, waiting at most twice the export timeout and a second,

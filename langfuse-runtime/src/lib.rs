@@ -48,6 +48,7 @@
 //! | mask inputs, outputs and metadata | [`ConfigBuilder::mask`] |
 //! | see the tree locally | `LANGFUSE_CONSOLE_EXPORTER=true` or [`ConfigBuilder::console_exporter`]; [`export::ConsoleExporter`] |
 //! | send observations elsewhere too | [`export::SpanExporter`] with [`ConfigBuilder::exporter`]; records are [`ObservationRecord`] |
+//! | send observations to Tempo, Jaeger or a Collector as well, or through a Collector only | `ConfigBuilder::otel_exporter` → `export::OtelExporter` (feature `opentelemetry`: any `opentelemetry_sdk` span exporter, own filter, [`Langfuse::destination_stats`]); collector mode: [`ConfigBuilder::otlp_endpoint`], [`ConfigBuilder::langfuse_export`] |
 //! | score a trace, an observation, a session or a dataset run | [`ObservationRef::score`], [`ObservationRef::score_trace`], [`score_current_observation`], [`score_current_trace`], [`score()`] → [`ScoreBuilder`] |
 //! | check what was sent and dropped | [`Langfuse::stats`] → [`export::ExportStats`]; [`Langfuse::score_stats`] → [`ScoreStats`] |
 //! | record LLM calls without annotations | [`integrations`]: `integrations::async_openai::Client` (feature `async-openai`) |
@@ -103,6 +104,8 @@
 //!
 //! In [`export`]: [`SpanExporter`](export::SpanExporter), [`ExportError`](export::ExportError),
 //! [`ExportStats`](export::ExportStats), [`DropCounts`](export::DropCounts),
+//! [`DestinationCounts`](export::DestinationCounts),
+//! [`DestinationStats`](export::DestinationStats), `OtelExporter` (feature `opentelemetry`),
 //! [`FlushReport`](export::FlushReport), [`ConsoleExporter`](export::ConsoleExporter) and
 //! [`Compression`] again (also at the root); its module docs hold the retry policy.
 #![warn(missing_docs)]

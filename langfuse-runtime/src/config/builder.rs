@@ -52,6 +52,9 @@ pub struct ConfigBuilder {
     console_exporter: Option<bool>,
     max_field_bytes: Option<usize>,
     extra_exporters: Vec<ExporterFactory>,
+    destinations: Vec<crate::export::destination::DestinationFactory>,
+    otlp_endpoint: Option<String>,
+    langfuse_export: Option<bool>,
     env: Option<EnvSource>,
     mask: Option<Mask>,
 }
@@ -262,6 +265,46 @@ impl ConfigBuilder {
         /// # Ok::<(), langfuse_runtime::ConfigError>(())
         /// ```
         console_exporter: bool => std::convert::identity;
+        /// Collector mode: the built-in exporter sends to this full URL (say an OpenTelemetry
+        /// Collector's `http://collector:4318/v1/traces`) instead of
+        /// `{base_url}/{traces_path}`, over `LANGFUSE_OTEL_TRACES_ENDPOINT`. Keys are then
+        /// optional: without them no `Authorization` header is sent (a user `authorization`
+        /// [`header`](Self::header) is, then), and spans still carry every `langfuse.*`
+        /// attribute and `x-langfuse-ingestion-version: 4`, so the Collector can forward them
+        /// to Langfuse unchanged. Scores need the Langfuse REST API: without keys they are
+        /// counted as dropped ([`ScoreStats::dropped`](crate::ScoreStats::dropped)) with a
+        /// warning naming the reason; with keys they go to `{base_url}/api/public/scores`.
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder()
+        ///     .env_source(|_| None)
+        ///     .otlp_endpoint("http://collector:4318/v1/traces")
+        ///     .header("x-tenant", "acme")
+        ///     .build()?;
+        /// assert_eq!(c.traces_endpoint(), "http://collector:4318/v1/traces");
+        /// assert!(!c.has_keys());
+        /// let err = langfuse_runtime::Config::builder().otlp_endpoint("collector:4318").build().unwrap_err();
+        /// assert_eq!(err.setting(), &langfuse_runtime::Setting::Builder("otlp_endpoint"));
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
+        otlp_endpoint: impl Into<String> => Into::into;
+        /// Turns the built-in OTLP exporter (to Langfuse, or to the
+        /// [`otlp_endpoint`](Self::otlp_endpoint)) off, over `LANGFUSE_EXPORT_ENABLED`:
+        /// observations then only go to the `otel_exporter`
+        /// destinations, [`exporter`](Self::exporter)s and the console. Scores still follow
+        /// the keys.
+        ///
+        /// ```
+        /// let c = langfuse_runtime::Config::builder()
+        ///     .env_source(|_| None)
+        ///     .public_key("pk-lf-1")
+        ///     .secret_key("sk-lf-2")
+        ///     .langfuse_export(false)
+        ///     .build()?;
+        /// assert!(!c.langfuse_export());
+        /// # Ok::<(), langfuse_runtime::ConfigError>(())
+        /// ```
+        langfuse_export: bool => std::convert::identity;
         /// Byte budget of one captured input/output value (over `LANGFUSE_MAX_FIELD_BYTES`;
         /// default 1 MiB, at least 1024). Longer values are cut and end with a truncation
         /// marker, so one huge argument cannot make the observation too large to export.
@@ -327,6 +370,42 @@ impl ConfigBuilder {
         F: Fn() -> E + Send + Sync + 'static,
     {
         self.extra_exporters.push(ExporterFactory(Arc::new(move || Box::new(make()))));
+        self
+    }
+
+    /// Adds an [`OtelExporter`](crate::export::OtelExporter) destination: our observations
+    /// also go to an `opentelemetry_sdk` span exporter (`opentelemetry-otlp` to a Collector,
+    /// Tempo or Jaeger), with its own filter, queue, thread and counts
+    /// ([`Langfuse::destination_stats`](crate::Langfuse::destination_stats),
+    /// [`ExportStats::destinations`](crate::export::ExportStats::destinations)). It gets the
+    /// client's resource, timeout and queue bounds; whatever it does, the built-in exporter's
+    /// delivery and counts stay the same. `make` is called once per client created.
+    ///
+    /// ```
+    /// use langfuse_runtime::export::OtelExporter;
+    /// # #[derive(Debug)]
+    /// # struct MyExporter;
+    /// # impl opentelemetry_sdk::trace::SpanExporter for MyExporter {
+    /// #     async fn export(&self, _: Vec<opentelemetry_sdk::trace::SpanData>) -> opentelemetry_sdk::error::OTelSdkResult { Ok(()) }
+    /// # }
+    /// let langfuse = langfuse_runtime::Config::builder()
+    ///     .env_source(|_| None)
+    ///     .otel_exporter(|| OtelExporter::new(MyExporter).name("tempo"))
+    ///     .init()?;
+    /// langfuse_runtime::span("step").start().end();
+    /// langfuse.flush();
+    /// let tempo = &langfuse.destination_stats()[0];
+    /// assert_eq!((tempo.name.as_str(), tempo.counts.exported), ("tempo", 1));
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn otel_exporter<F>(mut self, make: F) -> Self
+    where
+        F: Fn() -> crate::export::OtelExporter + Send + Sync + 'static,
+    {
+        self.destinations.push(crate::export::destination::DestinationFactory(Arc::new(
+            move |setup| make().install(setup),
+        )));
         self
     }
 

@@ -105,6 +105,12 @@ pub struct Config {
     /// `LANGFUSE_MAX_FIELD_BYTES`: budget of one captured input/output value; default 1 MiB.
     max_field_bytes: usize,
     extra_exporters: Vec<ExporterFactory>,
+    /// [`ConfigBuilder::otel_exporter`]: extra destinations with their own filter and counts.
+    destinations: Vec<crate::export::destination::DestinationFactory>,
+    /// `LANGFUSE_OTEL_TRACES_ENDPOINT`: collector mode, the built-in exporter's full URL.
+    otlp_endpoint: Option<String>,
+    /// `LANGFUSE_EXPORT_ENABLED`: whether the built-in OTLP exporter runs at all.
+    langfuse_export: bool,
     /// [`ConfigBuilder::mask`].
     mask: Option<Mask>,
 }
@@ -139,6 +145,9 @@ impl fmt::Debug for Config {
             .field("console_exporter", &self.console_exporter)
             .field("max_field_bytes", &self.max_field_bytes)
             .field("extra_exporters", &self.extra_exporters.len())
+            .field("destinations", &self.destinations.len())
+            .field("otlp_endpoint", &self.otlp_endpoint)
+            .field("langfuse_export", &self.langfuse_export)
             .field("mask", &self.mask.is_some())
             .finish()
     }
@@ -192,15 +201,47 @@ impl Config {
         self.public_key.is_some() && self.secret_key.is_some()
     }
 
-    /// The OTLP endpoint, `{base_url}/{traces_path}` without trimming (like the Python SDK).
+    /// Where the built-in exporter sends spans: the [`otlp_endpoint`](Self::otlp_endpoint) in
+    /// collector mode, else `{base_url}/{traces_path}` without trimming (like the Python SDK).
     ///
     /// ```
     /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
     /// assert_eq!(c.traces_endpoint(), "https://cloud.langfuse.com/api/public/otel/v1/traces");
+    /// let c = langfuse_runtime::Config::builder()
+    ///     .env_source(|_| None)
+    ///     .otlp_endpoint("http://collector:4318/v1/traces")
+    ///     .build()?;
+    /// assert_eq!(c.traces_endpoint(), "http://collector:4318/v1/traces");
     /// # Ok::<(), langfuse_runtime::ConfigError>(())
     /// ```
     pub fn traces_endpoint(&self) -> String {
-        format!("{}/{}", self.base_url, self.traces_path)
+        match &self.otlp_endpoint {
+            Some(endpoint) => endpoint.clone(),
+            None => format!("{}/{}", self.base_url, self.traces_path),
+        }
+    }
+
+    /// Collector mode's endpoint (`LANGFUSE_OTEL_TRACES_ENDPOINT`), if set: the built-in
+    /// exporter sends there, with or without keys.
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).build()?;
+    /// assert_eq!(c.otlp_endpoint(), None);
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
+    pub fn otlp_endpoint(&self) -> Option<&str> {
+        self.otlp_endpoint.as_deref()
+    }
+
+    /// Whether the built-in OTLP exporter runs (`LANGFUSE_EXPORT_ENABLED`, default true).
+    ///
+    /// ```
+    /// let c = langfuse_runtime::Config::builder().env_source(|_| None).langfuse_export(false).build()?;
+    /// assert!(!c.langfuse_export());
+    /// # Ok::<(), langfuse_runtime::ConfigError>(())
+    /// ```
+    pub fn langfuse_export(&self) -> bool {
+        self.langfuse_export
     }
 
     /// The public key (`LANGFUSE_PUBLIC_KEY`), if any.
@@ -494,7 +535,6 @@ impl Config {
         self.max_field_bytes
     }
 
-    /// The extra exporters' factories, called once at init.
     /// The masking hook, if one was given.
     pub(crate) fn mask(&self) -> Option<&Mask> {
         self.mask.as_ref()
@@ -502,5 +542,9 @@ impl Config {
 
     pub(crate) fn extra_exporters(&self) -> &[ExporterFactory] {
         &self.extra_exporters
+    }
+
+    pub(crate) fn destinations(&self) -> &[crate::export::destination::DestinationFactory] {
+        &self.destinations
     }
 }

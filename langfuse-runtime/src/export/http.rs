@@ -452,21 +452,34 @@ pub(crate) fn request_headers(
     settings: &OtlpHttpSettings,
     sdk_version: &str,
 ) -> Vec<(String, String)> {
+    // Without keys (collector mode) there are no credentials of ours, and a user's own
+    // `authorization` header (a token for the Collector) goes through.
+    let with_keys = !settings.public_key.is_empty() && !settings.secret_key.is_empty();
     let mut headers: Vec<(String, String)> = settings
         .headers
         .iter()
-        .filter(|(name, _)| !RESERVED_HEADERS.iter().any(|r| r.eq_ignore_ascii_case(name.trim())))
+        .filter(|(name, _)| {
+            let name = name.trim();
+            !RESERVED_HEADERS.iter().any(|r| {
+                r.eq_ignore_ascii_case(name)
+                    && (with_keys || !r.eq_ignore_ascii_case("authorization"))
+            })
+        })
         .cloned()
         .collect();
-    let credentials = format!("{}:{}", settings.public_key, settings.secret_key);
-    headers.push(("authorization".into(), format!("Basic {}", base64(credentials.as_bytes()))));
+    if with_keys {
+        let credentials = format!("{}:{}", settings.public_key, settings.secret_key);
+        headers.push(("authorization".into(), format!("Basic {}", base64(credentials.as_bytes()))));
+    }
     headers.push(("content-type".into(), "application/x-protobuf".into()));
     if settings.compression == Compression::Gzip {
         headers.push(("content-encoding".into(), "gzip".into()));
     }
     headers.push(("x-langfuse-sdk-name".into(), SDK_NAME.into()));
     headers.push(("x-langfuse-sdk-version".into(), sdk_version.into()));
-    headers.push(("x-langfuse-public-key".into(), settings.public_key.clone()));
+    if !settings.public_key.is_empty() {
+        headers.push(("x-langfuse-public-key".into(), settings.public_key.clone()));
+    }
     headers.push(("x-langfuse-ingestion-version".into(), INGESTION_VERSION.into()));
     headers
 }
@@ -771,6 +784,29 @@ mod tests {
         settings.compression = Compression::None;
         let headers = request_headers(&settings, "1.2.3");
         assert!(!headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-encoding")));
+    }
+
+    #[test]
+    fn without_keys_no_credentials_are_sent_and_a_user_authorization_goes_through() {
+        let mut settings = OtlpHttpSettings::new("http://collector:4318/v1/traces", "", "");
+        settings.headers = vec![
+            ("Authorization".into(), "Bearer collector".into()),
+            ("x-langfuse-ingestion-version".into(), "5".into()),
+        ];
+        let headers = request_headers(&settings, "1.2.3");
+        let pairs: Vec<(&str, &str)> =
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("Authorization", "Bearer collector"),
+                ("content-type", "application/x-protobuf"),
+                ("content-encoding", "gzip"),
+                ("x-langfuse-sdk-name", "rust"),
+                ("x-langfuse-sdk-version", "1.2.3"),
+                ("x-langfuse-ingestion-version", "4"),
+            ]
+        );
     }
 
     #[test]

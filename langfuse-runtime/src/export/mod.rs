@@ -39,7 +39,10 @@ use crate::attributes::SpanDefaults;
 use crate::record::ObservationRecord;
 
 pub(crate) mod console;
+pub(crate) mod destination;
 pub(crate) mod http;
+#[cfg(feature = "opentelemetry")]
+mod otel_sdk;
 pub(crate) mod otlp;
 pub(crate) mod pipeline;
 mod report;
@@ -47,8 +50,10 @@ mod stats;
 
 pub use console::ConsoleExporter;
 pub(crate) use http::{OtlpHttpExporter, OtlpHttpSettings};
+#[cfg(feature = "opentelemetry")]
+pub use otel_sdk::OtelExporter;
 pub use report::FlushReport;
-pub use stats::{DropCounts, ExportStats};
+pub use stats::{DestinationCounts, DestinationStats, DropCounts, ExportStats};
 
 /// Receives batches of finished observations on the SDK's export thread.
 ///

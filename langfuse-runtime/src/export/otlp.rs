@@ -183,7 +183,7 @@ const fn fixed_key(key: &'static str) -> AttrKey<'static> {
 
 /// Calls `emit` for every resource attribute: the SDK's own first, then the configured extra
 /// attributes whose key was not written yet (a key is never written twice).
-fn for_each_resource_attribute<'a>(
+pub(super) fn for_each_resource_attribute<'a>(
     resource: &'a ExportResource,
     mut emit: impl FnMut(AttrKey<'a>, AttrValue<'a>),
 ) {
@@ -512,7 +512,7 @@ pub fn encoded_request_len(records: &[ObservationRecord], resource: &ExportResou
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Arc;
 
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -527,7 +527,7 @@ mod tests {
 
     const TRACE: u128 = 0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c;
 
-    fn resource() -> ExportResource {
+    pub(in crate::export) fn resource() -> ExportResource {
         let mut resource = ExportResource::new("checkout-service", "pk-lf-1234");
         resource.span_defaults.environment = Some("production".into());
         resource.span_defaults.release = Some("v1.2.3".into());
@@ -560,7 +560,7 @@ mod tests {
     }
 
     /// A root span, a failing generation under it, and an event with a remote parent.
-    fn sample_batch() -> Vec<ObservationRecord> {
+    pub(in crate::export) fn sample_batch() -> Vec<ObservationRecord> {
         let mut root =
             span(0x1111_2222_3333_4444, None, "handle_request 🚀 日本語", ObservationType::Span);
         root.input = Some("héllo wörld — 日本語 🚀".into());

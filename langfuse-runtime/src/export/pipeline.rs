@@ -293,6 +293,8 @@ impl Shared {
             queued,
             // Process-wide, not per pipeline: the client adds it.
             capture_failures: 0,
+            // Extra destinations count themselves: the client adds them.
+            destinations: Default::default(),
         }
     }
 
@@ -309,6 +311,7 @@ impl Shared {
             lost_at_shutdown: delta.lost_at_shutdown,
             pending: now.queued,
             deadline_hit,
+            destinations: Default::default(),
         }
     }
 }

@@ -38,19 +38,27 @@ pub struct FlushReport {
     /// The wait ended at its deadline (twice the export timeout plus a second) before the
     /// export thread finished.
     pub deadline_hit: bool,
+    /// What the extra destinations ([`ConfigBuilder::otel_exporter`](crate::ConfigBuilder))
+    /// did in the same period, summed over all of them (`queued`: what they still hold).
+    /// Their failures never change the counts above.
+    pub destinations: super::DestinationCounts,
 }
 
 impl FlushReport {
     /// True when everything the flush covered was delivered in time: no deadline hit, nothing
-    /// failed, dropped or abandoned. A flush that exported nothing because there was nothing to
-    /// export is a success.
+    /// failed, dropped or abandoned, by the built-in exporter or by any extra destination. A
+    /// flush that exported nothing because there was nothing to export is a success.
     ///
     /// ```
     /// use langfuse_runtime::export::FlushReport;
     /// assert!(FlushReport::default().is_success());
     /// ```
     pub fn is_success(&self) -> bool {
-        !self.deadline_hit && self.failed == 0 && self.dropped == 0 && self.lost_at_shutdown == 0
+        !self.deadline_hit
+            && self.failed == 0
+            && self.dropped == 0
+            && self.lost_at_shutdown == 0
+            && self.destinations.is_clean()
     }
 }
 
@@ -62,6 +70,15 @@ impl fmt::Display for FlushReport {
             "{} exported, {} failed, {} dropped, {} lost at shutdown, {} pending",
             self.exported, self.failed, self.dropped, self.lost_at_shutdown, self.pending
         )?;
+        let d = &self.destinations;
+        if *d != super::DestinationCounts::default() {
+            write!(
+                f,
+                "; extra destinations: {} exported, {} failed, {} dropped, {} lost at shutdown, \
+                 {} filtered out, {} queued",
+                d.exported, d.failed, d.dropped, d.lost_at_shutdown, d.filtered_out, d.queued
+            )?;
+        }
         if self.deadline_hit {
             f.write_str(" (deadline hit)")?;
         }
@@ -82,6 +99,10 @@ mod tests {
             FlushReport { dropped: 1, ..ok },
             FlushReport { lost_at_shutdown: 1, ..ok },
             FlushReport { deadline_hit: true, ..ok },
+            FlushReport {
+                destinations: super::super::DestinationCounts { failed: 1, ..Default::default() },
+                ..ok
+            },
         ] {
             assert!(!bad.is_success(), "{bad}");
         }
@@ -96,6 +117,7 @@ mod tests {
             lost_at_shutdown: 4,
             pending: 5,
             deadline_hit: true,
+            destinations: Default::default(),
         };
         assert_eq!(
             report.to_string(),

@@ -39,6 +39,107 @@ pub struct ExportStats {
     /// and that were replaced by a `<capture failed: …>` placeholder, since the process started.
     /// Filled in by [`Langfuse::stats`](crate::Langfuse::stats).
     pub capture_failures: u64,
+    /// What the extra destinations ([`ConfigBuilder::otel_exporter`](crate::ConfigBuilder))
+    /// did, summed over all of them; per destination in
+    /// [`Langfuse::destination_stats`](crate::Langfuse::destination_stats). They have their
+    /// own buckets: a destination takes every batch into its own queue, so one that fails,
+    /// drops or hangs never changes the counts above, which say what the pipeline's other
+    /// exporters did (the built-in one to Langfuse or, in collector mode, to the Collector; the
+    /// console; [`ConfigBuilder::exporter`](crate::ConfigBuilder::exporter)s).
+    pub destinations: DestinationCounts,
+}
+
+/// What extra destinations did with the observations the pipeline handed them
+/// ([`ExportStats::destinations`], [`FlushReport::destinations`](crate::export::FlushReport),
+/// [`Langfuse::destination_stats`](crate::Langfuse::destination_stats)).
+///
+/// Every observation offered to a destination is in exactly one bucket:
+///
+/// ```
+/// # let d = langfuse_runtime::export::DestinationCounts::default();
+/// assert_eq!(
+///     d.offered,
+///     d.filtered_out + d.exported + d.failed + d.dropped + d.lost_at_shutdown + d.queued
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DestinationCounts {
+    /// Observations the pipeline handed to the destination (what it exported itself: the
+    /// built-in exporter's drops never reach a destination).
+    pub offered: u64,
+    /// Left out by the destination's filter.
+    pub filtered_out: u64,
+    /// Accepted by the destination's exporter.
+    pub exported: u64,
+    /// In batches the exporter rejected, did not finish within the destination's timeout, or
+    /// panicked on.
+    pub failed: u64,
+    /// Dropped before export: the destination's queue was full (its exporter is slow or
+    /// hanging), its thread could not start, or it was shut down.
+    pub dropped: u64,
+    /// Still queued when shutdown gave up waiting for the destination.
+    pub lost_at_shutdown: u64,
+    /// Waiting in the destination's queue or being exported.
+    pub queued: u64,
+}
+
+impl DestinationCounts {
+    /// Whether nothing was lost: no failure, drop or loss at shutdown.
+    ///
+    /// ```
+    /// use langfuse_runtime::export::DestinationCounts;
+    /// let mut counts = DestinationCounts::default();
+    /// assert!(counts.is_clean());
+    /// counts.failed = 1;
+    /// assert!(!counts.is_clean());
+    /// ```
+    pub fn is_clean(&self) -> bool {
+        self.failed == 0 && self.dropped == 0 && self.lost_at_shutdown == 0
+    }
+
+    /// Counter by counter sum, for totals over destinations.
+    pub(crate) fn add(&mut self, other: &DestinationCounts) {
+        self.offered += other.offered;
+        self.filtered_out += other.filtered_out;
+        self.exported += other.exported;
+        self.failed += other.failed;
+        self.dropped += other.dropped;
+        self.lost_at_shutdown += other.lost_at_shutdown;
+        self.queued += other.queued;
+    }
+
+    /// `self - earlier`, counter by counter (`queued` stays as it is).
+    pub(crate) fn since(&self, earlier: &DestinationCounts) -> DestinationCounts {
+        let d = |now: u64, then: u64| now.saturating_sub(then);
+        DestinationCounts {
+            offered: d(self.offered, earlier.offered),
+            filtered_out: d(self.filtered_out, earlier.filtered_out),
+            exported: d(self.exported, earlier.exported),
+            failed: d(self.failed, earlier.failed),
+            dropped: d(self.dropped, earlier.dropped),
+            lost_at_shutdown: d(self.lost_at_shutdown, earlier.lost_at_shutdown),
+            queued: self.queued,
+        }
+    }
+}
+
+/// One extra destination's name and counts, from
+/// [`Langfuse::destination_stats`](crate::Langfuse::destination_stats).
+///
+/// ```
+/// use langfuse_runtime::export::DestinationStats;
+/// let stats = DestinationStats::default();
+/// assert!(stats.counts.is_clean());
+/// assert_eq!(stats.name, "");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DestinationStats {
+    /// The name the destination was given (`OtelExporter::name`), e.g. `tempo`.
+    pub name: String,
+    /// Its counts since the client started.
+    pub counts: DestinationCounts,
 }
 
 /// Observations dropped before export, by reason ([`ExportStats::dropped_by`]).
@@ -102,6 +203,7 @@ impl ExportStats {
             lost_at_shutdown: d(self.lost_at_shutdown, earlier.lost_at_shutdown),
             queued: self.queued,
             capture_failures: self.capture_failures,
+            destinations: self.destinations.since(&earlier.destinations),
         }
     }
 }

@@ -35,6 +35,9 @@ const SCORES_PATH: &str = "api/public/scores";
 pub(crate) struct SenderSettings {
     /// Where and how to POST; `None` without keys (scores are then only printed, if at all).
     pub(crate) http: Option<OtlpHttpSettings>,
+    /// Why scores cannot be sent at all (no keys and no console), when so: each is counted
+    /// as dropped.
+    pub(crate) unsendable: Option<&'static str>,
     /// Print each score on stdout as it is sent.
     pub(crate) console: bool,
     pub(crate) flush_at: usize,
@@ -69,11 +72,22 @@ impl SenderSettings {
             }
             _ => None,
         };
-        if http.is_none() && !config.console_exporter() {
+        // Collector mode (or only other destinations) without keys: spans are recorded, but
+        // scores have nowhere to go, as only the REST API takes them. They are counted as
+        // dropped, with the reason logged once, so a score never disappears silently.
+        let records_elsewhere = (config.langfuse_export() && config.otlp_endpoint().is_some())
+            || !config.destinations().is_empty()
+            || !config.extra_exporters().is_empty();
+        let unsendable = (http.is_none() && !config.console_exporter()).then_some(
+            "scores need the Langfuse REST API, which needs LANGFUSE_PUBLIC_KEY and \
+             LANGFUSE_SECRET_KEY; without keys (collector mode) they are dropped",
+        );
+        if unsendable.is_some() && !records_elsewhere {
             return None;
         }
         Some(Self {
             http,
+            unsendable,
             console: config.console_exporter(),
             flush_at: config.score_flush_at(),
             flush_interval: config.score_flush_interval(),
@@ -138,6 +152,7 @@ pub(crate) struct ScoreSender {
     worker: Mutex<Option<JoinHandle<()>>>,
     environment: Option<String>,
     console: bool,
+    unsendable: Option<&'static str>,
     max_request_bytes: usize,
     sampler: Sampler,
     /// Cuts the transport's retry waits short when shutdown runs out of time.
@@ -197,6 +212,7 @@ impl ScoreSender {
             worker: Mutex::new(handle),
             environment: settings.environment,
             console: settings.console,
+            unsendable: settings.unsendable,
             max_request_bytes: settings.max_request_bytes,
             sampler: settings.sampler,
             abort,
@@ -205,6 +221,10 @@ impl ScoreSender {
 
     /// Fills in id, timestamp and environment, encodes the score and queues it.
     pub(crate) fn submit(&self, draft: Draft) -> Result<(), ScoreError> {
+        if let Some(why) = self.unsendable {
+            self.shared.count_dropped(why);
+            return Ok(());
+        }
         let id = match &draft.id {
             Some(id) => id.clone(),
             None => ObservationId::random().to_string(),
@@ -537,6 +557,7 @@ mod tests {
     fn settings(max_queue: usize, max_request_bytes: usize) -> SenderSettings {
         SenderSettings {
             http: None,
+            unsendable: None,
             console: false,
             flush_at: 100,
             flush_interval: Duration::from_secs(3600),

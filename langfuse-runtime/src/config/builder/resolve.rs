@@ -88,6 +88,25 @@ impl ConfigBuilder {
             });
         }
 
+        let (otlp_endpoint, endpoint_setting) = match b.otlp_endpoint {
+            Some(url) => (Some(url), Setting::Builder("otlp_endpoint")),
+            None => (
+                env.get("LANGFUSE_OTEL_TRACES_ENDPOINT"),
+                Setting::Env("LANGFUSE_OTEL_TRACES_ENDPOINT"),
+            ),
+        };
+        if let Some(url) = &otlp_endpoint
+            && let Err(reason) = check_url(url)
+        {
+            return Err(ConfigError::Invalid {
+                setting: endpoint_setting,
+                value: url.clone(),
+                reason,
+            });
+        }
+        let langfuse_export =
+            resolve_bool(b.langfuse_export, &env, "LANGFUSE_EXPORT_ENABLED", true)?;
+
         let sample_rate = match b.sample_rate {
             Some(rate) => check_rate(rate).ok_or(ConfigError::Invalid {
                 setting: Setting::Builder("sample_rate"),
@@ -325,6 +344,9 @@ impl ConfigBuilder {
             console_exporter,
             max_field_bytes,
             extra_exporters: b.extra_exporters,
+            destinations: b.destinations,
+            otlp_endpoint,
+            langfuse_export,
             mask: b.mask,
         })
     }
