@@ -133,7 +133,7 @@ fn stream() -> FakeReply {
     )
 }
 
-fn one<'a>(spans: &'a [ReceivedSpan], pick: impl Fn(&ReceivedSpan) -> bool) -> &'a ReceivedSpan {
+fn one(spans: &[ReceivedSpan], pick: impl Fn(&ReceivedSpan) -> bool) -> &ReceivedSpan {
     let found: Vec<_> = spans.iter().filter(|s| pick(s)).collect();
     assert_eq!(found.len(), 1, "{spans:#?}");
     found[0]

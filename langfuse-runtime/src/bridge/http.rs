@@ -12,9 +12,11 @@ use crate::context::TraceContext;
 /// `RequestBuilder::headers`, which merges them into the request's.
 ///
 /// ```
-/// use langfuse_runtime::{span, w3c};
-/// let headers = span("call_backend").start().run(w3c::current_headers);
-/// assert!(headers[w3c::TRACEPARENT].to_str().unwrap().starts_with("00-"));
+/// use langfuse_runtime::{TraceContext, TraceId, w3c};
+/// // Inside an observation (here: a trace continued from elsewhere).
+/// let trace = TraceId::from_seed("order-42");
+/// let headers = TraceContext::from_trace_id(trace, None).run(w3c::current_headers);
+/// assert!(headers[w3c::TRACEPARENT].to_str().unwrap().starts_with(&format!("00-{trace}-")));
 /// // With reqwest: `client.get(url).headers(w3c::current_headers()).send().await`
 /// assert!(w3c::current_headers().is_empty(), "outside a trace there is nothing to carry");
 /// ```

@@ -50,18 +50,23 @@
 //!
 //! ```
 //! use std::collections::HashMap;
-//! use langfuse_runtime::{propagate_attributes, span, w3c};
+//! use langfuse_runtime::{TraceContext, TraceId, propagate_attributes, span, w3c};
 //!
-//! // Service A: user and session go along, as baggage.
+//! // Service A, inside a trace: user and session go along, as baggage.
+//! let trace = TraceId::from_seed("order-42");
 //! let mut headers = HashMap::new();
-//! propagate_attributes().user_id("user-42").session_id("chat-7").as_baggage().run(|| {
-//!     span("call_b").start().run(|| w3c::inject(&mut headers));
+//! TraceContext::from_trace_id(trace, None).run(|| {
+//!     propagate_attributes()
+//!         .user_id("user-42")
+//!         .session_id("chat-7")
+//!         .as_baggage()
+//!         .run(|| w3c::inject(&mut headers));
 //! });
 //! assert_eq!(headers["baggage"], "langfuse_user_id=user-42,langfuse_session_id=chat-7");
 //!
 //! // Service B, trusting its caller: the trace and the attributes continue.
 //! let cx = w3c::continue_trace_and_baggage(&headers);
-//! assert_eq!(cx.trace_id(), w3c::extract(&headers).unwrap().trace_id());
+//! assert_eq!(cx.trace_id(), Some(trace));
 //! cx.run(|| span("handle").start().end()); // user-42, chat-7
 //! ```
 
