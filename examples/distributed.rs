@@ -1,6 +1,7 @@
 //! One trace across two services: a frontend service calls a backend service over HTTP on
-//! loopback; the frontend injects the W3C `traceparent` of its calling observation, the
-//! backend extracts it and runs its handler in that context.
+//! loopback; the frontend injects the W3C `traceparent` of its calling observation (and, as
+//! it asks for, its user and session as W3C `baggage`), the backend continues the trace and
+//! takes the baggage in one line, and runs its handler in that context.
 //!
 //! Langfuse shows one trace: `frontend` → `call_backend` (tool) → `backend` (marked as the
 //! backend's root, `langfuse.internal.as_root`) → `model_call` (generation).
@@ -20,7 +21,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use langfuse_runtime::{Config, Langfuse, Usage, current_generation, observe, w3c};
+use langfuse_runtime::{
+    Config, Langfuse, Usage, current_generation, observe, propagate_attributes, w3c,
+};
 
 #[observe(as_type = "generation")]
 fn model_call(question: &str) -> String {
@@ -36,16 +39,20 @@ fn backend(question: &str) -> String {
 
 #[observe(as_type = "tool")]
 fn call_backend(addr: SocketAddr, question: &str) -> std::io::Result<String> {
-    let mut headers = HeaderMap::new();
-    // The calling observation goes on the request.
-    w3c::inject_headers(&mut headers);
-    get(addr, question, &headers)
+    // The calling observation (and the baggage asked for) goes on the request; with reqwest:
+    // `client.get(url).headers(w3c::current_headers())`.
+    get(addr, question, &w3c::current_headers())
 }
 
-/// The frontend's handler.
+/// The frontend's handler. User and session go to the backend too, as baggage: only opaque
+/// ids, as baggage travels in plain text in the headers of every request.
 #[observe]
 fn frontend(backend: SocketAddr) -> std::io::Result<String> {
-    call_backend(backend, "life, the universe and everything")
+    propagate_attributes()
+        .user_id("user-42")
+        .session_id("chat-7")
+        .as_baggage()
+        .run(|| call_backend(backend, "life, the universe and everything"))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -60,8 +67,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = std::thread::spawn(move || -> std::io::Result<()> {
         let (mut stream, _) = listener.accept()?;
         let (question, headers) = read_request(&stream)?;
-        // No (valid) traceparent: a new trace starts here instead.
-        let cx = w3c::extract_headers(&headers).unwrap_or_default();
+        // No (valid) traceparent: a new trace starts here instead. The frontend is trusted,
+        // so its baggage (user, session) is taken too.
+        let cx = w3c::continue_headers_and_baggage(&headers);
         let body = cx.run(|| backend(&question));
         write!(
             stream,

@@ -1,7 +1,8 @@
 //! Traces across services: two real HTTP services on loopback in one test, the first calling
 //! the second with a W3C `traceparent` it injected, the second continuing the trace from the
 //! headers it extracted — asserted as one trace with exact parent links on the loopback
-//! OTLP receiver.
+//! OTLP receiver; and the same with axum services (one continuing in its handler, one
+//! through `ContinueTraceLayer`) called by reqwest, with user and session as baggage.
 
 mod support;
 
@@ -162,5 +163,134 @@ fn two_services_over_loopback_http_make_one_trace() {
         assert_child(model, answer);
         assert_eq!(model.bool_attr("langfuse.internal.as_root"), None);
         assert_eq!(call.bool_attr("langfuse.internal.as_root"), None);
+    }
+}
+
+/// Service D's model call.
+#[observe(as_type = "generation")]
+async fn downstream_model(question: String) -> String {
+    format!("42 is the answer to {question}")
+}
+
+/// Service D's handler: an axum route under `ContinueTraceLayer::new().with_baggage()`.
+#[observe]
+async fn downstream(question: String) -> String {
+    downstream_model(question).await
+}
+
+/// Service C's outgoing call, carrying the trace with reqwest.
+#[observe(as_type = "tool", skip(client))]
+async fn call_downstream(client: &reqwest::Client, url: &str, question: &str) -> String {
+    let request = client.post(url).headers(w3c::current_headers()).body(question.to_owned());
+    let response = request.send().await.expect("service D answers");
+    response.text().await.expect("a text body")
+}
+
+/// Service C's handler body: sends the user and session on as baggage only when `share`
+/// says so.
+#[observe(skip(client))]
+async fn upstream(client: reqwest::Client, url: String, share: bool) -> String {
+    let scope = langfuse_runtime::propagate_attributes().user_id("user-42").session_id("chat-7");
+    let scope = if share { scope.as_baggage() } else { scope };
+    scope.wrap(call_downstream(&client, &url, "why?")).await
+}
+
+#[test]
+fn an_axum_service_continues_a_reqwest_callers_trace_with_baggage() {
+    use axum::routing::post;
+
+    let mut lf = Loopback::start(|b| b);
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let answers = rt.block_on(async {
+        let serve = |app: axum::Router| async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            addr
+        };
+        // Service D trusts its caller's baggage.
+        let d = serve(
+            axum::Router::new()
+                .route("/answer", post(downstream))
+                .layer(w3c::ContinueTraceLayer::new().with_baggage()),
+        )
+        .await;
+        let client = reqwest::Client::new();
+        let url = format!("http://{d}/answer");
+        // Service C continues its caller's trace in its handler, without the layer.
+        let c = serve(axum::Router::new().route(
+            "/ask",
+            post(move |headers: http::HeaderMap, share: String| {
+                let (client, url) = (client.clone(), url.clone());
+                async move {
+                    let cx = w3c::continue_headers(&headers);
+                    cx.wrap(upstream(client, url, share == "share")).await
+                }
+            }),
+        ))
+        .await;
+        // An edge proxy calls C twice: once sharing user and session with D, once not.
+        let edge = reqwest::Client::new();
+        let mut answers = Vec::new();
+        for (share, span) in [("share", "00f067aa0ba902b7"), ("keep", "00f067aa0ba902b8")] {
+            let traceparent = format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{span}-01");
+            let response = edge
+                .post(format!("http://{c}/ask"))
+                .header("traceparent", traceparent)
+                .body(share)
+                .send()
+                .await
+                .unwrap();
+            answers.push(response.text().await.unwrap());
+        }
+        answers
+    });
+    drop(rt);
+    assert_eq!(answers, ["42 is the answer to why?", "42 is the answer to why?"]);
+
+    let spans = lf.finish();
+    assert_eq!(spans.len(), 8, "{spans:#?}");
+    let edge_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    assert!(spans.iter().all(|s| s.trace_id_hex() == edge_trace), "one trace: {spans:#?}");
+    for (edge_span, shared) in [("00f067aa0ba902b7", true), ("00f067aa0ba902b8", false)] {
+        let root = spans
+            .iter()
+            .find(|s| s.name() == "upstream" && s.parent_id_hex().as_deref() == Some(edge_span))
+            .expect("C's handler under the edge's span");
+        let child_of = |parent: &ReceivedSpan, name: &str| -> ReceivedSpan {
+            let found: Vec<_> = spans
+                .iter()
+                .filter(|s| s.name() == name && s.parent_id_hex() == Some(parent.span_id_hex()))
+                .collect();
+            assert_eq!(found.len(), 1, "one {name} under {}", parent.name());
+            found[0].clone()
+        };
+        let call = child_of(root, "call_downstream");
+        let handler = child_of(&call, "downstream");
+        let model = child_of(&handler, "downstream_model");
+        // Each service's first observation is a continued root, as the SDKs mark one.
+        for continued in [root, &handler] {
+            assert_eq!(continued.bool_attr("langfuse.internal.as_root"), Some(true));
+            assert_eq!(continued.bool_attr("langfuse.internal.is_app_root"), Some(true));
+        }
+        for inner in [&call, &model] {
+            assert_eq!(inner.bool_attr("langfuse.internal.as_root"), None);
+            assert_eq!(inner.bool_attr("langfuse.internal.is_app_root"), None);
+        }
+        // In C the scope's user and session are on the call either way; D gets them only
+        // as baggage, when C asked for it.
+        assert_eq!(call.str_attr("user.id"), Some("user-42"));
+        assert_eq!(call.str_attr("session.id"), Some("chat-7"));
+        for downstream in [&handler, &model] {
+            let expected = |v: &'static str| shared.then_some(v);
+            assert_eq!(
+                downstream.str_attr("user.id"),
+                expected("user-42"),
+                "{}",
+                downstream.name()
+            );
+            assert_eq!(downstream.str_attr("session.id"), expected("chat-7"));
+        }
     }
 }

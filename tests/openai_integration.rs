@@ -53,7 +53,8 @@ fn weather_tool() -> ChatCompletionTools {
         function: FunctionObjectArgs::default()
             .name("get_weather")
             .description("Weather of a city")
-            .parameters(json!({"type": "object", "properties": {"city": {"type": "string"}}}))
+            // In key order: the literal's own order is kept only with serde_json's `preserve_order`.
+            .parameters(json!({"properties": {"city": {"type": "string"}}, "type": "object"}))
             .build()
             .unwrap(),
     })

@@ -35,7 +35,10 @@ pub(crate) fn json_object_text<T: Serialize + ?Sized>(what: &str, value: &T) -> 
         // Keys sorted, as these objects have always been sent (pinned by the loopback tests):
         // the one place a value is re-read, and it is a handful of numbers.
         [b'{', ..] => match serde_json::from_str::<serde_json::Value>(json.as_str()) {
-            Ok(sorted) => Some(JsonText::from_encoded(sorted.to_string())),
+            Ok(mut sorted) => {
+                sort_keys(&mut sorted);
+                Some(JsonText::from_encoded(sorted.to_string()))
+            }
             Err(_) => Some(json.into_json_text()),
         },
         b"null" => None,
@@ -46,6 +49,28 @@ pub(crate) fn json_object_text<T: Serialize + ?Sized>(what: &str, value: &T) -> 
             ));
             None
         }
+    }
+}
+
+/// Puts the members of every object in `value`, at any depth, in key order.
+///
+/// What the SDK builds or re-reads as a `serde_json::Value` (usage, cost and model
+/// parameters, masked values, bridged messages) is sent with sorted keys. Without this the
+/// bytes would depend on serde_json's `preserve_order` feature, which any crate in the
+/// application's dependency graph may turn on (genai does): with it a `Map` iterates in
+/// insertion order, without it in key order. Inserting in key order gives key order both ways.
+pub(crate) fn sort_keys(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut members: Vec<_> = std::mem::take(map).into_iter().collect();
+            members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            for (key, mut member) in members {
+                sort_keys(&mut member);
+                map.insert(key, member);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
     }
 }
 
@@ -199,7 +224,8 @@ mod tests {
             None::<u8> => "null",
             Some("x") => r#""x""#,
             vec![1, 2] => "[1,2]",
-            json!({"b": {"c": [1, null]}, "a": "x"}) => r#"{"a":"x","b":{"c":[1,null]}}"#,
+            // In key order: the literal's own order is kept only with serde_json's `preserve_order`.
+            json!({"a": "x", "b": {"c": [1, null]}}) => r#"{"a":"x","b":{"c":[1,null]}}"#,
             Nested { z: 1, a: vec![None, Some("q")], m: [("k", 0.25)].into() }
                 => r#"{"z":1,"a":[null,"q"],"m":{"k":0.25}}"#,
             unserializable => r#""<unserializable: key must be a string>""#,
@@ -351,5 +377,21 @@ mod tests {
             Some(r#"{"input":3}"#)
         );
         assert_eq!(json_object_text("usage", &json!(3)), None);
+        // Built in another order (kept as built only with `preserve_order`): sent sorted.
+        let mut usage = serde_json::Map::new();
+        for (key, n) in [("total", 9), ("output", 4), ("input", 5)] {
+            usage.insert(key.into(), n.into());
+        }
+        let nested = json!({"z": usage.clone(), "a": [usage.clone()]});
+        assert_eq!(
+            json_object_text("usage", &usage).as_deref(),
+            Some(r#"{"input":5,"output":4,"total":9}"#)
+        );
+        assert_eq!(
+            json_object_text("model parameters", &nested).as_deref(),
+            Some(
+                r#"{"a":[{"input":5,"output":4,"total":9}],"z":{"input":5,"output":4,"total":9}}"#
+            )
+        );
     }
 }

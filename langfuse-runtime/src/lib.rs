@@ -43,6 +43,8 @@
 //! | continue a trace from elsewhere | [`TraceContext::from_trace_id`], [`TraceId`], [`ObservationId`], [`TraceId::from_seed`], [`ObservationId::from_seed`] |
 //! | link to a trace in the UI | [`Langfuse::trace_url`] |
 //! | carry a trace across services (W3C `traceparent`) | [`w3c::inject`], [`w3c::extract`]; `w3c::inject_headers`, `w3c::extract_headers` on `http::HeaderMap` (feature `http`) |
+//! | continue the caller's trace in an axum/hyper handler, carry it on a reqwest call | `w3c::continue_headers(req.headers())`, `.headers(w3c::current_headers())` (feature `http`); `w3c::ContinueTraceLayer` for an axum `Router` (feature `tower`); [`w3c::continue_trace`] on a string map |
+//! | send user, session, tags, metadata to the services called (W3C `baggage`, opt-in) | [`Propagate::as_baggage`]; read with [`w3c::continue_trace_and_baggage`], `w3c::continue_headers_and_baggage`, `ContinueTraceLayer::with_baggage` |
 //! | turn `tracing` spans (rig, genai, langchain-rust, your own) into observations | [`tracing::layer()`](crate::tracing::layer) (feature `tracing`, default) → [`tracing::Layer`] |
 //! | configure | [`init`], [`Config::builder`] → [`ConfigBuilder`] (every `LANGFUSE_*` variable has a method), [`ConfigError`] |
 //! | mask inputs, outputs and metadata | [`ConfigBuilder::mask`] |
@@ -85,11 +87,16 @@
 //! - [`SDK_VERSION`].
 //!
 //! In [`w3c`]: [`inject`](w3c::inject), [`inject_context`](w3c::inject_context),
-//! [`extract`](w3c::extract), [`forward_tracestate`](w3c::forward_tracestate),
+//! [`extract`](w3c::extract), [`continue_trace`](w3c::continue_trace),
+//! [`continue_trace_and_baggage`](w3c::continue_trace_and_baggage),
+//! [`forward_tracestate`](w3c::forward_tracestate),
 //! [`traceparent`](w3c::traceparent), [`parse_traceparent`](w3c::parse_traceparent),
-//! [`TRACEPARENT`](w3c::TRACEPARENT), [`TRACESTATE`](w3c::TRACESTATE); with feature `http`
-//! also `inject_headers`, `inject_headers_from`, `extract_headers`,
-//! `forward_tracestate_headers`.
+//! [`baggage`](w3c::baggage), [`parse_baggage`](w3c::parse_baggage),
+//! [`TRACEPARENT`](w3c::TRACEPARENT), [`TRACESTATE`](w3c::TRACESTATE),
+//! [`BAGGAGE`](w3c::BAGGAGE); with feature `http` also `inject_headers`,
+//! `inject_headers_from`, `extract_headers`, `forward_tracestate_headers`, `current_headers`,
+//! `continue_headers`, `continue_headers_and_baggage`; with feature `tower` also
+//! `ContinueTraceLayer` and its service `ContinueTrace`.
 //!
 //! In [`tracing`] (feature `tracing`, on by default):
 //! [`layer`](crate::tracing::layer), [`Layer`](crate::tracing::Layer) (the

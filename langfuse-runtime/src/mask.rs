@@ -60,13 +60,18 @@ enum Kind {
 
 /// The installed hook's result for `value`, or the fallback when it panics (or when there is
 /// no value to give it: a value that cannot be represented is never sent unmasked).
+///
+/// Objects in the result have their keys sorted (at every depth), so that what is sent does
+/// not depend on serde_json's `preserve_order` feature (see `encode::sort_keys`).
 fn apply(value: Option<&Value>, kind: Kind) -> Value {
     let mask = MASK.read().unwrap_or_else(PoisonError::into_inner).clone();
-    match (mask, value) {
+    let mut masked = match (mask, value) {
         (Some(mask), Some(value)) => apply_with(&mask, value, kind),
         (None, Some(value)) => value.clone(),
         (_, None) => Value::String(FALLBACK.to_owned()),
-    }
+    };
+    encode::sort_keys(&mut masked);
+    masked
 }
 
 fn apply_with(mask: &Mask, value: &Value, kind: Kind) -> Value {

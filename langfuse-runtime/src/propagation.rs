@@ -37,6 +37,8 @@ const MAX_ENVIRONMENT_LEN: usize = 40;
 #[derive(Debug, Default, Clone)]
 pub struct Propagate {
     update: TraceAttributes,
+    /// Whether the attributes set here also travel as W3C baggage ([`Propagate::as_baggage`]).
+    as_baggage: bool,
 }
 
 /// Starts a [`Propagate`] scope builder.
@@ -254,13 +256,44 @@ impl Propagate {
     /// assert_eq!(trace.metadata.get("tenant").map(|v| v.as_str()), Some(r#""acme""#));
     /// # Ok::<(), langfuse_runtime::ConfigError>(())
     /// ```
-    pub fn metadata<T: Serialize + ?Sized>(mut self, key: &str, value: &T) -> Self {
-        let json = encode::json_text(value);
+    pub fn metadata<T: Serialize + ?Sized>(self, key: &str, value: &T) -> Self {
+        self.metadata_json(key, encode::json_text(value))
+    }
+
+    /// [`Propagate::metadata`] with the value already encoded (baggage received).
+    pub(crate) fn metadata_json(mut self, key: &str, json: JsonText) -> Self {
         if json != "null"
             && let Some(json) = checked("trace metadata value", json.into_string())
         {
             self.update.metadata.insert(key, JsonText::from_encoded(json));
         }
+        self
+    }
+
+    /// Also sends the attributes set in this scope to the services it calls, as W3C
+    /// `baggage` members (`langfuse_user_id`, `langfuse_session_id`, `langfuse_tags`,
+    /// `langfuse_metadata_<key>`, … as the Python SDK's `as_baggage=True` writes them) next to
+    /// `traceparent` wherever [`w3c::inject`](crate::w3c::inject) and its `HeaderMap` twins
+    /// write it. The receiving service reads them only if it asks to
+    /// ([`w3c::continue_trace_and_baggage`](crate::w3c::continue_trace_and_baggage)).
+    ///
+    /// **Security:** baggage is sent in plain text in the headers of every outgoing request
+    /// the helpers inject into, including requests to third parties. Put nothing in a scope
+    /// marked `as_baggage` that those services must not see (no secrets, no personal data
+    /// beyond an opaque id), and read baggage only from callers you trust: whoever sends the
+    /// request chooses the user and session ids it sets.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use langfuse_runtime::{propagate_attributes, span, w3c};
+    /// let mut headers = HashMap::new();
+    /// propagate_attributes().user_id("user-42").as_baggage().run(|| {
+    ///     span("call_backend").start().run(|| w3c::inject(&mut headers));
+    /// });
+    /// assert_eq!(headers["baggage"], "langfuse_user_id=user-42");
+    /// ```
+    pub fn as_baggage(mut self) -> Self {
+        self.as_baggage = true;
         self
     }
 
@@ -370,9 +403,19 @@ impl Propagate {
     /// # Ok::<(), langfuse_runtime::ConfigError>(())
     /// ```
     pub fn context(self) -> TraceContext {
-        let mut cx = TraceContext::current();
+        self.apply_to(TraceContext::current())
+    }
+
+    /// `cx` with these attributes merged in; its observation (if one of ours) gets them too.
+    pub(crate) fn apply_to(self, mut cx: TraceContext) -> TraceContext {
         let mut merged = cx.trace_attributes.as_deref().cloned().unwrap_or_default();
+        let marked = self.as_baggage.then(|| self.update.clone());
         merge(&mut merged, self.update);
+        if let Some(update) = marked {
+            let mut baggage = std::mem::take(&mut merged.baggage);
+            baggage.mark(&update, &merged);
+            merged.baggage = baggage;
+        }
         let merged = Arc::new(merged);
         if let Some(frame) = cx.frame() {
             let stamped = merged.clone();

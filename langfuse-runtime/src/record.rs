@@ -355,6 +355,8 @@ pub struct TraceAttributes {
     pub prompt_name: Option<String>,
     /// Version of [`TraceAttributes::prompt_name`].
     pub prompt_version: Option<i64>,
+    /// The members of these sent as W3C baggage (`Propagate::as_baggage`); never exported.
+    pub(crate) baggage: crate::bridge::baggage::Baggage,
 }
 
 /// Ordered metadata with unique keys; values are compact JSON text.

@@ -33,14 +33,53 @@
 //!   agree on the same rate).
 //! - `tracestate` carries other vendors' data, which we add nothing to. A service that
 //!   forwards a request should pass it on unchanged: [`forward_tracestate`] does that.
-//! - Baggage is not sent: propagated attributes (user, session, …) stay in the process.
+//! - Propagated attributes (user, session, tags, …) stay in the process unless a scope asks
+//!   for them to travel with [`Propagate::as_baggage`](crate::Propagate::as_baggage): then
+//!   the inject functions also write them as W3C `baggage` members (`langfuse_user_id`, …,
+//!   as the Python SDK does), merged into a `baggage` the carrier already has. The called
+//!   side reads them only through [`continue_trace_and_baggage`] (or its `HeaderMap` twin),
+//!   with the W3C limits (8192 bytes, 64 members, 4096 bytes a member) and the checks of
+//!   [`Propagate`](crate::Propagate)'s setters. **Security:** baggage goes in plain text into
+//!   the headers of every request the inject functions write to, third parties' included;
+//!   and whoever calls a service that reads it chooses the user and session ids it sets.
+//!   Mark only opaque ids, read baggage only from callers you trust.
+//!
+//! One line each side, with `http` (feature `http`): `.headers(w3c::current_headers())` on
+//! a reqwest `RequestBuilder`, `w3c::continue_headers(req.headers()).wrap(handler)` in an
+//! axum or hyper handler.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use langfuse_runtime::{TraceContext, TraceId, propagate_attributes, span, w3c};
+//!
+//! // Service A, inside a trace: user and session go along, as baggage.
+//! let trace = TraceId::from_seed("order-42");
+//! let mut headers = HashMap::new();
+//! TraceContext::from_trace_id(trace, None).run(|| {
+//!     propagate_attributes()
+//!         .user_id("user-42")
+//!         .session_id("chat-7")
+//!         .as_baggage()
+//!         .run(|| w3c::inject(&mut headers));
+//! });
+//! assert_eq!(headers["baggage"], "langfuse_user_id=user-42,langfuse_session_id=chat-7");
+//!
+//! // Service B, trusting its caller: the trace and the attributes continue.
+//! let cx = w3c::continue_trace_and_baggage(&headers);
+//! assert_eq!(cx.trace_id(), Some(trace));
+//! cx.run(|| span("handle").start().end()); // user-42, chat-7
+//! ```
 
 use std::collections::HashMap;
 
+pub use super::baggage::{BAGGAGE, baggage, parse_baggage};
 #[cfg(feature = "http")]
 pub use super::http::{
-    extract_headers, forward_tracestate_headers, inject_headers, inject_headers_from,
+    continue_headers, continue_headers_and_baggage, current_headers, extract_headers,
+    forward_tracestate_headers, inject_headers, inject_headers_from,
 };
+#[cfg(feature = "tower")]
+pub use super::tower::{ContinueTrace, ContinueTraceLayer};
 use crate::context::{Parent, RemoteParent, TraceContext};
 use crate::ids::{ObservationId, TraceId};
 use crate::state::{SpanIds, Tracing};
@@ -141,7 +180,8 @@ pub fn inject(carrier: &mut HashMap<String, String>) {
 }
 
 /// Writes `cx`'s `traceparent` into `carrier` (nothing outside a trace), replacing any
-/// earlier value whatever its case.
+/// earlier value whatever its case; and its `baggage` members when a scope asked for them
+/// ([`Propagate::as_baggage`](crate::Propagate::as_baggage)), merged into the carrier's.
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -158,6 +198,56 @@ pub fn inject_context(cx: &TraceContext, carrier: &mut HashMap<String, String>) 
         carrier.retain(|k, _| !k.eq_ignore_ascii_case(TRACEPARENT));
         carrier.insert(TRACEPARENT.to_owned(), value);
     }
+    if let Some(ours) = cx.trace_attributes.as_deref().map(|a| &a.baggage).filter(|b| !b.is_empty())
+    {
+        let existing = get(carrier, BAGGAGE).unwrap_or_default().to_owned();
+        let value = super::baggage::encode(ours.iter(), &existing);
+        carrier.retain(|k, _| !k.eq_ignore_ascii_case(BAGGAGE));
+        carrier.insert(BAGGAGE.to_owned(), value);
+    }
+}
+
+/// The context a request with these headers continues: the caller's trace when `carrier`
+/// has a valid `traceparent` (its first observation marked as the SDKs mark a continued
+/// root, `langfuse.internal.as_root`), else the current context (a new trace starts). Baggage
+/// is not read: see [`continue_trace_and_baggage`].
+///
+/// ```
+/// use std::collections::HashMap;
+/// use langfuse_runtime::{span, w3c};
+/// let headers = HashMap::from([(
+///     "traceparent".to_string(),
+///     "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_string(),
+/// )]);
+/// let cx = w3c::continue_trace(&headers);
+/// assert_eq!(cx.trace_id().unwrap().to_string(), "0af7651916cd43dd8448eb211c80319c");
+/// cx.run(|| span("handle").start().end());
+/// assert_eq!(w3c::continue_trace(&HashMap::new()).trace_id(), None, "no trace outside one");
+/// ```
+pub fn continue_trace(carrier: &HashMap<String, String>) -> TraceContext {
+    extract(carrier).unwrap_or_else(TraceContext::current)
+}
+
+/// [`continue_trace`], plus the trace attributes the caller sent as `langfuse_*` baggage
+/// members (user, session, tags, metadata, …), which observations started in the returned
+/// context get and which travel on to the services it calls. Read baggage only from callers
+/// you trust: they choose the ids it sets.
+///
+/// ```
+/// use std::collections::HashMap;
+/// let headers = HashMap::from([
+///     ("traceparent".to_string(), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_string()),
+///     ("baggage".to_string(), "langfuse_user_id=user-42,langfuse_tags=a,vendor=x".to_string()),
+/// ]);
+/// let cx = langfuse_runtime::w3c::continue_trace_and_baggage(&headers);
+/// assert_eq!(cx.trace_id().unwrap().to_string(), "0af7651916cd43dd8448eb211c80319c");
+/// assert_eq!(
+///     langfuse_runtime::w3c::baggage(&cx).as_deref(),
+///     Some("langfuse_user_id=user-42,langfuse_tags=a")
+/// );
+/// ```
+pub fn continue_trace_and_baggage(carrier: &HashMap<String, String>) -> TraceContext {
+    super::baggage::continue_with(continue_trace(carrier), get(carrier, BAGGAGE))
 }
 
 /// The context `carrier`'s `traceparent` continues (header names in any case); `None`

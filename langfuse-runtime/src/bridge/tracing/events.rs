@@ -11,8 +11,10 @@
 //! `event` observation under that observation, named by its message, with its other fields as
 //! metadata and the level mapped (WARN → WARNING, INFO → DEFAULT, DEBUG and TRACE → DEBUG).
 
+use std::collections::BTreeMap;
+
 use ::tracing::Event;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::fields::{Collect, SpanFields};
 use crate::kind::Level;
@@ -44,10 +46,11 @@ pub(crate) fn record(
         observation.set_error(message.clone());
     }
     if as_event {
-        let mut metadata = Map::new();
+        // Key order, whatever serde_json's `preserve_order` says (a `Map` would follow it).
+        let mut metadata = BTreeMap::new();
         for (key, value) in fields.iter() {
             if key != "message" || message.chars().count() > MAX_NAME_CHARS {
-                metadata.insert(key.to_owned(), value.clone());
+                metadata.insert(key, value);
             }
         }
         let name: String = message.chars().take(MAX_NAME_CHARS).collect();

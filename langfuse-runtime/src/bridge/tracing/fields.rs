@@ -380,7 +380,10 @@ fn with_system(system: &Value, messages: &Value) -> Value {
         Value::Null => {}
         other => all.push(other),
     }
-    Value::Array(all)
+    let mut all = Value::Array(all);
+    // Re-read and rebuilt here: sorted, so the bytes do not depend on `preserve_order`.
+    crate::encode::sort_keys(&mut all);
+    all
 }
 
 fn apply_status(observation: &ObservationRef, fields: &SpanFields) {
