@@ -283,12 +283,22 @@ pub(crate) fn exchange_current(cx: &mut TraceContext) -> bool {
         .try_with(|c| match c.try_borrow_mut() {
             Ok(mut slot) => {
                 std::mem::swap(&mut *slot, cx);
+                // OpenTelemetry's current span follows ours (after our slot is released).
+                #[cfg(feature = "opentelemetry")]
+                let moved = (otel::ids_of(&slot), otel::ids_of(cx));
+                #[cfg(feature = "opentelemetry")]
+                drop(slot);
+                #[cfg(feature = "opentelemetry")]
+                otel::on_exchange(moved.0, moved.1);
                 true
             }
             Err(_) => false,
         })
         .unwrap_or(false)
 }
+
+#[cfg(feature = "opentelemetry")]
+use crate::bridge::opentelemetry::context as otel;
 
 /// Keeps a borrowed context current until dropped, then puts it back where it came from
 /// (panic-safe: the exchange is undone during unwinding too).
