@@ -20,7 +20,7 @@ use crate::frame::Frame;
 use crate::ids::{ObservationId, TraceId};
 use crate::kind::{Level, ObservationType};
 use crate::observation::ObservationRef;
-use crate::record::ObservationRecord;
+use crate::record::{ObservationRecord, TraceAttributes};
 use crate::state::Tracing;
 
 /// Most open spans the processor remembers (their start decision and parent); beyond that a
@@ -234,12 +234,17 @@ impl LangfuseSpanProcessor {
         let scope = span.instrumentation_scope.name().to_owned();
         let mut values = SpanFields::default();
         let mut target: Option<String> = None;
+        let mut trace = TraceAttributes::default();
+        let mut trace_public = false;
         for kv in &span.attributes {
             let key = kv.key.as_str();
             if key == "target" {
                 // `tracing-opentelemetry`'s copy of the `tracing` target: it picks the type
                 // rules of known crates, it is not user data.
                 target = Some(kv.value.as_str().into_owned());
+                continue;
+            }
+            if trace_attribute(&mut trace, &mut trace_public, key, &kv.value) {
                 continue;
             }
             values.set(key.to_owned(), json(&kv.value));
@@ -264,6 +269,10 @@ impl LangfuseSpanProcessor {
         // A parent of another process, or none exported by us: the application's root here.
         record.is_app_root = parent_id.is_none() || span.parent_span_is_remote;
         record.parent_is_remote = span.parent_span_is_remote && parent_id.is_some();
+        record.trace_public = trace_public;
+        if trace != TraceAttributes::default() {
+            record.trace = Some(Arc::new(trace));
+        }
         let frame = Frame::fresh(Cow::Owned(client.clone()), || record, |_| {}).share();
         let observation =
             ObservationRef { handle: Tracing::Live(frame.clone()), trace_attributes: None };
@@ -274,6 +283,53 @@ impl LangfuseSpanProcessor {
         frame.end_at(end, |_| {});
         self.stats.exported.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Reads a trace-level attribute (the keys the server lifts to the trace, §9.3) into `trace`;
+/// false for any other key.
+fn trace_attribute(
+    trace: &mut TraceAttributes,
+    public: &mut bool,
+    key: &str,
+    value: &OtelValue,
+) -> bool {
+    let text = || Some(value.as_str().into_owned()).filter(|s| !s.is_empty());
+    match key {
+        "langfuse.trace.name" => trace.name = text(),
+        "langfuse.user.id" | "user.id" => trace.user_id = trace.user_id.take().or_else(text),
+        "langfuse.session.id" | "session.id" => {
+            trace.session_id = trace.session_id.take().or_else(text)
+        }
+        "langfuse.version" => trace.version = text(),
+        "langfuse.environment" => trace.environment = text(),
+        "langfuse.trace.public" | "langfuse.public" => {
+            *public = matches!(value, OtelValue::Bool(true)) || value.as_str() == "true"
+        }
+        "langfuse.trace.tags" | "langfuse.tags" => {
+            trace.tags = match value {
+                OtelValue::Array(Array::String(tags)) => {
+                    tags.iter().map(|t| t.as_str().to_owned()).collect()
+                }
+                other => {
+                    let s = other.as_str();
+                    serde_json::from_str::<Vec<String>>(&s).unwrap_or_else(|_| {
+                        s.split(',')
+                            .map(str::trim)
+                            .filter(|t| !t.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                }
+            }
+        }
+        _ => {
+            let Some(k) = key.strip_prefix("langfuse.trace.metadata.") else { return false };
+            if let Some(text) = json_text(value) {
+                trace.metadata.insert(k.to_owned(), text);
+            }
+        }
+    }
+    true
 }
 
 /// An OpenTelemetry span event as a Langfuse event under its span.
@@ -298,9 +354,7 @@ fn submit_event(
         record.set_status_message(message.map(|kv| kv.value.as_str().into_owned()));
     }
     for kv in &event.attributes {
-        if let Ok(value) = serde_json::to_string(&json(&kv.value))
-            && let Ok(text) = value.parse()
-        {
+        if let Some(text) = json_text(&kv.value) {
             record.metadata_mut().insert(kv.key.as_str().to_owned(), text);
         }
     }
@@ -313,6 +367,11 @@ fn unix_nanos(at: SystemTime) -> u64 {
         .as_nanos()
         .try_into()
         .unwrap_or(u64::MAX)
+}
+
+/// An attribute value as JSON text (metadata values).
+fn json_text(value: &OtelValue) -> Option<crate::payload::JsonText> {
+    serde_json::to_string(&json(value)).ok()?.parse().ok()
 }
 
 /// An attribute value as the JSON value the field mapping reads.
