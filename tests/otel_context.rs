@@ -253,3 +253,25 @@ fn with_the_interop_off_nothing_nests() {
 fn call_library_unchecked(tracer: &SdkTracer) {
     tracer.in_span("library_call", |_cx| {});
 }
+
+#[test]
+fn an_otel_span_inside_an_entered_bridge_span_nests_under_its_observation() {
+    let mut lf = Loopback::start(|b| b);
+    let provider = provider();
+    let tracer = tracer(&provider);
+    let subscriber = tracing_subscriber::registry().with(langfuse_runtime::tracing::layer());
+    tracing::subscriber::with_default(subscriber, || {
+        let chat = tracing::info_span!(
+            target: "rig::completions",
+            "chat",
+            gen_ai.operation.name = "chat",
+            gen_ai.request.model = "gpt-4o-mini",
+        );
+        chat.in_scope(|| tracer.in_span("http_post", |_cx| {}));
+    });
+    let spans = lf.finish();
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    let chat = by_name(&spans, "chat");
+    assert_eq!(chat.str_attr("langfuse.observation.type"), Some("generation"));
+    assert_child(by_name(&spans, "http_post"), chat);
+}

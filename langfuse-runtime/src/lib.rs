@@ -44,6 +44,7 @@
 //! | link to a trace in the UI | [`Langfuse::trace_url`] |
 //! | carry a trace across services (W3C `traceparent`) | [`w3c::inject`], [`w3c::extract`]; `w3c::inject_headers`, `w3c::extract_headers` on `http::HeaderMap` (feature `http`) |
 //! | turn `tracing` spans (rig, genai, langchain-rust, your own) into observations | [`tracing::layer()`](crate::tracing::layer) (feature `tracing`, default) → [`tracing::Layer`] |
+//! | nest with OpenTelemetry spans both ways; send a provider's spans to Langfuse | feature `opentelemetry`: `opentelemetry::Context` interop (automatic), `opentelemetry::LangfuseSpanProcessor` |
 //! | configure | [`init`], [`Config::builder`] → [`ConfigBuilder`] (every `LANGFUSE_*` variable has a method), [`ConfigError`] |
 //! | mask inputs, outputs and metadata | [`ConfigBuilder::mask`] |
 //! | see the tree locally | `LANGFUSE_CONSOLE_EXPORTER=true` or [`ConfigBuilder::console_exporter`]; [`export::ConsoleExporter`] |
