@@ -8,7 +8,7 @@
 //! With the feature compiled, nothing to install:
 //!
 //! - Inside an observed call (`#[observe]` sync and async — an observed future on every
-//!   poll —, [`ObservationRef::run`](crate::ObservationRef::run), [`TraceContext::run`],
+//!   poll —, [`ObservationRef::run`](crate::ObservationRef::run), [`TraceContext::run`](crate::TraceContext::run),
 //!   an entered `tracing`-bridge span), `opentelemetry::Context::current()` carries our trace
 //!   id and observation id (sampled flag as ours). Spans started through the OpenTelemetry
 //!   API, or by `tracing-opentelemetry` (its layer parents contextual spans on the current
