@@ -275,3 +275,40 @@ fn an_otel_span_inside_an_entered_bridge_span_nests_under_its_observation() {
     assert_eq!(chat.str_attr("langfuse.observation.type"), Some("generation"));
     assert_child(by_name(&spans, "http_post"), chat);
 }
+
+#[observe]
+fn in_destructor(n: u32) -> u32 {
+    n + 1
+}
+
+struct CallsObservedOnDrop(std::sync::mpsc::Sender<u32>);
+
+impl Drop for CallsObservedOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(in_destructor(41));
+    }
+}
+
+thread_local! {
+    static GUARD: std::cell::RefCell<Option<CallsObservedOnDrop>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+#[test]
+fn an_observed_call_after_opentelemetry_was_torn_down_runs_and_returns() {
+    let mut lf = Loopback::start(|b| b);
+    let provider = provider();
+    let tracer = tracer(&provider);
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Registered first, so destroyed last: after OpenTelemetry's thread-local, which this
+        // thread touches next without any observation of ours (so ours is made only then).
+        GUARD.with(|g| *g.borrow_mut() = Some(CallsObservedOnDrop(send)));
+        tracer.in_span("before", |_cx| {});
+    })
+    .join()
+    .expect("the thread ends normally, without aborting");
+    assert_eq!(receive.recv().unwrap(), 42);
+    let spans = lf.finish();
+    assert_eq!(spans.iter().filter(|s| s.name() == "in_destructor").count(), 1, "{spans:#?}");
+}

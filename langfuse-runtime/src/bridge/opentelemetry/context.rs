@@ -69,10 +69,23 @@ thread_local! {
     /// before ours and torn down after it (thread-local destructors run in reverse order of
     /// registration): while this slot is alive, OpenTelemetry's is, and attaching or dropping
     /// a guard from here never hits a destroyed slot (which would panic).
-    static PUSHED: RefCell<Vec<Entry>> = {
-        Context::map_current(|_| ());
-        RefCell::new(Vec::new())
+    static PUSHED: Pushed = {
+        // First touched during teardown, after OpenTelemetry's slot is gone: that access
+        // panics; then this thread never talks to OpenTelemetry again.
+        let alive = std::panic::catch_unwind(|| Context::map_current(|_| ())).is_ok();
+        Pushed { alive, entries: RefCell::new(Vec::new()) }
     };
+}
+
+struct Pushed {
+    /// OpenTelemetry's thread-local was reachable when this one was made.
+    alive: bool,
+    entries: RefCell<Vec<Entry>>,
+}
+
+/// Whether OpenTelemetry's thread-local can be used from here without panicking.
+fn otel_reachable() -> bool {
+    PUSHED.try_with(|p| p.alive).unwrap_or(false)
 }
 
 /// Called by every exchange of our current context, with what is current now (`entered`) and
@@ -88,7 +101,10 @@ pub(crate) fn on_exchange(entered: Option<Ids>, left: Option<Ids>) {
 #[inline(never)]
 fn mirror(entered: Option<Ids>, left: Option<Ids>) {
     let popped = PUSHED.try_with(|pushed| {
-        let Ok(mut pushed) = pushed.try_borrow_mut() else {
+        if !pushed.alive {
+            return None;
+        }
+        let Ok(mut pushed) = pushed.entries.try_borrow_mut() else {
             SKIPPED.fetch_add(1, Ordering::Relaxed);
             return None;
         };
@@ -139,7 +155,9 @@ pub(crate) struct OtelPlacement {
 /// `tracing-opentelemetry`), recognised by being in our trace with another id than ours.
 /// An explicit parent that is not the current context is never replaced.
 pub(crate) fn otel_parent(parent: &TraceContext) -> Option<(TraceContext, OtelPlacement)> {
-    if !enabled() {
+    // OpenTelemetry's slot is alive while ours is (see `PUSHED`); asking it after it was torn
+    // down (observed code in another thread-local's destructor) would panic.
+    if !enabled() || !otel_reachable() {
         return None;
     }
     let ours = parent.ids();
