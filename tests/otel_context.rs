@@ -312,3 +312,18 @@ fn an_observed_call_after_opentelemetry_was_torn_down_runs_and_returns() {
     let spans = lf.finish();
     assert_eq!(spans.iter().filter(|s| s.name() == "in_destructor").count(), 1, "{spans:#?}");
 }
+
+#[observe]
+fn unsampled_caller(tracer: &SdkTracer) -> bool {
+    tracer.in_span("inside_unsampled", |cx| cx.span().span_context().is_sampled())
+}
+
+#[test]
+fn an_otel_span_inside_an_unsampled_observation_is_not_sampled_either() {
+    let mut lf = Loopback::start(|b| b.sample_rate(0.0));
+    let provider = provider();
+    let tracer = tracer(&provider);
+    assert!(!unsampled_caller(&tracer), "the provider's parent-based sampler follows our flag");
+    let spans = lf.finish();
+    assert!(spans.is_empty(), "{spans:#?}");
+}

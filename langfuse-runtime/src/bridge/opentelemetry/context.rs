@@ -50,11 +50,17 @@ pub(crate) struct Ids {
     sampled: bool,
 }
 
-/// The ids `cx` places children under, if any.
+/// The ids `cx` places children under, if any. Inside an unsampled trace only the trace id
+/// and the flag matter (nothing below is recorded), so every unsampled context of a trace
+/// mirrors to the same ids: nested unsampled calls then change nothing on OpenTelemetry's
+/// side and allocate nothing.
 #[inline]
 pub(crate) fn ids_of(cx: &TraceContext) -> Option<Ids> {
     let (trace_id, id) = cx.ids()?;
-    Some(Ids { trace_id: trace_id.to_u128(), span_id: id.to_u64(), sampled: cx.is_recording() })
+    let sampled = cx.is_recording();
+    let trace_id = trace_id.to_u128();
+    let span_id = if sampled { id.to_u64() } else { (trace_id as u64) | 1 };
+    Some(Ids { trace_id, span_id, sampled })
 }
 
 struct Entry {
@@ -73,7 +79,7 @@ thread_local! {
         // First touched during teardown, after OpenTelemetry's slot is gone: that access
         // panics; then this thread never talks to OpenTelemetry again.
         let alive = std::panic::catch_unwind(|| Context::map_current(|_| ())).is_ok();
-        Pushed { alive, entries: RefCell::new(Vec::new()) }
+        Pushed { alive, entries: RefCell::new(Vec::new()), built: RefCell::default() }
     };
 }
 
@@ -81,6 +87,32 @@ struct Pushed {
     /// OpenTelemetry's thread-local was reachable when this one was made.
     alive: bool,
     entries: RefCell<Vec<Entry>>,
+    /// The last contexts built, reused when the same ids are entered again: an observed
+    /// future on each poll, an explicit `TraceContext` run repeatedly, an unsampled trace.
+    /// (A reused context keeps the other OpenTelemetry values — baggage — it was built with.)
+    built: RefCell<[Option<(Ids, Context)>; BUILT]>,
+}
+
+/// Contexts kept for reuse per thread.
+const BUILT: usize = 4;
+
+impl Pushed {
+    fn context_for(&self, ids: Ids) -> Context {
+        let Ok(mut built) = self.built.try_borrow_mut() else {
+            return build(ids);
+        };
+        if let Some(at) = built.iter().position(|b| b.as_ref().is_some_and(|(k, _)| *k == ids)) {
+            built[..=at].rotate_right(1);
+        } else {
+            built.rotate_right(1);
+            built[0] = Some((ids, build(ids)));
+        }
+        built[0].as_ref().map_or_else(|| build(ids), |(_, cx)| cx.clone())
+    }
+}
+
+fn build(ids: Ids) -> Context {
+    Context::map_current(|cx| cx.with_remote_span_context(span_context(ids)))
 }
 
 /// Whether OpenTelemetry's thread-local can be used from here without panicking.
@@ -100,11 +132,11 @@ pub(crate) fn on_exchange(entered: Option<Ids>, left: Option<Ids>) {
 
 #[inline(never)]
 fn mirror(entered: Option<Ids>, left: Option<Ids>) {
-    let popped = PUSHED.try_with(|pushed| {
-        if !pushed.alive {
+    let popped = PUSHED.try_with(|pushed_state| {
+        if !pushed_state.alive {
             return None;
         }
-        let Ok(mut pushed) = pushed.entries.try_borrow_mut() else {
+        let Ok(mut pushed) = pushed_state.entries.try_borrow_mut() else {
             SKIPPED.fetch_add(1, Ordering::Relaxed);
             return None;
         };
@@ -118,7 +150,7 @@ fn mirror(entered: Option<Ids>, left: Option<Ids>) {
             return None;
         }
         let cx = match entered {
-            Some(ids) => Context::map_current(|cx| cx.with_remote_span_context(span_context(ids))),
+            Some(ids) => pushed_state.context_for(ids),
             // Our context was left for none (an explicit `TraceContext::default()`): no span.
             None => Context::new(),
         };
@@ -173,7 +205,7 @@ pub(crate) fn otel_parent(parent: &TraceContext) -> Option<(TraceContext, OtelPl
         (Parent::Ours(Tracing::Off), _) => {
             OtelPlacement { parent_is_remote: remote, is_app_root: true }
         }
-        (Parent::Ours(_), Some((our_trace, our_id))) => {
+        (Parent::Ours(Tracing::Live(_)), Some((our_trace, our_id))) => {
             if our_trace != trace_id || our_id == id {
                 return None;
             }
