@@ -203,6 +203,11 @@ pub(crate) fn otel_parent(parent: &TraceContext) -> Option<(TraceContext, OtelPl
     let id = ObservationId::from_bytes(span.to_bytes())?;
     let placement = match (&parent.parent, ours) {
         (Parent::Ours(Tracing::Off), _) => {
+            // "No parent" given explicitly where one of ours is current (a `tracing` span with
+            // `parent: None`, `.parent(TraceContext::default())`) starts a trace of its own.
+            if with_current(|current| current.ids()).is_some() {
+                return None;
+            }
             OtelPlacement { parent_is_remote: remote, is_app_root: true }
         }
         (Parent::Ours(Tracing::Live(_)), Some((our_trace, our_id))) => {
