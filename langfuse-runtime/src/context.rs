@@ -12,6 +12,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
+#[cfg(feature = "opentelemetry")]
+use crate::bridge::opentelemetry::context as otel;
 use crate::frame::{Frame, Handle};
 use crate::ids::{ObservationId, TraceId};
 use crate::record::TraceAttributes;
@@ -285,20 +287,17 @@ pub(crate) fn exchange_current(cx: &mut TraceContext) -> bool {
                 std::mem::swap(&mut *slot, cx);
                 // OpenTelemetry's current span follows ours (after our slot is released).
                 #[cfg(feature = "opentelemetry")]
-                let moved = (otel::ids_of(&slot), otel::ids_of(cx));
-                #[cfg(feature = "opentelemetry")]
-                drop(slot);
-                #[cfg(feature = "opentelemetry")]
-                otel::on_exchange(moved.0, moved.1);
+                {
+                    let (entered, left) = (otel::ids_of(&slot), otel::ids_of(cx));
+                    drop(slot);
+                    otel::on_exchange(entered, left);
+                }
                 true
             }
             Err(_) => false,
         })
         .unwrap_or(false)
 }
-
-#[cfg(feature = "opentelemetry")]
-use crate::bridge::opentelemetry::context as otel;
 
 /// Keeps a borrowed context current until dropped, then puts it back where it came from
 /// (panic-safe: the exchange is undone during unwinding too).
