@@ -79,7 +79,12 @@ thread_local! {
         // First touched during teardown, after OpenTelemetry's slot is gone: that access
         // panics; then this thread never talks to OpenTelemetry again.
         let alive = std::panic::catch_unwind(|| Context::map_current(|_| ())).is_ok();
-        Pushed { alive, entries: RefCell::new(Vec::new()), built: RefCell::default() }
+        Pushed {
+            alive,
+            entries: RefCell::new(Vec::new()),
+            built: RefCell::default(),
+            next: std::cell::Cell::new(0),
+        }
     };
 }
 
@@ -87,27 +92,33 @@ struct Pushed {
     /// OpenTelemetry's thread-local was reachable when this one was made.
     alive: bool,
     entries: RefCell<Vec<Entry>>,
-    /// The last contexts built, reused when the same ids are entered again: an observed
+    /// The last two contexts built, reused when the same ids are entered again: an observed
     /// future on each poll, an explicit `TraceContext` run repeatedly, an unsampled trace.
     /// (A reused context keeps the other OpenTelemetry values — baggage — it was built with.)
     built: RefCell<[Option<(Ids, Context)>; BUILT]>,
+    /// The slot of `built` the next new context goes to.
+    next: std::cell::Cell<usize>,
 }
 
 /// Contexts kept for reuse per thread.
-const BUILT: usize = 4;
+const BUILT: usize = 2;
 
 impl Pushed {
     fn context_for(&self, ids: Ids) -> Context {
         let Ok(mut built) = self.built.try_borrow_mut() else {
             return build(ids);
         };
-        if let Some(at) = built.iter().position(|b| b.as_ref().is_some_and(|(k, _)| *k == ids)) {
-            built[..=at].rotate_right(1);
-        } else {
-            built.rotate_right(1);
-            built[0] = Some((ids, build(ids)));
+        for (k, cx) in built.iter().flatten() {
+            if *k == ids {
+                return cx.clone();
+            }
         }
-        built[0].as_ref().map_or_else(|| build(ids), |(_, cx)| cx.clone())
+        // Oldest out (round robin: cheaper than keeping an order).
+        let cx = build(ids);
+        let slot = self.next.get();
+        self.next.set((slot + 1) % BUILT);
+        built[slot] = Some((ids, cx.clone()));
+        cx
     }
 }
 
