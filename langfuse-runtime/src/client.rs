@@ -90,6 +90,13 @@ impl ClientInner {
         Some(report)
     }
 
+    /// Exports what is queued so far, waiting at most twice the export timeout and a second
+    /// (the OpenTelemetry span processor's `force_flush`).
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn flush_spans(&self) -> Option<FlushReport> {
+        Some(self.pipeline.as_ref()?.flush(self.wait_limit()))
+    }
+
     /// Exports the record in `slot` (taking it out).
     pub(crate) fn submit(&self, slot: &mut Option<ObservationRecord>) {
         if let Some(pipeline) = &self.pipeline {

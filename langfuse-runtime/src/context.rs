@@ -12,6 +12,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
+#[cfg(feature = "opentelemetry")]
+use crate::bridge::opentelemetry::context as otel;
 use crate::frame::{Frame, Handle};
 use crate::ids::{ObservationId, TraceId};
 use crate::record::TraceAttributes;
@@ -283,6 +285,13 @@ pub(crate) fn exchange_current(cx: &mut TraceContext) -> bool {
         .try_with(|c| match c.try_borrow_mut() {
             Ok(mut slot) => {
                 std::mem::swap(&mut *slot, cx);
+                // OpenTelemetry's current span follows ours (after our slot is released).
+                #[cfg(feature = "opentelemetry")]
+                {
+                    let (entered, left) = (otel::ids_of(&slot), otel::ids_of(cx));
+                    drop(slot);
+                    otel::on_exchange(entered, left);
+                }
                 true
             }
             Err(_) => false,

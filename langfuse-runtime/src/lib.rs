@@ -46,6 +46,7 @@
 //! | continue the caller's trace in an axum/hyper handler, carry it on a reqwest call | `w3c::continue_headers(req.headers())`, `.headers(w3c::current_headers())` (feature `http`); `w3c::ContinueTraceLayer` for an axum `Router` (feature `tower`); [`w3c::continue_trace`] on a string map |
 //! | send user, session, tags, metadata to the services called (W3C `baggage`, opt-in) | [`Propagate::as_baggage`]; read with [`w3c::continue_trace_and_baggage`], `w3c::continue_headers_and_baggage`, `ContinueTraceLayer::with_baggage` |
 //! | turn `tracing` spans (rig, genai, langchain-rust, your own) into observations | [`tracing::layer()`](crate::tracing::layer) (feature `tracing`, default) → [`tracing::Layer`] |
+//! | nest with OpenTelemetry spans both ways; send a provider's spans to Langfuse | feature `opentelemetry`: `opentelemetry::Context` interop (automatic), `opentelemetry::LangfuseSpanProcessor` |
 //! | configure | [`init`], [`Config::builder`] → [`ConfigBuilder`] (every `LANGFUSE_*` variable has a method), [`ConfigError`] |
 //! | mask inputs, outputs and metadata | [`ConfigBuilder::mask`] |
 //! | see the tree locally | `LANGFUSE_CONSOLE_EXPORTER=true` or [`ConfigBuilder::console_exporter`]; [`export::ConsoleExporter`] |

@@ -27,6 +27,11 @@ pub(crate) fn start_with(
     client: Option<Arc<ClientInner>>,
     seed: Seed,
 ) -> Begun {
+    // The active OpenTelemetry span, where it should parent this observation.
+    #[cfg(feature = "opentelemetry")]
+    let otel = crate::bridge::opentelemetry::context::otel_parent(parent);
+    #[cfg(feature = "opentelemetry")]
+    let parent = otel.as_ref().map_or(parent, |(cx, _)| cx);
     let client = client.map(Cow::Owned);
     let unsampled =
         |trace_id| Tracing::Unsampled(SpanIds { trace_id, id: ObservationId::random() });
@@ -69,6 +74,11 @@ pub(crate) fn start_with(
         }
         if record.trace.is_none() {
             record.trace = parent.trace_attributes.clone();
+        }
+        #[cfg(feature = "opentelemetry")]
+        if let Some((_, placement)) = &otel {
+            record.parent_is_remote = placement.parent_is_remote;
+            record.is_app_root = placement.is_app_root;
         }
     };
     Tracing::Live(Frame::fresh(client, || seed.into_record(), place))

@@ -21,6 +21,7 @@
 //! keys (type, input, output, model, usage, model parameters, level, status message,
 //! metadata) are read as the fields they name.
 
+use std::borrow::Cow;
 use std::time::{Duration, UNIX_EPOCH};
 
 use ::tracing::field::{Field, Visit};
@@ -30,14 +31,16 @@ use crate::kind::{Level, ObservationType};
 use crate::observation::ObservationRef;
 
 /// The fields of one span as recorded so far (at creation and by `Span::record`); later
-/// values replace earlier ones.
+/// values replace earlier ones. Keys are borrowed for `tracing` fields (static names) and
+/// owned only where a source has no static names (OpenTelemetry attributes).
 #[derive(Debug, Default)]
 pub(crate) struct SpanFields {
-    values: Vec<(&'static str, Value)>,
+    values: Vec<(Cow<'static, str>, Value)>,
 }
 
 impl SpanFields {
-    pub(crate) fn set(&mut self, key: &'static str, value: Value) {
+    pub(crate) fn set(&mut self, key: impl Into<Cow<'static, str>>, value: Value) {
+        let key = key.into();
         match self.values.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
             None => self.values.push((key, value)),
@@ -45,11 +48,11 @@ impl SpanFields {
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&Value> {
-        self.values.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+        self.values.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'static str, &Value)> {
-        self.values.iter().map(|(k, v)| (*k, v))
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.values.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
     fn text(&self, key: &str) -> Option<String> {
@@ -204,7 +207,7 @@ pub(crate) fn observation_type(name: &str, target: &str, fields: &SpanFields) ->
 /// `started_as`, so that a `current_generation()` inside the entered span is not undone.
 pub(crate) fn apply(
     observation: &ObservationRef,
-    span_name: &'static str,
+    span_name: &str,
     target: &str,
     start_unix_nanos: u64,
     started_as: ObservationType,
@@ -251,7 +254,7 @@ fn apply_model(observation: &ObservationRef, fields: &SpanFields) {
         observation.set_model(model);
     }
     let mut parameters = Map::new();
-    for (key, value) in &fields.values {
+    for (key, value) in fields.iter() {
         if let Some(name) = key.strip_prefix("gen_ai.request.")
             && name != "model"
         {
@@ -414,8 +417,8 @@ fn apply_status(observation: &ObservationRef, fields: &SpanFields) {
 }
 
 fn apply_metadata(observation: &ObservationRef, fields: &SpanFields) {
-    for (key, value) in &fields.values {
-        if is_dropped(key) || CONSUMED.contains(key) || key.starts_with("gen_ai.request.") {
+    for (key, value) in fields.iter() {
+        if is_dropped(key) || CONSUMED.contains(&key) || key.starts_with("gen_ai.request.") {
             continue;
         }
         if let Some(rest) = key.strip_prefix("langfuse.") {
@@ -445,7 +448,7 @@ mod tests {
     fn fields(pairs: &[(&'static str, Value)]) -> SpanFields {
         let mut f = SpanFields::default();
         for (k, v) in pairs {
-            f.set(k, v.clone());
+            f.set(*k, v.clone());
         }
         f
     }

@@ -64,7 +64,7 @@ use crate::observation::{Observation, ObservationRef};
 
 mod current;
 mod events;
-mod fields;
+pub(in crate::bridge) mod fields;
 mod filter;
 
 use fields::{Collect, SpanFields};
