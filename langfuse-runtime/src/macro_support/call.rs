@@ -13,7 +13,7 @@ use crate::context::{
 };
 use crate::observation::fields::Field;
 use crate::observation::{Finish, Observation, ObservationRef, Observed, panic_message};
-use crate::start::{Seed, start_with};
+use crate::start::{CallSeed, start_with};
 use crate::state::Tracing;
 
 /// One call's observation, before it is made current.
@@ -84,7 +84,7 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
         if let Parent::Ours(Tracing::Unsampled(_)) = cx.parent {
             return None;
         }
-        let seed = Seed::Call {
+        let seed = CallSeed {
             name: site.name,
             observation_type: site.observation_type,
             level: site.level,
