@@ -13,6 +13,7 @@ use crate::context::{
 };
 use crate::observation::fields::Field;
 use crate::observation::{Finish, Observation, ObservationRef, Observed, panic_message};
+use crate::record::ObservationRecord;
 use crate::start::{CallSeed, start_with};
 use crate::state::Tracing;
 
@@ -240,7 +241,7 @@ impl Entered {
         match result {
             Ok(value) => {
                 let field = Output::collect(capture_output, |out| finish(out, &value));
-                observation.end_with(|r| field.map_or((), |f| f.apply(r)));
+                observation.end_with(|r| apply_output(field, r));
                 value
             }
             Err(payload) => {
@@ -272,7 +273,18 @@ impl<T, K: FnOnce(&mut Output, &T)> Finish<T> for Finisher<K> {
     fn finish_and_end(self, observation: Observation, output: &T) {
         let finish = self.finish;
         let field = Output::collect(self.capture, |out| finish(out, output));
-        observation.end_with(|r| field.map_or((), |f| f.apply(r)));
+        observation.end_with(|r| apply_output(field, r));
+    }
+}
+
+/// Applies what the output closure yielded: the output itself (the common case) inline, the
+/// rest through [`Field::apply`], which is out of line.
+#[inline(always)]
+fn apply_output(field: Option<Field>, r: &mut ObservationRecord) {
+    match field {
+        Some(Field::Output(output)) => r.output = output,
+        Some(other) => other.apply(r),
+        None => {}
     }
 }
 
