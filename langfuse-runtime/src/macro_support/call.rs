@@ -116,8 +116,11 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
                 if let Some(version) = site.version {
                     r.set_version(Some(version.to_owned()));
                 }
-                for (key, value) in start.metadata {
-                    r.metadata_mut().insert(key, value.into_json_text());
+                // Most calls capture no metadata: skip the empty vector's iterator and drop.
+                if !start.metadata.is_empty() {
+                    for (key, value) in start.metadata {
+                        r.metadata_mut().insert(key, value.into_json_text());
+                    }
                 }
                 crate::observation::fields::mask_call_start(r);
             }
