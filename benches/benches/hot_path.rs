@@ -1,4 +1,4 @@
-//! Rows A–G of BENCHMARKS.md in one criterion run, so that every ratio comes from the same run.
+//! Rows A–G (and the scaling rows A8, F64) of BENCHMARKS.md in one criterion run, so that every ratio comes from the same run.
 //!
 //! ```sh
 //! cargo bench -p langfuse-benches --bench hot_path
@@ -139,6 +139,110 @@ fn rows_g(g: &mut BenchmarkGroup<'_, WallTime>, delivery: &mut Delivery) {
     assert!(langfuse.flush().is_success());
     delivery.record("G", calls.load(Ordering::Relaxed) + 1, exporter.count());
     eprintln!("G: pipeline stats {:?}", langfuse.stats());
+    drop(langfuse);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A8, F64: scaling (issue 13 must-have 4)
+
+/// Producer threads of row A8 (on however many cores the machine has: 2 on the project's).
+const SCALING_THREADS: u64 = 8;
+/// Tokio tasks of row F64, on a multi-thread runtime with one worker per core.
+const SCALING_TASKS: u64 = 64;
+
+/// Checks, outside the timing, that a scaling row lost nothing: every call (plus the root)
+/// reached the exporter and the pipeline dropped, failed and left nothing.
+fn assert_nothing_lost(
+    row: &str,
+    langfuse: &langfuse_runtime::Langfuse,
+    exporter: &CountingExporter,
+    sent: u64,
+) {
+    assert!(langfuse.flush().is_success(), "{row}: flush timed out");
+    let (stats, got) = (langfuse.stats(), exporter.count());
+    eprintln!("{row}: pipeline stats {stats:?}");
+    assert_eq!(got, sent, "{row}: the exporter must receive every observation");
+    assert_eq!(stats.created, sent, "{row}: created");
+    assert_eq!(stats.exported, sent, "{row}: exported");
+    assert_eq!((stats.dropped, stats.failed, stats.queued), (0, 0, 0), "{row}: nothing lost");
+}
+
+/// A8: row A's call from 8 threads at once, all children of one root. Each sample's `iters`
+/// calls are split over the threads; the time returned is the wall time until the last one
+/// finishes, so criterion's per-iteration figure is wall time per call with 8 producers
+/// (ideal on 2 cores: A / 2). The threads are spawned per sample (~10 µs each, against
+/// samples of tens of milliseconds).
+fn row_a8(g: &mut BenchmarkGroup<'_, WallTime>, delivery: &mut Delivery) {
+    let exporter = CountingExporter::default();
+    let langfuse = clients::counting(&exporter);
+    let root = langfuse_runtime::span("root").start();
+    let calls = AtomicU64::new(0);
+    g.bench_function("A8_langfuse_observe_8_threads", |b| {
+        b.iter_custom(|iters| {
+            calls.fetch_add(iters, Ordering::Relaxed);
+            let start_line = std::sync::Barrier::new(SCALING_THREADS as usize + 1);
+            let share = |t: u64| iters / SCALING_THREADS + u64::from(t < iters % SCALING_THREADS);
+            std::thread::scope(|scope| {
+                for t in 0..SCALING_THREADS {
+                    let (context, start_line) = (root.context(), &start_line);
+                    scope.spawn(move || {
+                        context.run(|| {
+                            start_line.wait();
+                            for _ in 0..share(t) {
+                                black_box(observed_add(black_box(1), black_box(2)));
+                            }
+                        })
+                    });
+                }
+                start_line.wait();
+                let start = Instant::now();
+                // Scoped threads are joined when the scope ends.
+                start
+            })
+            .elapsed()
+        })
+    });
+    root.end();
+    let sent = calls.load(Ordering::Relaxed) + 1;
+    assert_nothing_lost("A8", &langfuse, &exporter, sent);
+    delivery.record("A8", sent, exporter.count());
+    drop(langfuse);
+}
+
+/// F64: row F's call from 64 tokio tasks on a multi-thread runtime (one worker per core), all
+/// children of one root; wall time per call, as A8.
+fn row_f64(g: &mut BenchmarkGroup<'_, WallTime>, delivery: &mut Delivery) {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let exporter = CountingExporter::default();
+    let langfuse = clients::counting(&exporter);
+    let root = langfuse_runtime::span("root").start();
+    let calls = AtomicU64::new(0);
+    g.bench_function("F64_langfuse_observe_async_64_tasks", |b| {
+        b.iter_custom(|iters| {
+            calls.fetch_add(iters, Ordering::Relaxed);
+            rt.block_on(async {
+                let start = Instant::now();
+                let tasks: Vec<_> = (0..SCALING_TASKS)
+                    .map(|t| {
+                        let n = iters / SCALING_TASKS + u64::from(t < iters % SCALING_TASKS);
+                        tokio::spawn(root.context().wrap(async move {
+                            for _ in 0..n {
+                                black_box(observed_add_async(black_box(1), black_box(2)).await);
+                            }
+                        }))
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.expect("task panicked");
+                }
+                start.elapsed()
+            })
+        })
+    });
+    root.end();
+    let sent = calls.load(Ordering::Relaxed) + 1;
+    assert_nothing_lost("F64", &langfuse, &exporter, sent);
+    delivery.record("F64", sent, exporter.count());
     drop(langfuse);
 }
 
@@ -403,6 +507,8 @@ fn main() {
         fast::row_d(&mut g, &mut delivery);
         rows_e(&mut g);
         row_f(&mut g, &mut delivery);
+        row_a8(&mut g, &mut delivery);
+        row_f64(&mut g, &mut delivery);
         rows_g(&mut g, &mut delivery);
         g.finish();
     }

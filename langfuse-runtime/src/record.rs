@@ -281,6 +281,13 @@ impl ObservationRecord {
         self.details_mut().generation.get_or_insert_with(Default::default)
     }
 
+    /// Whether any rarely set field (status message, version, metadata, generation fields,
+    /// exception) was ever written: lets byte accounting skip them all with one branch.
+    #[inline]
+    pub(crate) fn has_details(&self) -> bool {
+        self.details.is_some()
+    }
+
     /// The panic that escaped the observation's scope, if one did.
     pub(crate) fn exception(&self) -> Option<&ExceptionEvent> {
         self.details.as_ref()?.exception.as_ref()

@@ -50,14 +50,23 @@ pub(crate) struct PipelineSettings {
 const RECORD_OVERHEAD_BYTES: usize = 192;
 
 /// The approximate memory of one queued record: its payload texts plus a fixed overhead.
+#[inline]
 pub(crate) fn record_bytes(record: &ObservationRecord) -> usize {
     let text = |s: Option<&str>| s.map_or(0, str::len);
-    let mut bytes = RECORD_OVERHEAD_BYTES
+    let bytes = RECORD_OVERHEAD_BYTES
         + record.name.len()
         + text(record.input.as_deref())
-        + text(record.output.as_deref())
-        + text(record.status_message())
-        + text(record.metadata_value().map(|v| v.as_str()));
+        + text(record.output.as_deref());
+    // Most records set none of the rare fields: one branch instead of a walk through each.
+    if record.has_details() { bytes + detail_bytes(record) } else { bytes }
+}
+
+/// The rare fields' part of [`record_bytes`].
+#[inline(never)]
+fn detail_bytes(record: &ObservationRecord) -> usize {
+    let text = |s: Option<&str>| s.map_or(0, str::len);
+    let mut bytes =
+        text(record.status_message()) + text(record.metadata_value().map(|v| v.as_str()));
     for (key, value) in record.metadata().iter() {
         bytes += key.len() + value.len();
     }
@@ -82,6 +91,30 @@ enum Message {
     Wake,
     Flush(mpsc::Sender<()>),
     Shutdown(mpsc::Sender<()>),
+}
+
+/// Moves the record out of `slot` to the end of `records` with one copy of its bytes (a
+/// `take()` then `push` copies the 160-byte record twice: out of the slot, then into the
+/// vector) and returns it where it now lives. Leaves `None` in `slot`.
+#[inline(always)]
+fn push_taken<'a>(
+    records: &'a mut Vec<ObservationRecord>,
+    slot: &mut Option<ObservationRecord>,
+) -> Option<&'a ObservationRecord> {
+    let source: *const ObservationRecord = slot.as_ref()?;
+    records.reserve(1);
+    let len = records.len();
+    // SAFETY: `reserve(1)` left room for one more element at `len`; `source` points to a
+    // valid, initialized record that `slot` owns and that cannot overlap the vector's buffer.
+    // Its bytes are copied once into the vector, and `slot` is then overwritten with `None`
+    // without dropping the old value, so ownership moves exactly once (nothing between the
+    // copy and `set_len` can panic, so no double drop or leak is possible).
+    unsafe {
+        std::ptr::copy_nonoverlapping(source, records.as_mut_ptr().add(len), 1);
+        std::ptr::write(slot, None);
+        records.set_len(len + 1);
+    }
+    records.last()
 }
 
 /// Whole buffers change hands, so a hand-off moves one pointer, not the records; the copy
@@ -442,9 +475,8 @@ impl Pipeline {
                 }
             };
             let mut buffer = local.0[index].buffer.lock();
-            if let Some(record) = record.take() {
-                buffer.bytes += record_bytes(&record);
-                buffer.records.push(record);
+            if let Some(pushed) = push_taken(&mut buffer.records, record) {
+                buffer.bytes += record_bytes(pushed);
             }
             if buffer.records.len() >= self.shared.local_batch
                 || buffer.bytes >= self.shared.local_bytes

@@ -13,7 +13,8 @@ use crate::context::{
 };
 use crate::observation::fields::Field;
 use crate::observation::{Finish, Observation, ObservationRef, Observed, panic_message};
-use crate::start::{Seed, start_with};
+use crate::record::ObservationRecord;
+use crate::start::{CallSeed, start_with};
 use crate::state::Tracing;
 
 /// One call's observation, before it is made current.
@@ -84,7 +85,7 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
         if let Parent::Ours(Tracing::Unsampled(_)) = cx.parent {
             return None;
         }
-        let seed = Seed::Call {
+        let seed = CallSeed {
             name: site.name,
             observation_type: site.observation_type,
             level: site.level,
@@ -115,8 +116,11 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
                 if let Some(version) = site.version {
                     r.set_version(Some(version.to_owned()));
                 }
-                for (key, value) in start.metadata {
-                    r.metadata_mut().insert(key, value.into_json_text());
+                // Most calls capture no metadata: skip the empty vector's iterator and drop.
+                if !start.metadata.is_empty() {
+                    for (key, value) in start.metadata {
+                        r.metadata_mut().insert(key, value.into_json_text());
+                    }
                 }
                 crate::observation::fields::mask_call_start(r);
             }
@@ -240,7 +244,7 @@ impl Entered {
         match result {
             Ok(value) => {
                 let field = Output::collect(capture_output, |out| finish(out, &value));
-                observation.end_with(|r| field.map_or((), |f| f.apply(r)));
+                observation.end_with(|r| apply_output(field, r));
                 value
             }
             Err(payload) => {
@@ -272,7 +276,18 @@ impl<T, K: FnOnce(&mut Output, &T)> Finish<T> for Finisher<K> {
     fn finish_and_end(self, observation: Observation, output: &T) {
         let finish = self.finish;
         let field = Output::collect(self.capture, |out| finish(out, output));
-        observation.end_with(|r| field.map_or((), |f| f.apply(r)));
+        observation.end_with(|r| apply_output(field, r));
+    }
+}
+
+/// Applies what the output closure yielded: the output itself (the common case) inline, the
+/// rest through [`Field::apply`], which is out of line.
+#[inline(always)]
+fn apply_output(field: Option<Field>, r: &mut ObservationRecord) {
+    match field {
+        Some(Field::Output(output)) => r.output = output,
+        Some(other) => other.apply(r),
+        None => {}
     }
 }
 

@@ -12,7 +12,7 @@ use crate::context::TraceContext;
 use crate::frame::FreshFrame;
 use crate::ids::{ObservationId, TraceId};
 use crate::kind::{Level, ObservationType};
-use crate::start::{Seed, start_with};
+use crate::start::start_with;
 use crate::state::Tracing;
 
 use crate::record::ObservationRecord;
@@ -205,7 +205,7 @@ impl ObservationBuilder {
         record.start_unix_nanos = start;
         record.end_unix_nanos = start;
         let is_event = record.observation_type == ObservationType::Event;
-        let handle = start_with(&parent, None, Seed::Record(record)).map_live(FreshFrame::share);
+        let handle = start_with(&parent, None, record).map_live(FreshFrame::share);
         let observation = Observation::from_ref(ObservationRef {
             handle,
             trace_attributes: parent.trace_attributes.clone(),
