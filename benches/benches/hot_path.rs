@@ -158,7 +158,8 @@ fn assert_nothing_lost(
     exporter: &CountingExporter,
     sent: u64,
 ) {
-    assert!(langfuse.flush().is_success(), "{row}: flush timed out");
+    let report = langfuse.flush();
+    assert!(report.is_success(), "{row}: flush did not deliver everything: {report}");
     let (stats, got) = (langfuse.stats(), exporter.count());
     eprintln!("{row}: pipeline stats {stats:?}");
     assert_eq!(got, sent, "{row}: the exporter must receive every observation");
@@ -174,7 +175,7 @@ fn assert_nothing_lost(
 /// samples of tens of milliseconds).
 fn row_a8(g: &mut BenchmarkGroup<'_, WallTime>, delivery: &mut Delivery) {
     let exporter = CountingExporter::default();
-    let langfuse = clients::counting(&exporter);
+    let langfuse = clients::counting_unbounded(&exporter);
     let root = langfuse_runtime::span("root").start();
     let calls = AtomicU64::new(0);
     g.bench_function("A8_langfuse_observe_8_threads", |b| {
@@ -214,7 +215,7 @@ fn row_a8(g: &mut BenchmarkGroup<'_, WallTime>, delivery: &mut Delivery) {
 fn row_f64(g: &mut BenchmarkGroup<'_, WallTime>, delivery: &mut Delivery) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let exporter = CountingExporter::default();
-    let langfuse = clients::counting(&exporter);
+    let langfuse = clients::counting_unbounded(&exporter);
     let root = langfuse_runtime::span("root").start();
     let calls = AtomicU64::new(0);
     g.bench_function("F64_langfuse_observe_async_64_tasks", |b| {

@@ -86,6 +86,21 @@ pub mod clients {
             .expect("valid configuration")
     }
 
+    /// [`counting`] with count and byte bounds far above a run's calls: with 8 producer
+    /// threads (or 64 tasks) on 2 cores the export thread gets a ninth of the CPU, falls behind
+    /// and, at the default 262,144 observations, drops (counted) — the rows A8 and F64 measure
+    /// the producers and must lose nothing, so the backlog waits in memory instead.
+    pub fn counting_unbounded(exporter: &CountingExporter) -> Langfuse {
+        let exporter = exporter.clone();
+        Config::builder()
+            .env_source(|_| None)
+            .max_queue_size(1 << 28)
+            .max_queue_bytes(16 << 30)
+            .exporter(move || exporter.clone())
+            .init()
+            .expect("valid configuration")
+    }
+
     /// E1: no keys and no exporter: the client records nothing.
     pub fn no_keys() -> Langfuse {
         Config::builder().env_source(|_| None).init().expect("valid configuration")
