@@ -160,6 +160,91 @@ fn a_filtered_middle_span_does_not_orphan_its_child() {
     assert_eq!(child.trace_id_hex(), root.trace_id_hex());
 }
 
+#[langfuse_runtime::observe]
+fn retrieve(query: &str) -> usize {
+    query.len()
+}
+
+/// Our observations inside OpenTelemetry spans the processor handles are placed as Python's
+/// one processor places its children (§8.6): under an exported span and not an app root;
+/// under the nearest exported ancestor of a filtered-out span; at the top of the trace, as
+/// its app root, when nothing above is exported.
+#[test]
+fn observations_inside_processed_spans_follow_the_export_filter() {
+    let mut lf = Loopback::start(|b| b);
+    let provider = provider(LangfuseSpanProcessor::new());
+    let tracer = provider.tracer("my-app");
+    // An exported root (gen_ai.* at its start), a filtered-out middle, ours under each.
+    let root = tracer
+        .span_builder("invoke_agent")
+        .with_attributes([KeyValue::new("gen_ai.operation.name", "invoke_agent")])
+        .start(&tracer);
+    let root_cx = Context::new().with_span(root);
+    let _root_guard = root_cx.clone().attach();
+    assert_eq!(retrieve("under the agent"), 15);
+    let middle_cx = root_cx.with_span(tracer.start_with_context("http_request", &root_cx));
+    {
+        let _middle_guard = middle_cx.clone().attach();
+        assert_eq!(retrieve("under the request"), 17);
+    }
+    middle_cx.span().end();
+    drop(_root_guard);
+    root_cx.span().end();
+    // A filtered-out span with nothing exported above it.
+    let lone_cx = Context::new().with_span(tracer.start("db_query"));
+    let lone_trace = lone_cx.span().span_context().trace_id().to_string();
+    {
+        let _lone_guard = lone_cx.clone().attach();
+        assert_eq!(retrieve("alone"), 5);
+    }
+    lone_cx.span().end();
+    let spans = lf.finish();
+    assert_eq!(spans.len(), 4, "{spans:#?}");
+    let agent = by_name(&spans, "invoke_agent");
+    assert_eq!(agent.bool_attr("langfuse.internal.is_app_root"), Some(true));
+    let ours: Vec<_> = spans.iter().filter(|s| s.name() == "retrieve").collect();
+    let input = |s: &ReceivedSpan| json(s, "langfuse.observation.input");
+    let find = |query: &str| {
+        let found = ours.iter().find(|s| input(s) == serde_json::json!({ "query": query }));
+        *found.unwrap_or_else(|| panic!("no `retrieve` of {query:?} in {ours:#?}"))
+    };
+    for query in ["under the agent", "under the request"] {
+        let child = find(query);
+        assert_eq!(child.parent_id_hex(), Some(agent.span_id_hex()), "{query}");
+        assert_eq!(child.trace_id_hex(), agent.trace_id_hex(), "{query}");
+        assert_eq!(child.bool_attr("langfuse.internal.is_app_root"), None, "{query}");
+    }
+    let alone = find("alone");
+    assert_eq!(alone.parent_id_hex(), None);
+    assert_eq!(alone.trace_id_hex(), lone_trace);
+    assert_eq!(alone.bool_attr("langfuse.internal.is_app_root"), Some(true));
+}
+
+/// Another Langfuse SDK instance on the same provider, sending to another project: its spans
+/// (scope `langfuse-sdk`, scope attribute `public_key`) are left out before the filter (§8.5
+/// step 1); those of our project, and `langfuse-sdk` spans without a key, go.
+#[test]
+fn langfuse_sdk_spans_of_another_project_are_left_out() {
+    let mut lf = Loopback::start(|b| b);
+    let provider = provider(LangfuseSpanProcessor::new());
+    let scope = |key: Option<&'static str>| {
+        let builder = opentelemetry::InstrumentationScope::builder("langfuse-sdk");
+        match key {
+            Some(key) => builder.with_attributes([KeyValue::new("public_key", key)]).build(),
+            None => builder.build(),
+        }
+    };
+    for (name, key) in
+        [("ours", Some(support::PUBLIC_KEY)), ("theirs", Some("pk-lf-other")), ("keyless", None)]
+    {
+        drop(provider.tracer_with_scope(scope(key)).start(name));
+    }
+    let spans = lf.finish();
+    let mut names: Vec<_> = spans.iter().map(ReceivedSpan::name).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["keyless", "ours"]);
+}
+
 #[test]
 fn an_error_status_is_level_error_and_events_become_langfuse_events() {
     let mut lf = Loopback::start(|b| b);

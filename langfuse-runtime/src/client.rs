@@ -29,6 +29,10 @@ pub(crate) struct ClientInner {
     pub(crate) scores: Option<Arc<crate::score::ScoreSender>>,
     /// Extra destinations' counts ([`ConfigBuilder::otel_exporter`]).
     destinations: Destinations,
+    /// The project key our spans carry in their scope; the OpenTelemetry processor leaves out
+    /// `langfuse-sdk` spans of another project (§8.5 step 1).
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) public_key: Option<String>,
 }
 
 impl ClientInner {
@@ -53,6 +57,7 @@ impl ClientInner {
             abort_export: None,
             scores: None,
             destinations: Destinations::default(),
+            public_key: None,
         })
     }
 
@@ -235,6 +240,7 @@ impl Langfuse {
             abort_export,
             scores: crate::score::ScoreSender::for_config(&config, sampler),
             destinations,
+            public_key: config.public_key().map(str::to_owned),
         });
         if inner.is_recording() {
             RECORDING_CLIENTS.fetch_add(1, Ordering::Relaxed);

@@ -79,6 +79,9 @@ pub(crate) fn start_with(
         if let Some((_, placement)) = &otel {
             record.parent_is_remote = placement.parent_is_remote;
             record.is_app_root = placement.is_app_root;
+            if placement.without_parent {
+                record.parent_id = None;
+            }
         }
     };
     Tracing::Live(Frame::fresh(client, || seed.into_record(), place))

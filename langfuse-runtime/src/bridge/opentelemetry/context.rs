@@ -189,6 +189,10 @@ pub(crate) struct OtelPlacement {
     pub(crate) parent_is_remote: bool,
     /// No observation of ours is above it in this process.
     pub(crate) is_app_root: bool,
+    /// The OpenTelemetry span and everything above it are left out by our
+    /// [`LangfuseSpanProcessor`](super::LangfuseSpanProcessor): the observation starts the
+    /// trace in Langfuse instead of pointing at a span that never arrives.
+    pub(crate) without_parent: bool,
 }
 
 /// The parent a new observation under `parent` gets instead, when OpenTelemetry's current
@@ -209,8 +213,15 @@ pub(crate) fn otel_parent(parent: &TraceContext) -> Option<(TraceContext, OtelPl
         let sc = span.span_context();
         sc.is_valid().then(|| (sc.trace_id(), sc.span_id(), sc.is_sampled(), sc.is_remote()))
     })?;
-    let (trace, span, sampled, remote) = active;
+    let (trace, mut span, sampled, remote) = active;
     let trace_id = TraceId::from_bytes(trace.to_bytes())?;
+    // A local span our processor has open is placed as the processor places its children:
+    // under it or its nearest exported ancestor (not an app root then), or at the top when
+    // nothing above is exported. Any other span is a parent we cannot see exported.
+    let processed = if remote { None } else { super::processor::exported_parent_of(span) };
+    if let Some(Some(exported)) = processed {
+        span = exported;
+    }
     let id = ObservationId::from_bytes(span.to_bytes())?;
     let placement = match (&parent.parent, ours) {
         (Parent::Ours(Tracing::Off), _) => {
@@ -219,17 +230,21 @@ pub(crate) fn otel_parent(parent: &TraceContext) -> Option<(TraceContext, OtelPl
             if with_current(|current| current.ids()).is_some() {
                 return None;
             }
-            OtelPlacement { parent_is_remote: remote, is_app_root: true }
+            OtelPlacement {
+                parent_is_remote: remote,
+                is_app_root: !matches!(processed, Some(Some(_))),
+                without_parent: matches!(processed, Some(None)),
+            }
         }
         (Parent::Ours(Tracing::Live(_)), Some((our_trace, our_id))) => {
-            if our_trace != trace_id || our_id == id {
+            if our_trace != trace_id || our_id == id || matches!(processed, Some(None)) {
                 return None;
             }
             // Only the current context yields to a span made current after it.
             if with_current(|current| current.ids()) != ours {
                 return None;
             }
-            OtelPlacement { parent_is_remote: false, is_app_root: false }
+            OtelPlacement { parent_is_remote: false, is_app_root: false, without_parent: false }
         }
         _ => return None,
     };

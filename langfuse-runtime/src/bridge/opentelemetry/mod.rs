@@ -100,7 +100,7 @@
 
 pub(crate) mod context;
 mod filter;
-mod processor;
+pub(crate) mod processor;
 
 pub use filter::{KNOWN_LLM_SCOPES, is_default_export_span, is_genai_span, is_known_llm_scope};
 pub use processor::{LangfuseSpanProcessor, ProcessorStats};

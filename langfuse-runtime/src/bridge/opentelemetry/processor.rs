@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::{SpanId, Status};
@@ -58,7 +58,10 @@ const MAX_OPEN_SPANS: usize = 65_536;
 ///   bookkeeping (`code.*`, `thread.*`, `busy_ns`, `idle_ns`, `target`), plus the scope name as
 ///   `otel.scope.name`.
 ///
-/// Which spans: [`is_default_export_span`](super::is_default_export_span) unless
+/// Which spans: first, a span of scope `langfuse-sdk` whose scope attribute `public_key`
+/// names another project than this client's is left out (another Langfuse SDK on the same
+/// provider, counted in [`ProcessorStats::other_project`]); then
+/// [`is_default_export_span`](super::is_default_export_span) unless
 /// [`export_filter`](Self::export_filter) replaces it. The filter is asked at the span's start
 /// (with what is known then) and, if it said no, again at its end; a span exported at either
 /// point is exported. A span not exported at its start hands its children to its nearest
@@ -74,8 +77,34 @@ const MAX_OPEN_SPANS: usize = 65_536;
 /// observations keep exporting after the provider is gone.
 pub struct LangfuseSpanProcessor {
     filter: Predicate,
-    open: Mutex<HashMap<SpanId, Open>>,
+    open: Arc<OpenSpans>,
     stats: Counters,
+}
+
+/// The spans a processor has seen start and not end yet.
+type OpenSpans = Mutex<HashMap<SpanId, Open>>;
+
+/// The open spans of every live processor. An observation of ours started inside an
+/// OpenTelemetry span is placed by them as Python's single processor places a child (§8.6):
+/// under the span if it is exported, else under its nearest exported ancestor, and an app
+/// root only when there is none.
+static PROCESSORS: Mutex<Vec<Weak<OpenSpans>>> = Mutex::new(Vec::new());
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Where a child of the open OpenTelemetry span `span` goes, if a live
+/// [`LangfuseSpanProcessor`] knows the span: under `Some(id)` (the span itself when it is
+/// exported, else its nearest exported ancestor), or `None` when nothing above it is
+/// exported. `None` overall when no processor has the span open (it goes elsewhere, or it is
+/// remote).
+pub(crate) fn exported_parent_of(span: SpanId) -> Option<Option<SpanId>> {
+    let processors: Vec<_> = lock(&PROCESSORS).iter().filter_map(Weak::upgrade).collect();
+    processors.iter().find_map(|open| {
+        let open = lock(open);
+        open.contains_key(&span).then(|| LangfuseSpanProcessor::exported_parent(&open, span))
+    })
 }
 
 /// What the processor remembers about an open span.
@@ -96,6 +125,7 @@ struct Counters {
     no_client: AtomicU64,
     unsampled: AtomicU64,
     untracked: AtomicU64,
+    other_project: AtomicU64,
 }
 
 /// What a [`LangfuseSpanProcessor`] did with the spans it saw.
@@ -120,6 +150,10 @@ pub struct ProcessorStats {
     /// Spans started while the processor already remembered its maximum of open spans: decided
     /// at their end only, and their children not re-parented if they are filtered out.
     pub untracked: u64,
+    /// Spans of another Langfuse SDK instance sending to another project (scope
+    /// `langfuse-sdk` with a `public_key` other than this client's), left out as the official
+    /// SDKs leave them out, before the export filter.
+    pub other_project: u64,
 }
 
 impl Default for LangfuseSpanProcessor {
@@ -147,11 +181,11 @@ impl LangfuseSpanProcessor {
     /// # drop(provider);
     /// ```
     pub fn new() -> Self {
-        Self {
-            filter: Arc::new(filter::is_default_export_span),
-            open: Mutex::new(HashMap::new()),
-            stats: Counters::default(),
-        }
+        let open = Arc::new(Mutex::new(HashMap::new()));
+        let mut processors = lock(&PROCESSORS);
+        processors.retain(|p| p.strong_count() > 0);
+        processors.push(Arc::downgrade(&open));
+        Self { filter: Arc::new(filter::is_default_export_span), open, stats: Counters::default() }
     }
 
     /// Replaces the default export rule: spans for which `predicate` returns true go to
@@ -192,6 +226,7 @@ impl LangfuseSpanProcessor {
             no_client: get(&s.no_client),
             unsampled: get(&s.unsampled),
             untracked: get(&s.untracked),
+            other_project: get(&s.other_project),
         }
     }
 
@@ -200,7 +235,7 @@ impl LangfuseSpanProcessor {
     }
 
     fn open(&self) -> std::sync::MutexGuard<'_, HashMap<SpanId, Open>> {
-        self.open.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.open)
     }
 
     /// The parent `parent` is exported under: itself, or for a span not exported at its start
@@ -283,6 +318,22 @@ impl LangfuseSpanProcessor {
         frame.end_at(end, |_| {});
         self.stats.exported.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// A span of another Langfuse SDK instance on the same provider whose project differs from
+/// this client's (§8.5 step 1: multi-project isolation). Without a key of our own there is
+/// nothing to compare, and the span is judged by the filter alone.
+fn of_another_project(span: &SpanData) -> bool {
+    let scope = &span.instrumentation_scope;
+    if scope.name() != "langfuse-sdk" {
+        return false;
+    }
+    let Some(theirs) = scope.attributes().find(|kv| kv.key.as_str() == "public_key") else {
+        return false;
+    };
+    let client = crate::client::global();
+    let ours = client.as_ref().and_then(|c| c.public_key.as_deref());
+    ours.is_some_and(|ours| theirs.value.as_str() != ours)
 }
 
 /// Reads a trace-level attribute (the keys the server lifts to the trace, §9.3) into `trace`;
@@ -418,6 +469,10 @@ impl opentelemetry_sdk::trace::SpanProcessor for LangfuseSpanProcessor {
         }
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         let remembered = self.open().remove(&span.span_context.span_id());
+        if of_another_project(&span) {
+            self.stats.other_project.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let (exported, parent) = match remembered {
             Some(Open { exported_at_start: true, parent }) => (true, parent),
             Some(Open { exported_at_start: false, parent }) => (self.exports(&span), parent),
