@@ -1,46 +1,63 @@
-//! Row A for `valgrind --tool=callgrind`: instructions per observed call, a number that does
-//! not drift with the machine's speed the way timings do. Run it with `benches/instructions.sh`.
+//! Rows A and E for `valgrind --tool=callgrind`: instructions per call, a number that does not
+//! drift with the machine's speed the way timings do. Run it with `benches/instructions.sh`.
 //!
-//! Warms up (so that frames, capture buffers and thread buffers are recycled, as in a long
-//! run), then calls `observed_add` in `measured` 100 × 1,000 times, flushing between the
-//! rounds outside `measured`: under valgrind the threads take turns, so without the flushes the
-//! export thread would fall behind and the count would include allocations a real run does
-//! not make.
+//! `instructions [A|E0|E1|E2|E3]` (default A). Warms up (so that frames, capture buffers and
+//! thread buffers are recycled, as in a long run), then calls the row's function in
+//! `measured` 100 × 1,000 times, flushing between the rounds outside `measured`: under
+//! valgrind the threads take turns, so without the flushes the export thread would fall
+//! behind and the count would include allocations a real run does not make. The off rows
+//! (E1 no keys, E2 tracing off, E3 inside an unsampled trace) are the same `observed_add`;
+//! E0 is the bare function, so E − E0 is what `#[observe]` costs when nothing records.
 
-use langfuse_benches::{CountingExporter, clients, observed_add};
+use langfuse_benches::{CountingExporter, bare_add, clients, observed_add};
 use std::hint::black_box;
 
 /// Calls counted by callgrind (printed; the script divides the total by it).
 const MEASURED_CALLS: u64 = 100 * 1000;
 
 #[inline(never)]
-fn warm_up(n: i64) {
+fn warm_up(f: fn(i64, i64) -> i64, n: i64) {
     for i in 0..n {
-        black_box(observed_add(black_box(i), 2));
+        black_box(f(black_box(i), 2));
     }
 }
 
 /// The only function callgrind collects in (`--toggle-collect`).
 #[inline(never)]
-fn measured(n: i64) {
+fn measured(f: fn(i64, i64) -> i64, n: i64) {
     for i in 0..n {
-        black_box(observed_add(black_box(i), 2));
+        black_box(f(black_box(i), 2));
     }
 }
 
-fn main() {
-    let exporter = CountingExporter::default();
-    let client = clients::counting(&exporter);
+/// Warm-up and the measured rounds, inside `root` if there is one, flushing `client`.
+fn run(f: fn(i64, i64) -> i64, client: &langfuse_runtime::Langfuse) {
     let root = langfuse_runtime::span("root").start();
     root.run(|| {
-        warm_up(300_000);
-        assert!(client.flush().is_success());
+        warm_up(f, 300_000);
+        assert!(client.flush().is_success() || !client.is_recording());
         for _ in 0..MEASURED_CALLS / 1000 {
-            measured(1000);
-            assert!(client.flush().is_success());
+            measured(f, 1000);
+            assert!(client.flush().is_success() || !client.is_recording());
         }
     });
     drop(root);
-    assert!(client.flush().is_success());
+}
+
+fn main() {
+    let row = std::env::args().nth(1).unwrap_or_else(|| "A".to_owned());
+    let exporter = CountingExporter::default();
+    let (client, f): (_, fn(i64, i64) -> i64) = match row.as_str() {
+        "A" => (clients::counting(&exporter), observed_add),
+        "E0" => (clients::no_keys(), bare_add),
+        "E1" => (clients::no_keys(), observed_add),
+        "E2" => (clients::tracing_disabled(), observed_add),
+        "E3" => (clients::unsampled(&exporter), observed_add),
+        other => panic!("unknown row {other:?}: A, E0, E1, E2 or E3"),
+    };
+    run(f, &client);
+    assert!(client.flush().is_success() || !client.is_recording());
+    let expected = if row == "A" { MEASURED_CALLS + 300_000 + 1 } else { 0 };
+    assert_eq!(exporter.count(), expected, "row {row} exported what it should not, or lost");
     println!("calls: {MEASURED_CALLS}, exported: {}", exporter.count());
 }
