@@ -5,11 +5,12 @@
 //! and cannot fail with "no reactor running" whatever the application uses.
 
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::gzip::Gzip;
 use super::otlp::OtlpEncoder;
 use super::{Compression, ExportError, ExportResource, SpanExporter};
 use crate::record::ObservationRecord;
@@ -231,7 +232,7 @@ pub(crate) struct OtlpHttpExporter {
     max_request_bytes: usize,
     encoder: OtlpEncoder,
     body: Vec<u8>,
-    gzip_body: Vec<u8>,
+    gzip: Gzip,
 }
 
 impl fmt::Debug for OtlpHttpExporter {
@@ -256,7 +257,7 @@ impl OtlpHttpExporter {
             max_request_bytes: settings.max_request_bytes,
             encoder: OtlpEncoder::new(),
             body: Vec::new(),
-            gzip_body: Vec::new(),
+            gzip: Gzip::new(),
         }
     }
 
@@ -274,7 +275,7 @@ impl OtlpHttpExporter {
 
 impl SpanExporter for OtlpHttpExporter {
     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
-        let Self { transport, resource, compression, max_request_bytes, encoder, body, gzip_body } =
+        let Self { transport, resource, compression, max_request_bytes, encoder, body, gzip } =
             self;
         let counters = transport.counters.clone();
         let sent_before = counters.spans_sent.load(Ordering::Relaxed);
@@ -285,7 +286,7 @@ impl SpanExporter for OtlpHttpExporter {
         let mut outcome =
             encoder.encode_split(batch, resource, *max_request_bytes, body, |body, spans| {
                 chunk_spans.push(spans);
-                let payload = compress(*compression, body, gzip_body)?;
+                let payload = compress(*compression, body, gzip)?;
                 match transport.send(payload) {
                     Err(ExportError::Status { code: TOO_LARGE, .. }) if spans > 1 => {
                         refused.push(chunk_spans.len() - 1);
@@ -301,7 +302,7 @@ impl SpanExporter for OtlpHttpExporter {
                 compression: *compression,
                 encoder,
                 body,
-                gzip_body,
+                gzip,
                 first_error: &mut first_error,
             };
             let runs = chunk_runs(batch, resource, *max_request_bytes, &chunk_spans, &refused);
@@ -342,16 +343,15 @@ impl SpanExporter for OtlpHttpExporter {
     }
 }
 
-/// The body to send: `body` itself or its gzip in `gzip_body`.
+/// The body to send: `body` itself or its gzip.
 fn compress<'a>(
     compression: Compression,
     body: &'a [u8],
-    gzip_body: &'a mut Vec<u8>,
+    gzip: &'a mut Gzip,
 ) -> Result<&'a [u8], ExportError> {
     match compression {
         Compression::Gzip => {
-            gzip(body, gzip_body).map_err(|e| ExportError::Other(format!("gzip: {e}")))?;
-            Ok(gzip_body.as_slice())
+            gzip.compress(body).map_err(|e| ExportError::Other(format!("gzip: {e}")))
         }
         Compression::None => Ok(body),
     }
@@ -396,7 +396,7 @@ struct Splitter<'a> {
     compression: Compression,
     encoder: &'a mut OtlpEncoder,
     body: &'a mut Vec<u8>,
-    gzip_body: &'a mut Vec<u8>,
+    gzip: &'a mut Gzip,
     first_error: &'a mut Option<ExportError>,
 }
 
@@ -427,7 +427,7 @@ impl Splitter<'_> {
         }
         self.body.clear();
         self.encoder.encode(records, self.resource, self.body);
-        let payload = compress(self.compression, self.body, self.gzip_body)?;
+        let payload = compress(self.compression, self.body, self.gzip)?;
         match self.transport.send(payload) {
             Err(ExportError::Status { code: TOO_LARGE, .. }) if records.len() > 1 => {
                 Counters::add(&self.transport.counters.requests_split, 1);
@@ -436,15 +436,6 @@ impl Splitter<'_> {
             result => self.transport.settle(result, records.len(), self.first_error),
         }
     }
-}
-
-fn gzip(body: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
-    out.clear();
-    // The fastest level: the export thread must keep up, and the server only needs valid gzip.
-    let mut encoder = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
-    encoder.write_all(body)?;
-    encoder.finish()?;
-    Ok(())
 }
 
 /// The final header list: user headers not shadowed by ours, then ours.
@@ -963,14 +954,14 @@ mod tests {
             })
             .collect();
         let mut encoder = OtlpEncoder::new();
-        let (mut body, mut gz) = (Vec::new(), Vec::new());
+        let (mut body, mut gzip) = (Vec::new(), super::Gzip::new());
         let rounds = 500;
         let started = Instant::now();
         let (mut raw, mut packed) = (0, 0);
         for _ in 0..rounds {
             body.clear();
             encoder.encode(&batch, &resource, &mut body);
-            gzip(&body, &mut gz).unwrap();
+            let gz = gzip.compress(&body).unwrap();
             raw += body.len();
             packed += gz.len();
         }

@@ -40,6 +40,7 @@ use crate::record::ObservationRecord;
 
 pub(crate) mod console;
 pub(crate) mod destination;
+mod gzip;
 pub(crate) mod http;
 #[cfg(feature = "opentelemetry")]
 mod otel_sdk;

@@ -88,6 +88,37 @@ fn sends_langfuse_headers_and_gzipped_protobuf() {
     assert_eq!((stats.attempts, stats.requests_succeeded, stats.spans_sent), (1, 1, 2));
 }
 
+/// A request large enough to be compressed in parts on several threads (`export::gzip`)
+/// arrives as one valid gzip body with every span and its exact input.
+#[test]
+fn a_large_request_compressed_in_parts_arrives_whole() {
+    let receiver = OtlpReceiver::start();
+    let mut exporter = OtlpHttpExporter {
+        gzip: crate::export::gzip::Gzip::with_helpers(crate::export::gzip::MAX_HELPERS),
+        ..exporter(settings(&receiver))
+    };
+    let input =
+        |i: u64| format!("{{\"question\":\"what is {i} + {i}? {}\"}}", "context ".repeat(40));
+    let batch: Vec<_> = (1..=600)
+        .map(|i| {
+            let mut record = span(i, None, "ask");
+            record.input = Some(input(i).into());
+            record
+        })
+        .collect();
+    exporter.export(&batch).expect("export");
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0].body.len() >= 2 * crate::export::gzip::PARALLEL_FROM, "body in parts");
+    assert_eq!(requests[0].decode_error, None);
+    let spans = requests[0].spans();
+    assert_eq!(spans.len(), 600);
+    for (i, span) in (1..=600).zip(&spans) {
+        assert_eq!(span.span_id_hex(), format!("{i:016x}"));
+        assert_eq!(span.str_attr("langfuse.observation.input"), Some(input(i).as_str()));
+    }
+}
+
 #[test]
 fn extra_headers_go_under_the_langfuse_ones() {
     let receiver = OtlpReceiver::start();
