@@ -416,6 +416,18 @@ impl Metadata {
         }
     }
 
+    /// [`merge_from`](Self::merge_from) for a map that is not needed afterwards: its keys and
+    /// values are moved in, not cloned (into an empty map, the whole vector is).
+    pub(crate) fn merge_owned(&mut self, other: Metadata) {
+        if self.0.is_empty() {
+            self.0 = other.0;
+            return;
+        }
+        for (k, v) in other.0 {
+            self.insert(k, v);
+        }
+    }
+
     /// The JSON-encoded value of `key`.
     ///
     /// ```
