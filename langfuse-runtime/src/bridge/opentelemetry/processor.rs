@@ -271,7 +271,7 @@ impl LangfuseSpanProcessor {
         if trace != TraceAttributes::default() {
             record.trace = Some(Arc::new(trace));
         }
-        let mapped = fields::map(&span.name, &target, start, observation_type, &mut values);
+        let mut mapped = fields::map(&span.name, &target, start, observation_type, &mut values);
         let frame = Frame::fresh(Cow::Owned(client.clone()), || record, |_| {}).share();
         for event in span.events.iter() {
             submit_event(&client, trace_id, id, event);

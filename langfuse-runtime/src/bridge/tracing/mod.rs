@@ -274,7 +274,7 @@ where
         let Some(state) = span.extensions_mut().remove::<SpanState>() else { return };
         if let Some(Exported { mut fields, start_unix_nanos, started_as }) = state.exported {
             let metadata = span.metadata();
-            let mapped = fields::map(
+            let mut mapped = fields::map(
                 metadata.name(),
                 metadata.target(),
                 start_unix_nanos,
