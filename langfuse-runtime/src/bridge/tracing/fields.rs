@@ -736,15 +736,15 @@ fn map_status(m: &mut Mapped, fields: &SpanFields) {
 fn map_metadata(m: &mut Mapped, fields: &SpanFields) {
     // With a mask, each key is masked as the one-key object it is, as `add_metadata` does.
     let masked = crate::mask::active();
-    let add = |m: &mut Mapped, key: &str, value: &Value| {
+    let add = |m: &mut Mapped, key: Cow<'static, str>, value: &Value| {
         if masked {
-            m.rest.push(Update::metadata_key(key, value));
+            m.rest.push(Update::metadata_key(&key, value));
         } else {
             let text = match value {
                 Value::String(s) => crate::encode::json_str_text(s),
                 other => crate::encode::json_text(other),
             };
-            m.metadata.insert(key, text);
+            m.metadata.insert_key(key, text);
         }
     };
     for (key, value, known) in &fields.values {
@@ -757,6 +757,11 @@ fn map_metadata(m: &mut Mapped, fields: &SpanFields) {
         if let Some(rest) = key.strip_prefix("langfuse.") {
             let rest = rest.strip_prefix("observation.").unwrap_or(rest);
             if let Some(k) = rest.strip_prefix("metadata.") {
+                // The key's tail, still borrowed when the key is a static name.
+                let k = match key {
+                    Cow::Borrowed(name) => Cow::Borrowed(&name[name.len() - k.len()..]),
+                    Cow::Owned(_) => Cow::Owned(k.to_owned()),
+                };
                 match value {
                     Value::String(s) => {
                         let parsed = serde_json::from_str::<Value>(s).unwrap_or(value.clone());
@@ -768,7 +773,7 @@ fn map_metadata(m: &mut Mapped, fields: &SpanFields) {
             // Every other `langfuse.*` field was read as the field it names.
             continue;
         }
-        add(m, key, value);
+        add(m, key.clone(), value);
     }
 }
 
