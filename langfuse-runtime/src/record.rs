@@ -289,6 +289,27 @@ impl ObservationRecord {
     }
 
     /// The panic that escaped the observation's scope, if one did.
+    /// Hands `keep` the text buffers of the details a bridged span sets (metadata values, the
+    /// model, model parameters and usage), leaving them empty, so that an exported record's
+    /// buffers go back to the instrumented threads ([`crate::recycle`]) instead of being freed
+    /// on the export thread.
+    pub(crate) fn take_detail_buffers(&mut self, mut keep: impl FnMut(String)) {
+        let Some(details) = self.details.as_mut() else { return };
+        for (_, value) in &mut details.metadata.0 {
+            keep(std::mem::take(value).into_string());
+        }
+        if let Some(g) = details.generation.as_mut() {
+            for text in [&mut g.model_parameters, &mut g.usage_details] {
+                if let Some(text) = text.take() {
+                    keep(text.into_string());
+                }
+            }
+            if let Some(model) = g.model.take() {
+                keep(model);
+            }
+        }
+    }
+
     pub(crate) fn exception(&self) -> Option<&ExceptionEvent> {
         self.details.as_ref()?.exception.as_ref()
     }

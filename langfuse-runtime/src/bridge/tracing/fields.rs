@@ -645,8 +645,11 @@ fn usage(fields: &SpanFields) -> Option<JsonText> {
         }
     }
     put(b"}");
-    let text = std::str::from_utf8(&json[..len]).ok()?;
-    Some(JsonText::from_encoded(text.to_owned()))
+    // In a recycled buffer: the record's buffers come back from the export thread instead of
+    // being freed there (`crate::recycle`).
+    let mut buf = crate::recycle::buffer(len);
+    buf.extend_from_slice(&json[..len]);
+    String::from_utf8(buf).ok().map(JsonText::from_encoded)
 }
 
 /// A JSON object given as an object value or as JSON text.
