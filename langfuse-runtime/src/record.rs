@@ -5,7 +5,8 @@
 //! [`crate::attributes`] decides which keys they go under.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
 
 use crate::ids::{ObservationId, TraceId};
 use crate::kind::{Level, ObservationType};
@@ -90,6 +91,62 @@ pub(crate) struct ExceptionEvent {
 
 static NO_METADATA: Metadata = Metadata(Vec::new());
 
+/// Detail boxes of exported records, emptied and handed back by the export thread
+/// ([`give_back_details`]) for the next records' details, like `crate::recycle`'s buffers:
+/// a box allocated on an instrumented thread and freed on the export thread sends malloc down
+/// its locked path on both (every bridged span has details; `#[observe]` calls rarely do).
+// Boxes on purpose (clippy's `vec_box`): the boxes' allocations are what is reused.
+#[allow(clippy::vec_box)]
+static SPARE_DETAILS: Mutex<Vec<Box<Details>>> = Mutex::new(Vec::new());
+/// Most boxes kept in [`SPARE_DETAILS`], and how many a thread takes at once.
+const MAX_SPARE_DETAILS: usize = 4096;
+const DETAILS_BATCH: usize = 64;
+/// Metadata vectors larger than this are freed rather than kept in a spare box.
+const MAX_KEPT_METADATA: usize = 8;
+
+thread_local! {
+    #[allow(clippy::vec_box)]
+    static LOCAL_DETAILS: RefCell<Vec<Box<Details>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty detail box, recycled when one is available.
+fn spare_details() -> Box<Details> {
+    let recycled = LOCAL_DETAILS.try_with(|local| {
+        let mut local = local.try_borrow_mut().ok()?;
+        if local.is_empty() {
+            let mut spare = SPARE_DETAILS.lock().unwrap_or_else(|e| e.into_inner());
+            let start = spare.len().saturating_sub(DETAILS_BATCH);
+            local.extend(spare.drain(start..));
+        }
+        local.pop()
+    });
+    recycled.ok().flatten().unwrap_or_default()
+}
+
+/// Takes the detail boxes of exported records back for reuse: emptied, keeping the metadata
+/// vector's room. Called on the export thread once the records are exported.
+pub(crate) fn give_back_details(records: &mut [ObservationRecord]) {
+    #[allow(clippy::vec_box)]
+    let mut kept: Vec<Box<Details>> = Vec::new();
+    for record in records {
+        let Some(mut details) = record.details.take() else { continue };
+        let mut metadata = std::mem::take(&mut details.metadata.0);
+        *details = Details::default();
+        if metadata.capacity() <= MAX_KEPT_METADATA {
+            metadata.clear();
+            details.metadata.0 = metadata;
+        }
+        kept.push(details);
+    }
+    if kept.is_empty() {
+        return;
+    }
+    let mut spare = SPARE_DETAILS.lock().unwrap_or_else(|e| e.into_inner());
+    let room = MAX_SPARE_DETAILS.saturating_sub(spare.len());
+    kept.truncate(room);
+    spare.append(&mut kept);
+}
+
 impl ObservationRecord {
     /// A record with only the identity, name, type and times filled in.
     ///
@@ -143,7 +200,7 @@ impl ObservationRecord {
     }
 
     fn details_mut(&mut self) -> &mut Details {
-        self.details.get_or_insert_with(Default::default)
+        self.details.get_or_insert_with(spare_details)
     }
 
     /// Sets or clears one optional detail; clearing one that was never set allocates nothing.
@@ -503,5 +560,40 @@ impl Metadata {
     /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> ObservationRecord {
+        ObservationRecord::new(
+            TraceId::random(),
+            ObservationId::random(),
+            None,
+            "r",
+            ObservationType::Span,
+            0,
+        )
+    }
+
+    #[test]
+    fn a_given_back_detail_box_comes_back_empty() {
+        let mut exported = record();
+        exported.set_status_message(Some("failed".into()));
+        exported.generation_mut().model = Some("m".into());
+        exported.metadata_mut().insert("k", "1".parse().unwrap());
+        give_back_details(std::slice::from_mut(&mut exported));
+        assert!(!exported.has_details());
+        // Whichever box the next record gets (other tests share the pool), it is empty.
+        for _ in 0..DETAILS_BATCH + 1 {
+            let mut next = record();
+            next.set_version(Some("v2".into()));
+            assert_eq!(next.status_message(), None);
+            assert_eq!(next.generation(), None);
+            assert!(next.metadata().is_empty() && next.metadata_value().is_none());
+            assert_eq!(next.version(), Some("v2"));
+        }
     }
 }

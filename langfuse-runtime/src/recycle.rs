@@ -85,7 +85,7 @@ fn reclaim_into(pool: &Mutex<Pool>, records: &mut [ObservationRecord]) {
             kept.push(buf);
         }
     };
-    for record in records {
+    for record in records.iter_mut() {
         for slot in [&mut record.input, &mut record.output] {
             if let Some(text) = slot.take() {
                 keep(text.into_string());
@@ -96,6 +96,7 @@ fn reclaim_into(pool: &Mutex<Pool>, records: &mut [ObservationRecord]) {
             record.take_detail_buffers(&mut keep);
         }
     }
+    crate::record::give_back_details(records);
     let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
     if pool.bytes + kept_bytes <= MAX_POOL_BYTES {
         pool.bytes += kept_bytes;
@@ -160,7 +161,7 @@ mod tests {
         r.metadata_mut().insert("k", text(r#""v""#));
         reclaim_into(&pool, std::slice::from_mut(&mut r));
         assert_eq!(pool.lock().unwrap().buffers.len(), 2, "usage and the metadata value");
-        assert!(r.generation().is_some_and(|g| g.usage_details.is_none()));
+        assert!(!r.has_details(), "the emptied detail box is kept for reuse");
     }
 
     #[test]
