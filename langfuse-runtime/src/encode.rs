@@ -32,14 +32,9 @@ pub(crate) fn json_str_text(value: &str) -> JsonText {
     if value.len().saturating_mul(6).saturating_add(2) > crate::capture::field_budget() {
         return json_text(value);
     }
-    let mut json = crate::recycle::buffer(value.len() + 2);
-    json.push(b'"');
-    crate::escape::escape_into(&mut json, value);
-    json.push(b'"');
-    match String::from_utf8(json) {
-        Ok(text) => JsonText::from_encoded(text),
-        Err(_) => json_text(value),
-    }
+    let mut json = Json::with_capacity(value.len() + 2);
+    json.write_str(value);
+    json.into_json_text()
 }
 
 /// JSON text of a value that must be an object (usage, cost, model parameters), keys sorted.
