@@ -37,8 +37,9 @@ pub use dispatch::{
     CaptureDebug, CaptureSerialize, CaptureStr, CaptureTypeName, MessageDebug, MessageDisplay,
     MessageTypeName, Wrap,
 };
+pub(crate) use isolate::field_budget;
 pub(crate) use isolate::{DEFAULT_FIELD_BUDGET, capture_failures, set_field_budget};
-use isolate::{StackGuard, count_failure, field_budget, truncation_marker};
+use isolate::{StackGuard, count_failure, truncation_marker};
 use utf8::{Utf8Buf, floor_char_boundary};
 
 /// A JSON text under construction, in a `Utf8Buf` (always valid UTF-8).

@@ -5,7 +5,8 @@
 //! [`crate::attributes`] decides which keys they go under.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
 
 use crate::ids::{ObservationId, TraceId};
 use crate::kind::{Level, ObservationType};
@@ -90,6 +91,62 @@ pub(crate) struct ExceptionEvent {
 
 static NO_METADATA: Metadata = Metadata(Vec::new());
 
+/// Detail boxes of exported records, emptied and handed back by the export thread
+/// ([`give_back_details`]) for the next records' details, like `crate::recycle`'s buffers:
+/// a box allocated on an instrumented thread and freed on the export thread sends malloc down
+/// its locked path on both (every bridged span has details; `#[observe]` calls rarely do).
+// Boxes on purpose (clippy's `vec_box`): the boxes' allocations are what is reused.
+#[allow(clippy::vec_box)]
+static SPARE_DETAILS: Mutex<Vec<Box<Details>>> = Mutex::new(Vec::new());
+/// Most boxes kept in [`SPARE_DETAILS`], and how many a thread takes at once.
+const MAX_SPARE_DETAILS: usize = 4096;
+const DETAILS_BATCH: usize = 64;
+/// Metadata vectors larger than this are freed rather than kept in a spare box.
+const MAX_KEPT_METADATA: usize = 8;
+
+thread_local! {
+    #[allow(clippy::vec_box)]
+    static LOCAL_DETAILS: RefCell<Vec<Box<Details>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty detail box, recycled when one is available.
+fn spare_details() -> Box<Details> {
+    let recycled = LOCAL_DETAILS.try_with(|local| {
+        let mut local = local.try_borrow_mut().ok()?;
+        if local.is_empty() {
+            let mut spare = SPARE_DETAILS.lock().unwrap_or_else(|e| e.into_inner());
+            let start = spare.len().saturating_sub(DETAILS_BATCH);
+            local.extend(spare.drain(start..));
+        }
+        local.pop()
+    });
+    recycled.ok().flatten().unwrap_or_default()
+}
+
+/// Takes the detail boxes of exported records back for reuse: emptied, keeping the metadata
+/// vector's room. Called on the export thread once the records are exported.
+pub(crate) fn give_back_details(records: &mut [ObservationRecord]) {
+    #[allow(clippy::vec_box)]
+    let mut kept: Vec<Box<Details>> = Vec::new();
+    for record in records {
+        let Some(mut details) = record.details.take() else { continue };
+        let mut metadata = std::mem::take(&mut details.metadata.0);
+        *details = Details::default();
+        if metadata.capacity() <= MAX_KEPT_METADATA {
+            metadata.clear();
+            details.metadata.0 = metadata;
+        }
+        kept.push(details);
+    }
+    if kept.is_empty() {
+        return;
+    }
+    let mut spare = SPARE_DETAILS.lock().unwrap_or_else(|e| e.into_inner());
+    let room = MAX_SPARE_DETAILS.saturating_sub(spare.len());
+    kept.truncate(room);
+    spare.append(&mut kept);
+}
+
 impl ObservationRecord {
     /// A record with only the identity, name, type and times filled in.
     ///
@@ -143,7 +200,7 @@ impl ObservationRecord {
     }
 
     fn details_mut(&mut self) -> &mut Details {
-        self.details.get_or_insert_with(Default::default)
+        self.details.get_or_insert_with(spare_details)
     }
 
     /// Sets or clears one optional detail; clearing one that was never set allocates nothing.
@@ -289,6 +346,27 @@ impl ObservationRecord {
     }
 
     /// The panic that escaped the observation's scope, if one did.
+    /// Hands `keep` the text buffers of the details a bridged span sets (metadata values, the
+    /// model, model parameters and usage), leaving them empty, so that an exported record's
+    /// buffers go back to the instrumented threads ([`crate::recycle`]) instead of being freed
+    /// on the export thread.
+    pub(crate) fn take_detail_buffers(&mut self, mut keep: impl FnMut(String)) {
+        let Some(details) = self.details.as_mut() else { return };
+        for (_, value) in &mut details.metadata.0 {
+            keep(std::mem::take(value).into_string());
+        }
+        if let Some(g) = details.generation.as_mut() {
+            for text in [&mut g.model_parameters, &mut g.usage_details] {
+                if let Some(text) = text.take() {
+                    keep(text.into_string());
+                }
+            }
+            if let Some(model) = g.model.take() {
+                keep(model);
+            }
+        }
+    }
+
     pub(crate) fn exception(&self) -> Option<&ExceptionEvent> {
         self.details.as_ref()?.exception.as_ref()
     }
@@ -377,7 +455,7 @@ pub struct TraceAttributes {
 /// assert_eq!(m.len(), 1);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Metadata(Vec<(String, JsonText)>);
+pub struct Metadata(Vec<(Cow<'static, str>, JsonText)>);
 
 const _: () = assert!(std::mem::size_of::<ObservationRecord>() <= 160);
 
@@ -391,7 +469,13 @@ impl Metadata {
     /// assert_eq!(m.get("region").map(|v| v.as_str()), Some("\"eu\""));
     /// ```
     pub fn insert(&mut self, key: impl Into<String>, json_value: JsonText) {
-        let key = key.into();
+        self.insert_key(Cow::Owned(key.into()), json_value);
+    }
+
+    /// [`insert`](Self::insert) with a key that may be borrowed: a `tracing` field's name is
+    /// a `&'static str`, and an allocated key would be freed on the export thread (cross-thread
+    /// frees are most of what a bridged span costs in time, row J1's perf profile).
+    pub(crate) fn insert_key(&mut self, key: Cow<'static, str>, json_value: JsonText) {
         match self.0.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = json_value,
             None => self.0.push((key, json_value)),
@@ -412,7 +496,19 @@ impl Metadata {
     /// ```
     pub fn merge_from(&mut self, other: &Metadata) {
         for (k, v) in &other.0 {
-            self.insert(k.clone(), v.clone());
+            self.insert_key(k.clone(), v.clone());
+        }
+    }
+
+    /// [`merge_from`](Self::merge_from) for a map that is not needed afterwards: its keys and
+    /// values are moved in, not cloned (into an empty map, the whole vector is).
+    pub(crate) fn merge_owned(&mut self, other: Metadata) {
+        if self.0.is_empty() {
+            self.0 = other.0;
+            return;
+        }
+        for (k, v) in other.0 {
+            self.insert_key(k, v);
         }
     }
 
@@ -440,7 +536,7 @@ impl Metadata {
     /// assert_eq!(keys, ["b", "a"], "insertion order");
     /// ```
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &JsonText)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+        self.0.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
     /// Number of keys.
@@ -464,5 +560,40 @@ impl Metadata {
     /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> ObservationRecord {
+        ObservationRecord::new(
+            TraceId::random(),
+            ObservationId::random(),
+            None,
+            "r",
+            ObservationType::Span,
+            0,
+        )
+    }
+
+    #[test]
+    fn a_given_back_detail_box_comes_back_empty() {
+        let mut exported = record();
+        exported.set_status_message(Some("failed".into()));
+        exported.generation_mut().model = Some("m".into());
+        exported.metadata_mut().insert("k", "1".parse().unwrap());
+        give_back_details(std::slice::from_mut(&mut exported));
+        assert!(!exported.has_details());
+        // Whichever box the next record gets (other tests share the pool), it is empty.
+        for _ in 0..DETAILS_BATCH + 1 {
+            let mut next = record();
+            next.set_version(Some("v2".into()));
+            assert_eq!(next.status_message(), None);
+            assert_eq!(next.generation(), None);
+            assert!(next.metadata().is_empty() && next.metadata_value().is_none());
+            assert_eq!(next.version(), Some("v2"));
+        }
     }
 }

@@ -77,17 +77,26 @@ pub(crate) fn reclaim(records: &mut [ObservationRecord]) {
 fn reclaim_into(pool: &Mutex<Pool>, records: &mut [ObservationRecord]) {
     let mut kept = Vec::with_capacity(records.len() * 2);
     let mut kept_bytes = 0;
-    for record in records {
+    let mut keep = |text: String| {
+        let mut buf = text.into_bytes();
+        if (MIN_CAPACITY..=MAX_KEPT_CAPACITY).contains(&buf.capacity()) {
+            buf.clear();
+            kept_bytes += buf.capacity();
+            kept.push(buf);
+        }
+    };
+    for record in records.iter_mut() {
         for slot in [&mut record.input, &mut record.output] {
-            let Some(text) = slot.take() else { continue };
-            let mut buf = text.into_string().into_bytes();
-            if (MIN_CAPACITY..=MAX_KEPT_CAPACITY).contains(&buf.capacity()) {
-                buf.clear();
-                kept_bytes += buf.capacity();
-                kept.push(buf);
+            if let Some(text) = slot.take() {
+                keep(text.into_string());
             }
         }
+        // The JSON texts of a bridged span's details (the `#[observe]` path sets none).
+        if record.has_details() {
+            record.take_detail_buffers(&mut keep);
+        }
     }
+    crate::record::give_back_details(records);
     let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
     if pool.bytes + kept_bytes <= MAX_POOL_BYTES {
         pool.bytes += kept_bytes;
@@ -137,6 +146,22 @@ mod tests {
         // The same allocation, emptied: recycling, not a fresh buffer of the same size.
         assert_eq!((again.as_ptr(), again.capacity(), again.len()), (pointer, capacity, 0));
         assert_eq!(pool.lock().unwrap().bytes, 0);
+    }
+
+    #[test]
+    fn the_json_texts_of_details_come_back_too() {
+        let (pool, _) = private();
+        let mut r = record();
+        let text = |s: &str| {
+            let mut buf = String::with_capacity(200);
+            buf.push_str(s);
+            crate::payload::JsonText::from_encoded(buf)
+        };
+        r.generation_mut().usage_details = Some(text(r#"{"input":1}"#));
+        r.metadata_mut().insert("k", text(r#""v""#));
+        reclaim_into(&pool, std::slice::from_mut(&mut r));
+        assert_eq!(pool.lock().unwrap().buffers.len(), 2, "usage and the metadata value");
+        assert!(!r.has_details(), "the emptied detail box is kept for reuse");
     }
 
     #[test]

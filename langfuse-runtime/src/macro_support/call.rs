@@ -78,6 +78,16 @@ fn enter_recording<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -
     entered
 }
 
+/// The metadata a call captured, under its static key names (no key is allocated). Out of
+/// line: inlined, this loop that most calls skip cost the common path 8 instructions of
+/// register spills (row A, callgrind).
+#[inline(never)]
+fn add_metadata(r: &mut ObservationRecord, metadata: Vec<(&'static str, Json)>) {
+    for (key, value) in metadata {
+        r.metadata_mut().insert_key(std::borrow::Cow::Borrowed(key), value.into_json_text());
+    }
+}
+
 /// Starts the observation of one call: ids, start time, input and metadata.
 #[inline(always)]
 fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
@@ -118,9 +128,7 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
                 }
                 // Most calls capture no metadata: skip the empty vector's iterator and drop.
                 if !start.metadata.is_empty() {
-                    for (key, value) in start.metadata {
-                        r.metadata_mut().insert(key, value.into_json_text());
-                    }
+                    add_metadata(r, start.metadata);
                 }
                 crate::observation::fields::mask_call_start(r);
             }

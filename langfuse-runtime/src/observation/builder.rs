@@ -8,11 +8,12 @@ use serde::Serialize;
 use super::fields::{Field, field_setters};
 use super::{Observation, ObservationRef};
 use crate::clock;
+use crate::context::Parent;
 use crate::context::TraceContext;
 use crate::frame::FreshFrame;
 use crate::ids::{ObservationId, TraceId};
 use crate::kind::{Level, ObservationType};
-use crate::start::start_with;
+use crate::start::{CallSeed, start_with};
 use crate::state::Tracing;
 
 use crate::record::ObservationRecord;
@@ -292,4 +293,33 @@ impl ObservationBuilder {
         let observation = self.start();
         observation.run(|| f(&observation))
     }
+}
+
+/// Starts the observation of a bridged span at `start_unix_nanos` under `parent`, and returns
+/// the context its children start under (which also ends it, through
+/// [`Observation::from_context`]). What `observation(..).parent(..).start_time(..).start()`
+/// does, minus the builder: the name is the span's static one, so the record is built in its
+/// frame from a [`CallSeed`] like an `#[observe]` call's, with no `SystemTime` round trip and no
+/// second handle. Events end as they start, so they take the builder's path.
+pub(crate) fn start_span(
+    name: &'static str,
+    observation_type: ObservationType,
+    parent: TraceContext,
+    start_unix_nanos: u64,
+) -> TraceContext {
+    if observation_type == ObservationType::Event {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(start_unix_nanos);
+        return observation(name, observation_type)
+            .parent(parent)
+            .start_time(at)
+            .start()
+            .into_context();
+    }
+    let seed = CallSeed { name, observation_type, level: None, start_unix_nanos };
+    let handle = start_with(&parent, None, seed).map_live(FreshFrame::share);
+    if handle.is_live() {
+        // Only now can a panic escape the observation's scope.
+        super::panics::watch();
+    }
+    TraceContext { parent: Parent::Ours(handle), trace_attributes: parent.trace_attributes }
 }

@@ -27,6 +27,7 @@ mod panics;
 mod score;
 
 use crate::kind::{Level, ObservationType};
+pub(crate) use builder::start_span;
 pub use builder::{ObservationBuilder, event, generation, observation, span};
 pub use future::Observed;
 pub(crate) use future::{Finish, panic_message};

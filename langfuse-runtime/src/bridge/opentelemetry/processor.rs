@@ -19,9 +19,7 @@ use crate::bridge::tracing::fields::{self, SpanFields};
 use crate::frame::Frame;
 use crate::ids::{ObservationId, TraceId};
 use crate::kind::{Level, ObservationType};
-use crate::observation::ObservationRef;
 use crate::record::{ObservationRecord, TraceAttributes};
-use crate::state::Tracing;
 
 /// Most open spans the processor remembers (their start decision and parent); beyond that a
 /// span is decided at its end only and counted in [`ProcessorStats::untracked`].
@@ -308,14 +306,12 @@ impl LangfuseSpanProcessor {
         if trace != TraceAttributes::default() {
             record.trace = Some(Arc::new(trace));
         }
+        let mut mapped = fields::map(&span.name, &target, start, observation_type, &mut values);
         let frame = Frame::fresh(Cow::Owned(client.clone()), || record, |_| {}).share();
-        let observation =
-            ObservationRef { handle: Tracing::Live(frame.clone()), trace_attributes: None };
-        fields::apply(&observation, &span.name, &target, start, observation_type, &values);
         for event in span.events.iter() {
             submit_event(&client, trace_id, id, event);
         }
-        frame.end_at(end, |_| {});
+        frame.end_at(end, |r| mapped.write(r));
         self.stats.exported.fetch_add(1, Ordering::Relaxed);
     }
 }

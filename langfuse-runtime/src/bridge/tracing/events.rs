@@ -37,7 +37,7 @@ pub(crate) fn record(
     }
     let mut fields = SpanFields::default();
     event.record(&mut Collect(&mut fields));
-    let message = match fields.get("message") {
+    let message = match fields.named("message") {
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
         None => event.metadata().target().to_owned(),

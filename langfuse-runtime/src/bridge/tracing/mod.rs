@@ -51,7 +51,6 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
 
 use ::tracing::span::{Attributes, Id, Record};
 use ::tracing::{Event, Metadata, Subscriber};
@@ -156,8 +155,8 @@ struct SpanState {
     exported: Option<Exported>,
 }
 
+/// An exported span's recorded fields; its observation is the state's context, which ends it.
 struct Exported {
-    observation: Observation,
     fields: SpanFields,
     start_unix_nanos: u64,
     started_as: ObservationType,
@@ -208,25 +207,24 @@ where
         let parent = parent_context(attrs, &ctx);
         let metadata = attrs.metadata();
         let state = if self.exports(metadata) {
-            let mut fields = SpanFields::default();
+            let mut fields = SpanFields::for_callsite(metadata);
             attrs.record(&mut Collect(&mut fields));
             let start_unix_nanos = crate::clock::now_unix_nanos();
             let observation_type =
                 fields::observation_type(metadata.name(), metadata.target(), &fields);
-            let observation = crate::observation::observation(metadata.name(), observation_type)
-                .parent(parent)
-                .start_time(UNIX_EPOCH + Duration::from_nanos(start_unix_nanos))
-                .start();
-            let context = observation.handle().context();
-            SpanState {
-                context,
-                exported: Some(Exported {
-                    observation,
-                    fields,
-                    start_unix_nanos,
-                    started_as: observation_type,
-                }),
-            }
+            let context = crate::observation::start_span(
+                metadata.name(),
+                observation_type,
+                parent,
+                start_unix_nanos,
+            );
+            // Unsampled or not recorded: nothing will read the fields.
+            let exported = context.frame().is_some().then_some(Exported {
+                fields,
+                start_unix_nanos,
+                started_as: observation_type,
+            });
+            SpanState { context, exported }
         } else {
             SpanState { context: parent, exported: None }
         };
@@ -273,20 +271,24 @@ where
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
-        let state = span.extensions_mut().remove::<SpanState>();
-        if let Some(Exported { observation, fields, start_unix_nanos, started_as }) =
-            state.and_then(|s| s.exported)
-        {
+        let Some(state) = span.extensions_mut().remove::<SpanState>() else { return };
+        if let Some(Exported { mut fields, start_unix_nanos, started_as }) = state.exported {
             let metadata = span.metadata();
-            fields::apply(
-                &observation,
+            let mut mapped = fields::map(
                 metadata.name(),
                 metadata.target(),
                 start_unix_nanos,
                 started_as,
-                &fields,
+                &mut fields,
             );
-            observation.end();
+            fields.recycle();
+            let observation = Observation::from_context(state.context);
+            if std::thread::panicking() {
+                // Dropping it records the unwinding, as for any observation.
+                observation.update(|r| mapped.write(r));
+            } else {
+                observation.end_with(|r| mapped.write(r));
+            }
         }
     }
 }
