@@ -12,11 +12,16 @@
 //!
 //! Helper threads (`langfuse-gzip`, one fewer than the machine's cores, at most
 //! [`MAX_HELPERS`]) start with the first large body and end when the exporter is dropped. A
-//! helper that fails or is gone never loses a part: the export thread compresses it itself.
+//! part goes to whoever starts it first: when no core is idle (the app's threads are busy) the
+//! export thread, done with its own part, takes the others back rather than wait for a helper
+//! the scheduler has not run. A helper that fails or is gone never loses a part either: the
+//! export thread compresses it itself.
 
 use std::io;
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
@@ -158,15 +163,29 @@ fn deflate(compress: &mut Compress, input: &[u8], out: &mut Vec<u8>, last: bool)
 }
 
 /// One helper thread and the buffers that travel to it and back.
+///
+/// A part handed to a helper is *claimed* by whoever gets to it first: the helper when it
+/// starts, or the export thread once it has done its own part. So when the machine has no idle
+/// core (a burst: the app's threads are busy), the export thread takes the part back instead of
+/// waiting for a helper the scheduler has not run, and is never slower than compressing alone
+/// but for copying the part out. A helper still busy with a part taken back is skipped until
+/// it is idle again.
 struct Helper {
     jobs: Sender<Job>,
     done: Receiver<Job>,
-    /// The job handed out, waiting to be collected.
+    /// Who does the job handed out: [`QUEUED`], [`HELPER`] or [`TAKEN_BACK`].
+    claim: Arc<AtomicU8>,
+    /// A job is with the thread and its buffers have not come back.
+    in_flight: bool,
+    /// The job handed out in this request, to be collected or taken back.
     pending: bool,
-    /// The last collected job: its output is read before the next starts, then its buffers
-    /// travel again.
+    /// The buffers of the last job back from the thread (its output is read from here).
     collected: Option<Job>,
 }
+
+const QUEUED: u8 = 0;
+const HELPER: u8 = 1;
+const TAKEN_BACK: u8 = 2;
 
 /// A part to compress and, once done, its deflate stream and CRC.
 struct Job {
@@ -174,6 +193,7 @@ struct Job {
     last: bool,
     output: Vec<u8>,
     crc: Crc,
+    /// The helper compressed it (not taken back, not failed).
     ok: bool,
 }
 
@@ -181,36 +201,56 @@ impl Helper {
     fn spawn() -> Option<Self> {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (outbox, done) = mpsc::channel::<Job>();
+        let claim = Arc::new(AtomicU8::new(QUEUED));
+        let helper_claim = claim.clone();
         std::thread::Builder::new()
             .name("langfuse-gzip".into())
             .spawn(move || {
                 let mut compress = Compress::new(Compression::fast(), false);
                 // Ends when the exporter (the sender) is dropped.
                 while let Ok(mut job) = inbox.recv() {
-                    job.output.clear();
-                    let Job { input, last, output, .. } = &mut job;
-                    let ok = catch_unwind(AssertUnwindSafe(|| {
-                        deflate(&mut compress, input, output, *last).is_ok()
-                    }));
-                    job.ok = ok.unwrap_or(false);
-                    if !job.ok {
-                        // The compressor may be mid-stream after a failure or panic.
-                        compress = Compress::new(Compression::fast(), false);
+                    job.ok = false;
+                    let mine = helper_claim
+                        .compare_exchange(QUEUED, HELPER, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok();
+                    if mine {
+                        job.output.clear();
+                        let Job { input, last, output, .. } = &mut job;
+                        let ok = catch_unwind(AssertUnwindSafe(|| {
+                            deflate(&mut compress, input, output, *last).is_ok()
+                        }));
+                        job.ok = ok.unwrap_or(false);
+                        if job.ok {
+                            let mut crc = Crc::new();
+                            crc.update(&job.input);
+                            job.crc = crc;
+                        } else {
+                            // The compressor may be mid-stream after a failure or panic.
+                            compress = Compress::new(Compression::fast(), false);
+                        }
                     }
-                    let mut crc = Crc::new();
-                    crc.update(&job.input);
-                    job.crc = crc;
                     if outbox.send(job).is_err() {
                         return;
                     }
                 }
             })
             .ok()?;
-        Some(Self { jobs, done, pending: false, collected: None })
+        Some(Self { jobs, done, claim, in_flight: false, pending: false, collected: None })
     }
 
-    /// Copies `part` out (the body is borrowed only for this call) and hands it over.
+    /// Copies `part` out (the body is borrowed only for this call) and hands it over, unless
+    /// the thread is still busy with an earlier part.
     fn start(&mut self, part: &[u8], last: bool) {
+        self.pending = false;
+        if self.in_flight {
+            match self.done.try_recv() {
+                Ok(job) => {
+                    self.collected = Some(job);
+                    self.in_flight = false;
+                }
+                Err(_) => return,
+            }
+        }
         let mut job = self.collected.take().unwrap_or(Job {
             input: Vec::new(),
             last,
@@ -221,16 +261,32 @@ impl Helper {
         job.input.clear();
         job.input.extend_from_slice(part);
         job.last = last;
-        job.ok = false;
-        self.pending = self.jobs.send(job).is_ok();
+        self.claim.store(QUEUED, Ordering::Release);
+        if self.jobs.send(job).is_ok() {
+            self.in_flight = true;
+            self.pending = true;
+        }
     }
 
-    /// The deflated part and its CRC, or `None` when the helper could not do it.
+    /// The deflated part and its CRC; `None` when the caller compresses the part itself: not
+    /// handed out, taken back because the thread had not started it, or failed there.
     fn finish(&mut self) -> Option<(&[u8], Crc)> {
         if !std::mem::take(&mut self.pending) {
             return None;
         }
-        let mut job = self.done.recv().ok()?;
+        let taken_back = self
+            .claim
+            .compare_exchange(QUEUED, TAKEN_BACK, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if taken_back {
+            // Its buffers come back whenever the thread gets to it.
+            return None;
+        }
+        let Ok(mut job) = self.done.recv() else {
+            self.in_flight = false;
+            return None;
+        };
+        self.in_flight = false;
         let result = job.ok.then(|| std::mem::replace(&mut job.crc, Crc::new()));
         let job = self.collected.insert(job);
         result.map(|crc| (job.output.as_slice(), crc))
@@ -302,6 +358,25 @@ mod tests {
         );
         assert_eq!(parts(100_000, 4), (0..100_000, vec![]));
         assert_eq!(parts(0, 4), (0..0, vec![]));
+    }
+
+    #[test]
+    fn a_part_its_helper_has_not_started_is_taken_back() {
+        let mut gzip = Gzip::with_helpers(1);
+        let input = body(300_000);
+        gzip.compress(&input).unwrap();
+        // The next job waits in a channel nobody reads: a helper the scheduler does not run.
+        let (stalled, waiting) = mpsc::channel();
+        let Helpers::Running(helpers) = &mut gzip.helpers else { panic!("helpers started") };
+        helpers[0].jobs = stalled;
+        let gz = gzip.compress(&input).unwrap().to_vec();
+        assert_eq!(gunzip_one_member(&gz), input);
+        let Helpers::Running(helpers) = &gzip.helpers else { unreachable!() };
+        assert_eq!(helpers[0].claim.load(Ordering::Acquire), TAKEN_BACK);
+        // Still busy (its buffers not back): skipped, the body is compressed here alone.
+        let gz = gzip.compress(&input).unwrap().to_vec();
+        assert_eq!(gunzip_one_member(&gz), input);
+        assert_eq!(waiting.try_iter().count(), 1, "one job handed out, none since");
     }
 
     #[test]
