@@ -531,3 +531,37 @@ fn an_explicit_root_span_starts_its_own_trace() {
     assert_ne!(chat.trace_id_hex(), caller.trace_id_hex());
     assert_child(tool, chat);
 }
+
+/// `user.id`, `session.id` and the `langfuse.trace.*` keys on a `tracing` span are the
+/// trace's, as the server reads them from any span (and as the OpenTelemetry processor maps
+/// them): not observation metadata.
+#[test]
+fn trace_level_fields_set_the_traces_user_session_tags_and_metadata() {
+    let mut lf = start();
+    let span = tracing::info_span!(
+        target: "rig::completions",
+        "chat",
+        gen_ai.operation.name = "chat",
+        user.id = "user-42",
+        session.id = "session-7",
+        langfuse.trace.tags = "[\"support\",\"beta\"]",
+        langfuse.trace.metadata.tier = "gold",
+        gen_ai.provider.name = "openai",
+    );
+    drop(span);
+    let spans = lf.finish();
+    assert_eq!(spans.len(), 1, "{spans:#?}");
+    let chat = &spans[0];
+    assert_eq!(chat.str_attr("user.id"), Some("user-42"));
+    assert_eq!(chat.str_attr("session.id"), Some("session-7"));
+    assert_eq!(chat.str_array_attr("langfuse.trace.tags"), Some(vec!["support", "beta"]));
+    assert_eq!(chat.str_attr("langfuse.trace.metadata.tier"), Some("\"gold\""));
+    assert_eq!(
+        chat.str_attr("langfuse.observation.metadata.gen_ai.provider.name"),
+        Some("\"openai\"")
+    );
+    for key in ["user.id", "session.id"] {
+        let metadata = format!("langfuse.observation.metadata.{key}");
+        assert_eq!(chat.str_attr(&metadata), None, "{key} is no metadata");
+    }
+}

@@ -14,6 +14,7 @@
 //! | completion start | start + `gen_ai.response.time_to_first_chunk` seconds |
 //! | input / output | `gen_ai.input.messages` (with `gen_ai.system_instructions` first, as a system message) / `gen_ai.output.messages`; `gen_ai.tool.call.arguments` / `…result` |
 //! | level ERROR, status message | `otel.status_code = "ERROR"` (message `otel.status_message`, else `error.type`); `error.type`, `gen_ai.tool.error.type` or langchain-rust's `error` alone |
+//! | trace (user, session, name, tags, metadata, public, environment) | `user.id`, `session.id`, their `langfuse.` spellings, `langfuse.trace.name`, `langfuse.trace.tags`, `langfuse.trace.metadata.<k>`, `langfuse.trace.public`, `langfuse.environment` (`trace.rs`) |
 //! | metadata | every other field under its own key (provider, finish reasons, response id, the arguments of `#[instrument]` functions, …) |
 //! | dropped | `tracing`'s bookkeeping: `busy_ns`, `idle_ns`, `code.*`, `thread.*`, `otel.kind` (`code.filepath` would leak the developer's absolute paths) |
 //!
@@ -450,6 +451,8 @@ pub(crate) struct Mapped {
     model_parameters: Option<JsonText>,
     usage_details: Option<JsonText>,
     metadata: RecordMetadata,
+    /// `user.id`, `session.id` and the other trace-level keys.
+    trace: super::trace::SpanTrace,
     /// The fields most spans do not set (input, output, level, status, completion start, and
     /// metadata when a mask is set), in the order they are applied.
     rest: Vec<Update>,
@@ -484,6 +487,7 @@ impl Mapped {
         if !self.metadata.is_empty() {
             r.metadata_mut().merge_owned(std::mem::take(&mut self.metadata));
         }
+        self.trace.write(r);
     }
 }
 
@@ -525,6 +529,7 @@ pub(crate) fn map(
         m.rest.push(Update::completion_start(at));
     }
     map_metadata(&mut m, fields);
+    m.trace = super::trace::SpanTrace::read(fields.iter());
     m
 }
 
@@ -756,6 +761,9 @@ fn map_metadata(m: &mut Mapped, fields: &SpanFields) {
             || key.starts_with("gen_ai.request.")
         {
             continue;
+        }
+        if matches!(key.as_ref(), "user.id" | "session.id") {
+            continue; // the trace's (`trace.rs`)
         }
         if let Some(rest) = key.strip_prefix("langfuse.") {
             let rest = rest.strip_prefix("observation.").unwrap_or(rest);

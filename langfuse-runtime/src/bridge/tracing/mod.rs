@@ -65,6 +65,7 @@ mod current;
 mod events;
 pub(in crate::bridge) mod fields;
 mod filter;
+mod trace;
 
 use fields::{Collect, SpanFields};
 pub use filter::{KNOWN_LLM_TARGETS, is_default_export_span, is_genai_span, is_known_llm_target};
