@@ -11,6 +11,10 @@ use crate::record::{ObservationRecord, TraceAttributes};
 
 /// Whether `key` is read here (and so is no metadata).
 pub(super) fn is_trace_key(key: &str) -> bool {
+    // Most fields are `gen_ai.*` or the app's own: one byte tells (J1: −300 instructions).
+    if !matches!(key.as_bytes().first(), Some(b'u' | b's' | b'l')) {
+        return false;
+    }
     matches!(
         key,
         "user.id"
@@ -29,7 +33,8 @@ pub(super) fn is_trace_key(key: &str) -> bool {
 /// What a span's fields say of its trace; `None` when nothing.
 #[derive(Debug, Default)]
 pub(crate) struct SpanTrace {
-    attributes: Option<TraceAttributes>,
+    /// Boxed: most spans have none, and the mapping's result is built and moved per span.
+    attributes: Option<Box<TraceAttributes>>,
     public: bool,
 }
 
@@ -48,7 +53,7 @@ impl SpanTrace {
                     matches!(value, Value::Bool(true)) || text().as_deref() == Some("true");
                 continue;
             }
-            let t = trace.attributes.get_or_insert_with(TraceAttributes::default);
+            let t = trace.attributes.get_or_insert_with(Box::default);
             match key {
                 "langfuse.trace.name" => t.name = text(),
                 "user.id" | "langfuse.user.id" => t.user_id = t.user_id.take().or_else(text),
@@ -78,6 +83,7 @@ impl SpanTrace {
     pub(super) fn write(&mut self, r: &mut ObservationRecord) {
         r.trace_public |= self.public;
         let Some(span) = self.attributes.take() else { return };
+        let span = *span;
         let merged = match r.trace.as_deref() {
             None => span,
             Some(inherited) => {
