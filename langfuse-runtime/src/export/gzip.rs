@@ -91,10 +91,12 @@ impl Gzip {
         }
         deflate(&mut self.deflate, &body[first.clone()], &mut self.out, rest.is_empty())?;
         crc.update(&body[first.clone()]);
-        for (helper, range) in helpers.iter_mut().zip(rest) {
+        for (i, range) in rest.iter().enumerate() {
             let part = &body[range.clone()];
             let last = range.end == body.len();
-            match helper.finish() {
+            // Every part is written, with or without a helper (`parts` makes no more of them
+            // than there are helpers, but a part without one must never be skipped).
+            match helpers.get_mut(i).and_then(Helper::finish) {
                 Some((deflated, part_crc)) => {
                     self.out.extend_from_slice(deflated);
                     crc.combine(&part_crc);
