@@ -213,40 +213,52 @@ pub(crate) fn otel_parent(parent: &TraceContext) -> Option<(TraceContext, OtelPl
         let sc = span.span_context();
         sc.is_valid().then(|| (sc.trace_id(), sc.span_id(), sc.is_sampled(), sc.is_remote()))
     })?;
-    let (trace, mut span, sampled, remote) = active;
+    let (trace, span, sampled, remote) = active;
     let trace_id = TraceId::from_bytes(trace.to_bytes())?;
-    // A local span our processor has open is placed as the processor places its children:
-    // under it or its nearest exported ancestor (not an app root then), or at the top when
-    // nothing above is exported. Any other span is a parent we cannot see exported.
-    let processed = if remote { None } else { super::processor::exported_parent_of(span) };
-    if let Some(Some(exported)) = processed {
-        span = exported;
-    }
-    let id = ObservationId::from_bytes(span.to_bytes())?;
-    let placement = match (&parent.parent, ours) {
+    let active_id = ObservationId::from_bytes(span.to_bytes())?;
+    // The cheap checks first: inside our own observation the active span is usually its
+    // mirror, and nested observed calls must not pay the processors' lookup below.
+    let is_root = match (&parent.parent, ours) {
+        // "No parent" given explicitly where one of ours is current (a `tracing` span with
+        // `parent: None`, `.parent(TraceContext::default())`) starts a trace of its own.
         (Parent::Ours(Tracing::Off), _) => {
-            // "No parent" given explicitly where one of ours is current (a `tracing` span with
-            // `parent: None`, `.parent(TraceContext::default())`) starts a trace of its own.
             if with_current(|current| current.ids()).is_some() {
                 return None;
             }
-            OtelPlacement {
-                parent_is_remote: remote,
-                is_app_root: !matches!(processed, Some(Some(_))),
-                without_parent: matches!(processed, Some(None)),
-            }
+            true
         }
         (Parent::Ours(Tracing::Live(_)), Some((our_trace, our_id))) => {
-            if our_trace != trace_id || our_id == id || matches!(processed, Some(None)) {
+            if our_trace != trace_id || our_id == active_id {
                 return None;
             }
             // Only the current context yields to a span made current after it.
             if with_current(|current| current.ids()) != ours {
                 return None;
             }
-            OtelPlacement { parent_is_remote: false, is_app_root: false, without_parent: false }
+            false
         }
         _ => return None,
+    };
+    // A local span our processor has open is placed as the processor places its children:
+    // under it or its nearest exported ancestor (not an app root then), or at the top when
+    // nothing above is exported. Any other span is a parent we cannot see exported.
+    let processed = if remote { None } else { super::processor::exported_parent_of(span) };
+    let id = match processed {
+        Some(Some(exported)) => ObservationId::from_bytes(exported.to_bytes())?,
+        _ => active_id,
+    };
+    let placement = if is_root {
+        OtelPlacement {
+            parent_is_remote: remote,
+            is_app_root: !matches!(processed, Some(Some(_))),
+            without_parent: matches!(processed, Some(None)),
+        }
+    } else {
+        // Under our observation the ancestor it resolves to may be that observation itself.
+        if ours.is_some_and(|(_, our_id)| our_id == id) || matches!(processed, Some(None)) {
+            return None;
+        }
+        OtelPlacement { parent_is_remote: false, is_app_root: false, without_parent: false }
     };
     let cx = TraceContext {
         parent: Parent::Remote(RemoteParent {

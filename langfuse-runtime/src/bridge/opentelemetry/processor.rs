@@ -98,9 +98,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// exported. `None` overall when no processor has the span open (it goes elsewhere, or it is
 /// remote).
 pub(crate) fn exported_parent_of(span: SpanId) -> Option<Option<SpanId>> {
-    let processors: Vec<_> = lock(&PROCESSORS).iter().filter_map(Weak::upgrade).collect();
-    processors.iter().find_map(|open| {
-        let open = lock(open);
+    // Registry, then a processor's spans: no path takes them the other way round.
+    lock(&PROCESSORS).iter().filter_map(Weak::upgrade).find_map(|open| {
+        let open = lock(&open);
         open.contains_key(&span).then(|| LangfuseSpanProcessor::exported_parent(&open, span))
     })
 }
