@@ -13,42 +13,23 @@
 //! it; after the timing, each row asserts that every span reached its exporter.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
 use langfuse_benches::{CountingExporter, clients};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
-};
 use tracing_subscriber::layer::SubscriberExt as _;
 
-/// The span rig opens around a completion request, with the usage it records on the response.
-#[inline(never)]
-fn rig_like_chat_span(input_tokens: u64, output_tokens: u64) {
-    let span = tracing::info_span!(
-        target: "rig::completions",
-        "chat",
-        gen_ai.operation.name = "chat",
-        gen_ai.provider.name = "openai",
-        gen_ai.request.model = "gpt-4o-mini",
-        gen_ai.usage.input_tokens = tracing::field::Empty,
-        gen_ai.usage.output_tokens = tracing::field::Empty,
-    );
-    span.record("gen_ai.usage.input_tokens", input_tokens);
-    span.record("gen_ai.usage.output_tokens", output_tokens);
-    drop(span);
-}
+#[path = "support/bridge_rows.rs"]
+mod shared;
 
 fn timed(b: &mut criterion::Bencher<'_>, calls: &AtomicU64) {
     b.iter_custom(|iters| {
         calls.fetch_add(iters, Ordering::Relaxed);
         let start = Instant::now();
         for _ in 0..iters {
-            rig_like_chat_span(black_box(12), black_box(34));
+            shared::rig_like_chat_span(black_box(12), black_box(34));
         }
         start.elapsed()
     });
@@ -70,28 +51,11 @@ fn row_j1(g: &mut BenchmarkGroup<'_, WallTime>) {
     assert_eq!((stats.dropped, stats.failed), (0, 0), "J1: nothing dropped or failed");
 }
 
-/// Counts what the batch processor delivers, and discards it.
-#[derive(Debug, Clone, Default)]
-struct Counting(Arc<AtomicU64>);
-
-impl SpanExporter for Counting {
-    fn export(
-        &self,
-        batch: Vec<SpanData>,
-    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
-        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        std::future::ready(Ok(()))
-    }
-}
-
 /// J2: `tracing-opentelemetry` into the SDK's batch processor (its defaults, but a queue large
 /// enough that no span of the row is dropped: the row must lose nothing, as J1 does).
 fn row_j2(g: &mut BenchmarkGroup<'_, WallTime>) {
-    let exporter = Counting::default();
-    let processor = BatchSpanProcessor::builder(exporter.clone())
-        .with_batch_config(BatchConfigBuilder::default().with_max_queue_size(1 << 22).build())
-        .build();
-    let provider = SdkTracerProvider::builder().with_span_processor(processor).build();
+    let exporter = shared::Counting::default();
+    let provider = shared::j2_provider(&exporter);
     let calls = AtomicU64::new(0);
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
@@ -100,7 +64,7 @@ fn row_j2(g: &mut BenchmarkGroup<'_, WallTime>) {
     });
     let _ = provider.force_flush();
     let _ = provider.shutdown();
-    let (sent, received) = (calls.load(Ordering::Relaxed), exporter.0.load(Ordering::Relaxed));
+    let (sent, received) = (calls.load(Ordering::Relaxed), exporter.count());
     eprintln!("J2: {sent} spans, exporter received {received}");
     assert_eq!(received, sent, "J2: every span must reach the exporter");
 }

@@ -15,42 +15,22 @@
 //! growth a real run does not have.
 
 use std::hint::black_box;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use langfuse_benches::{CountingExporter, clients};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
-};
 use tracing_subscriber::layer::SubscriberExt as _;
+
+#[path = "support/bridge_rows.rs"]
+mod shared;
 
 const ROUND: u64 = 1000;
 const WARM_UP: u64 = 20_000;
-
-/// The span of `bridge.rs`.
-#[inline(never)]
-fn rig_like_chat_span(input_tokens: u64, output_tokens: u64) {
-    let span = tracing::info_span!(
-        target: "rig::completions",
-        "chat",
-        gen_ai.operation.name = "chat",
-        gen_ai.provider.name = "openai",
-        gen_ai.request.model = "gpt-4o-mini",
-        gen_ai.usage.input_tokens = tracing::field::Empty,
-        gen_ai.usage.output_tokens = tracing::field::Empty,
-    );
-    span.record("gen_ai.usage.input_tokens", input_tokens);
-    span.record("gen_ai.usage.output_tokens", output_tokens);
-    drop(span);
-}
 
 /// `spans` spans in rounds, `flush` after each round.
 fn rounds(spans: u64, flush: impl Fn()) {
     for _ in 0..spans.div_ceil(ROUND) {
         for _ in 0..ROUND {
-            rig_like_chat_span(black_box(12), black_box(34));
+            shared::rig_like_chat_span(black_box(12), black_box(34));
         }
         flush();
     }
@@ -68,25 +48,9 @@ fn j1(spans: u64) -> u64 {
     exporter.count()
 }
 
-#[derive(Debug, Clone, Default)]
-struct Counting(Arc<AtomicU64>);
-
-impl SpanExporter for Counting {
-    fn export(
-        &self,
-        batch: Vec<SpanData>,
-    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
-        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        std::future::ready(Ok(()))
-    }
-}
-
 fn j2(spans: u64) -> u64 {
-    let exporter = Counting::default();
-    let processor = BatchSpanProcessor::builder(exporter.clone())
-        .with_batch_config(BatchConfigBuilder::default().with_max_queue_size(1 << 22).build())
-        .build();
-    let provider = SdkTracerProvider::builder().with_span_processor(processor).build();
+    let exporter = shared::Counting::default();
+    let provider = shared::j2_provider(&exporter);
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
     tracing::subscriber::with_default(subscriber, || {
@@ -95,7 +59,7 @@ fn j2(spans: u64) -> u64 {
         rounds(spans, flush);
     });
     let _ = provider.shutdown();
-    exporter.0.load(Ordering::Relaxed)
+    exporter.count()
 }
 
 fn main() {
