@@ -135,17 +135,22 @@ fn the_default_filter_keeps_llm_spans_only_and_a_custom_one_replaces_it() {
     assert_eq!(names, ["job.run", "openai_call", "tagged"]);
 }
 
+/// An agent span exported from its start (a `gen_ai.*` attribute), as the root of a context.
+fn agent_root(tracer: &SdkTracer) -> Context {
+    let root = tracer
+        .span_builder("invoke_agent")
+        .with_attributes([KeyValue::new("gen_ai.operation.name", "invoke_agent")])
+        .start(tracer);
+    Context::new().with_span(root)
+}
+
 #[test]
 fn a_filtered_middle_span_does_not_orphan_its_child() {
     let mut lf = Loopback::start(|b| b);
     let processor = LangfuseSpanProcessor::new();
     let provider = provider(processor);
     let tracer = provider.tracer("my-app");
-    let root = tracer
-        .span_builder("invoke_agent")
-        .with_attributes([KeyValue::new("gen_ai.operation.name", "invoke_agent")])
-        .start(&tracer);
-    let root_cx = Context::new().with_span(root);
+    let root_cx = agent_root(&tracer);
     let middle = tracer.start_with_context("http_request", &root_cx); // filtered out
     let middle_cx = root_cx.with_span(middle);
     let mut child = chat(&tracer, &middle_cx);
@@ -175,11 +180,7 @@ fn observations_inside_processed_spans_follow_the_export_filter() {
     let provider = provider(LangfuseSpanProcessor::new());
     let tracer = provider.tracer("my-app");
     // An exported root (gen_ai.* at its start), a filtered-out middle, ours under each.
-    let root = tracer
-        .span_builder("invoke_agent")
-        .with_attributes([KeyValue::new("gen_ai.operation.name", "invoke_agent")])
-        .start(&tracer);
-    let root_cx = Context::new().with_span(root);
+    let root_cx = agent_root(&tracer);
     let _root_guard = root_cx.clone().attach();
     assert_eq!(retrieve("under the agent"), 15);
     let middle_cx = root_cx.with_span(tracer.start_with_context("http_request", &root_cx));
