@@ -379,7 +379,7 @@ fn interned_keys(metadata: &'static Metadata<'static>) -> &'static CallsiteKeys 
 }
 
 /// A value as text, borrowed when it is a string already (the mapping only inspects most).
-fn text(v: &Value) -> Option<Cow<'_, str>> {
+pub(super) fn text(v: &Value) -> Option<Cow<'_, str>> {
     match v {
         Value::String(s) if s.is_empty() => None,
         Value::String(s) => Some(Cow::Borrowed(s)),

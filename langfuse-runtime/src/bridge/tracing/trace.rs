@@ -3,6 +3,7 @@
 //! them from attributes, so `user.id` and `session.id` on a span set the trace's user and
 //! session instead of landing in the observation's metadata.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -105,13 +106,9 @@ impl SpanTrace {
     }
 }
 
+/// A value as owned text: the mapping's reading of a field as text (empty and null are none).
 fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if s.is_empty() => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    }
+    super::fields::text(v).map(Cow::into_owned)
 }
 
 /// Tags as an array, a JSON array in a string, or a comma-separated string.
