@@ -251,8 +251,14 @@ impl Entered {
         std::mem::forget(self);
         match result {
             Ok(value) => {
-                let field = Output::collect(capture_output, |out| finish(out, &value));
-                observation.end_with(|r| apply_output(field, r));
+                let mut out = Output::new(capture_output);
+                finish(&mut out, &value);
+                if out.is_plain() {
+                    observation.end_with(|r| out.write_into(r));
+                } else {
+                    let field = out.into_field();
+                    observation.end_with(|r| apply_output(field, r));
+                }
                 value
             }
             Err(payload) => {
