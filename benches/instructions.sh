@@ -6,6 +6,7 @@
 #
 #   benches/instructions.sh              # row A (needs valgrind, on PATH on the project's machines)
 #   benches/instructions.sh A E0 E1 E3   # several rows; E − E0 is the cost of `#[observe]` when off
+#   benches/instructions.sh F            # the async variant of A, polled once (no executor)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p langfuse-benches --bin instructions

@@ -1,7 +1,7 @@
 //! Rows A and E for `valgrind --tool=callgrind`: instructions per call, a number that does not
 //! drift with the machine's speed the way timings do. Run it with `benches/instructions.sh`.
 //!
-//! `instructions [A|E0|E1|E2|E3]` (default A). Warms up (so that frames, capture buffers and
+//! `instructions [A|F|E0|E1|E2|E3]` (default A; F is the async variant of A). Warms up (so that frames, capture buffers and
 //! thread buffers are recycled, as in a long run), then calls the row's function in
 //! `measured` 100 × 1,000 times, flushing between the rounds outside `measured`: under
 //! valgrind the threads take turns, so without the flushes the export thread would fall
@@ -10,6 +10,7 @@
 //! E0 is the bare function, so E − E0 is what `#[observe]` costs when nothing records.
 
 use langfuse_benches::{CountingExporter, bare_add, clients, observed_add};
+use std::future::Future;
 use std::hint::black_box;
 
 /// Calls counted by callgrind (printed; the script divides the total by it).
@@ -56,20 +57,32 @@ fn run(f: fn(i64, i64) -> i64, client: &langfuse_runtime::Langfuse) {
     drop(root);
 }
 
+/// Row F: the async `#[observe] add`, polled once with a no-op waker (it completes on the first
+/// poll), so the count is the observed future's own and no executor's.
+#[inline(never)]
+fn polled_add_async(a: i64, b: i64) -> i64 {
+    let future = std::pin::pin!(langfuse_benches::observed_add_async(a, b));
+    match future.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(sum) => sum,
+        std::task::Poll::Pending => unreachable!("observed_add_async completes on its first poll"),
+    }
+}
+
 fn main() {
     let row = std::env::args().nth(1).unwrap_or_else(|| "A".to_owned());
     let exporter = CountingExporter::default();
     let (client, f): (_, fn(i64, i64) -> i64) = match row.as_str() {
         "A" => (clients::counting(&exporter), observed_add),
+        "F" => (clients::counting(&exporter), polled_add_async),
         "E0" => (clients::no_keys(), bare_add),
         "E1" => (clients::no_keys(), observed_add),
         "E2" => (clients::tracing_disabled(), observed_add),
         "E3" => (clients::unsampled(&exporter), observed_add),
-        other => panic!("unknown row {other:?}: A, E0, E1, E2 or E3"),
+        other => panic!("unknown row {other:?}: A, F, E0, E1, E2 or E3"),
     };
     run(f, &client);
     drain(&client);
-    let expected = if row == "A" { MEASURED_CALLS + 300_000 + 1 } else { 0 };
+    let expected = if row == "A" || row == "F" { MEASURED_CALLS + 300_000 + 1 } else { 0 };
     assert_eq!(exporter.count(), expected, "row {row} exported what it should not, or lost");
     println!("calls: {MEASURED_CALLS}, exported: {}", exporter.count());
 }
