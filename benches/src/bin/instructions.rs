@@ -1,7 +1,7 @@
 //! Rows A and E for `valgrind --tool=callgrind`: instructions per call, a number that does not
 //! drift with the machine's speed the way timings do. Run it with `benches/instructions.sh`.
 //!
-//! `instructions [A|F|E0|E1|E2|E3]` (default A; F is the async variant of A). Warms up (so that frames, capture buffers and
+//! `instructions [A|F|E0|E1|E2|E3]` (default A; F is the async variant of A, H300 the realistic burst's call). Warms up (so that frames, capture buffers and
 //! thread buffers are recycled, as in a long run), then calls the row's function in
 //! `measured` 100 × 1,000 times, flushing between the rounds outside `measured`: under
 //! valgrind the threads take turns, so without the flushes the export thread would fall
@@ -68,21 +68,35 @@ fn polled_add_async(a: i64, b: i64) -> i64 {
     }
 }
 
+/// Row H_300B's call: `#[observe] answer(prompt)` with a 300-byte prompt (input, with quotes
+/// that JSON escapes) and its 300-byte reversal (output), as in the realistic burst.
+#[inline(never)]
+fn answer_300b(_: i64, _: i64) -> i64 {
+    const PROMPT: &str = "the user asks how to rotate an API key without downtime for their production service \
+        and whether old tokens expire \"quoted\" immediately or after the grace period, given \
+        that the gateway caches credentials for five minutes and the mobile clients retry \
+        with backoff; which \"audit\" events are emitted? x";
+    const _: () = assert!(PROMPT.len() == 300);
+    black_box(langfuse_benches::observed_answer(black_box(PROMPT))).len() as i64
+}
+
 fn main() {
     let row = std::env::args().nth(1).unwrap_or_else(|| "A".to_owned());
     let exporter = CountingExporter::default();
     let (client, f): (_, fn(i64, i64) -> i64) = match row.as_str() {
         "A" => (clients::counting(&exporter), observed_add),
         "F" => (clients::counting(&exporter), polled_add_async),
+        "H300" => (clients::counting(&exporter), answer_300b),
         "E0" => (clients::no_keys(), bare_add),
         "E1" => (clients::no_keys(), observed_add),
         "E2" => (clients::tracing_disabled(), observed_add),
         "E3" => (clients::unsampled(&exporter), observed_add),
-        other => panic!("unknown row {other:?}: A, F, E0, E1, E2 or E3"),
+        other => panic!("unknown row {other:?}: A, F, H300, E0, E1, E2 or E3"),
     };
     run(f, &client);
     drain(&client);
-    let expected = if row == "A" || row == "F" { MEASURED_CALLS + 300_000 + 1 } else { 0 };
+    let expected =
+        if matches!(row.as_str(), "A" | "F" | "H300") { MEASURED_CALLS + 300_000 + 1 } else { 0 };
     assert_eq!(exporter.count(), expected, "row {row} exported what it should not, or lost");
     println!("calls: {MEASURED_CALLS}, exported: {}", exporter.count());
 }
