@@ -33,5 +33,16 @@ pub fn observed_len(s: &str) -> usize {
 #[observe]
 #[inline(never)]
 pub fn observed_answer(prompt: &str) -> String {
+    // The body is the benchmark's, not the SDK's, so it should cost little: reversing by
+    // `chars().rev().collect()` was 7,700 of the call's 10,600 instructions (callgrind,
+    // `benches/instructions.sh H300`), so H_300B measured the string reversal more than the
+    // SDK. The prompts are ASCII; reversed bytes are then a valid, different 300-byte text.
+    if prompt.is_ascii() {
+        let mut bytes = prompt.as_bytes().to_vec();
+        bytes.reverse();
+        if let Ok(answer) = String::from_utf8(bytes) {
+            return answer;
+        }
+    }
     prompt.chars().rev().collect()
 }
