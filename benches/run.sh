@@ -32,7 +32,8 @@ cargo bench -p langfuse-benches "$@"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 cat "$out/machine.txt"
 cargo run --release --quiet -p langfuse-benches --bin bench-report | tee "$out/report.md"
-# Machine-independent: row A in instructions per call (skipped where valgrind is missing).
+# Machine-independent: rows A, F, H_300B's call and the off paths in instructions per call
+# (skipped where valgrind is missing).
 if [ "$#" -eq 0 ] && command -v valgrind > /dev/null; then
-  { echo; benches/instructions.sh; } | tee -a "$out/report.md"
+  { echo; benches/instructions.sh A F H300 E0 E1 E2 E3; } | tee -a "$out/report.md"
 fi
