@@ -26,8 +26,13 @@ pub(crate) struct Utf8Buf {
     /// `inline[..inline_len]`. A heap buffer always has capacity ([`crate::recycle::buffer`]).
     heap: Vec<u8>,
     inline_len: u8,
-    inline: [u8; INLINE_CAPACITY],
+    /// At most `INLINE_CAPACITY` bytes of text, and room past them for a whole small integer
+    /// written at once ([`Utf8Buf::push_small_integer`]).
+    inline: [u8; INLINE_CAPACITY + INTEGER_SLACK],
 }
+
+/// What [`Utf8Buf::push_small_integer`] may write past the text's inline room.
+const INTEGER_SLACK: usize = 3;
 
 impl Utf8Buf {
     #[inline(always)]
@@ -87,8 +92,8 @@ impl Utf8Buf {
     fn push_bytes(&mut self, bytes: &[u8]) {
         if !self.on_heap() {
             let len = usize::from(self.inline_len);
-            if let Some(room) = self.inline.get_mut(len..len + bytes.len()) {
-                room.copy_from_slice(bytes);
+            if len + bytes.len() <= INLINE_CAPACITY {
+                self.inline[len..len + bytes.len()].copy_from_slice(bytes);
                 self.inline_len = (len + bytes.len()) as u8;
                 return;
             }
@@ -113,8 +118,9 @@ impl Utf8Buf {
         };
         if !self.on_heap() {
             let at = usize::from(self.inline_len);
-            if let Some(room) = self.inline.get_mut(at..at + 4) {
-                room.copy_from_slice(&digits);
+            if at + len <= INLINE_CAPACITY {
+                // `at + 4 <= INLINE_CAPACITY + INTEGER_SLACK`, as `len >= 1`.
+                self.inline[at..at + 4].copy_from_slice(&digits);
                 self.inline_len = (at + len) as u8;
                 return;
             }
@@ -209,7 +215,12 @@ impl Utf8Buf {
     #[inline(always)]
     pub(crate) fn into_compact(self) -> CompactText {
         if !self.on_heap() {
-            return CompactText::inline(self.as_str()).unwrap_or_default();
+            let mut bytes = [0; INLINE_CAPACITY];
+            bytes.copy_from_slice(&self.inline[..INLINE_CAPACITY]);
+            debug_assert!(std::str::from_utf8(self.as_bytes()).is_ok());
+            // SAFETY: inline, the text is `inline[..inline_len]` with `inline_len <=
+            // INLINE_CAPACITY`, valid UTF-8 by the module's invariant.
+            return unsafe { CompactText::from_inline_unchecked(bytes, self.inline_len) };
         }
         match CompactText::inline(self.as_str()) {
             // Grew on the heap, then was cut or is short anyway: the buffer stays on this

@@ -19,7 +19,7 @@ pub(crate) struct CompactText(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    /// `bytes[..len]` is a whole `str` (copied from one), `len <= INLINE_CAPACITY`.
+    /// `bytes[..len]` is valid UTF-8, `len <= INLINE_CAPACITY`.
     Inline {
         len: u8,
         bytes: [u8; INLINE_CAPACITY],
@@ -42,6 +42,17 @@ impl CompactText {
         Some(Self(Repr::Inline { len: len as u8, bytes }))
     }
 
+    /// The text `bytes[..len]`, moved as it is (no copy of a variable length).
+    ///
+    /// # Safety
+    ///
+    /// `len <= INLINE_CAPACITY`, and `bytes[..len]` is valid UTF-8.
+    #[inline(always)]
+    pub(crate) unsafe fn from_inline_unchecked(bytes: [u8; INLINE_CAPACITY], len: u8) -> Self {
+        debug_assert!(std::str::from_utf8(&bytes[..usize::from(len)]).is_ok());
+        Self(Repr::Inline { len, bytes })
+    }
+
     /// `text` itself, keeping its heap buffer whatever its length (freeing it here would cost
     /// more than it saves).
     #[inline]
@@ -60,8 +71,9 @@ impl CompactText {
             Repr::Inline { len, bytes } => {
                 let text = &bytes[..usize::from(*len)];
                 debug_assert!(std::str::from_utf8(text).is_ok());
-                // SAFETY: `inline` is the only writer of `Inline`, and it copies exactly one
-                // whole `str` of `len` bytes to the start of `bytes`.
+                // SAFETY: `Inline` is written only by `inline`, which copies exactly one whole
+                // `str` of `len` bytes to the start of `bytes`, and by `from_inline_unchecked`,
+                // whose caller guarantees the same.
                 unsafe { std::str::from_utf8_unchecked(text) }
             }
             Repr::Heap(text) => text,
@@ -180,6 +192,18 @@ mod tests {
             assert_eq!(format!("{heap:?}"), format!("{text:?}"));
         }
         assert_ne!(CompactText::copied("1"), CompactText::copied("12"));
+    }
+
+    #[test]
+    fn an_inline_text_from_its_parts_is_its_prefix() {
+        let mut bytes = [0xff; INLINE_CAPACITY]; // never UTF-8: only the prefix is read
+        bytes[..2].copy_from_slice("é".as_bytes());
+        // SAFETY: `bytes[..2]` is "é"; what follows is not part of the text.
+        let text = unsafe { CompactText::from_inline_unchecked(bytes, 2) };
+        assert_eq!(text, CompactText::copied("é"));
+        // SAFETY: the whole array is ASCII.
+        let full = unsafe { CompactText::from_inline_unchecked([b'1'; INLINE_CAPACITY], 15) };
+        assert_eq!(full.as_str(), "1".repeat(INLINE_CAPACITY));
     }
 
     #[test]
