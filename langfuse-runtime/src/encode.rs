@@ -277,7 +277,7 @@ mod tests {
         assert_eq!(metadata.into_string(), manual, "value {expected}");
         assert_eq!(manual, expected);
         let mut input = Json::object();
-        capture(input.member("\"a\":"));
+        capture(input.member_key("\"a\":"));
         let input = input.finish_object();
         assert_eq!(input, format!("{{\"a\":{expected}}}"));
         serde_json::from_str::<serde_json::Value>(&input).expect("valid JSON");
