@@ -1,7 +1,7 @@
 //! Rows A and E for `valgrind --tool=callgrind`: instructions per call, a number that does not
 //! drift with the machine's speed the way timings do. Run it with `benches/instructions.sh`.
 //!
-//! `instructions [A|E0|E1|E2|E3]` (default A). Warms up (so that frames, capture buffers and
+//! `instructions [A|G|E0|E1|E2|E3]` (default A). Warms up (so that frames, capture buffers and
 //! thread buffers are recycled, as in a long run), then calls the row's function in
 //! `measured` 100 × 1,000 times, flushing between the rounds outside `measured`: under
 //! valgrind the threads take turns, so without the flushes the export thread would fall
@@ -30,6 +30,13 @@ fn measured(f: fn(i64, i64) -> i64, n: i64) {
     for i in 0..n {
         black_box(f(black_box(i), 2));
     }
+}
+
+/// Row G with a short argument (input `{"s":"Langfuse"}`, output `8`), in row A's shape: what
+/// a string argument costs beyond row A's integers.
+#[inline(never)]
+fn observed_len_of_name(a: i64, _: i64) -> i64 {
+    langfuse_benches::observed_len(black_box("Langfuse")) as i64 + a
 }
 
 /// Waits until everything submitted is exported. Under valgrind the threads take turns, so
@@ -61,15 +68,16 @@ fn main() {
     let exporter = CountingExporter::default();
     let (client, f): (_, fn(i64, i64) -> i64) = match row.as_str() {
         "A" => (clients::counting(&exporter), observed_add),
+        "G" => (clients::counting(&exporter), observed_len_of_name),
         "E0" => (clients::no_keys(), bare_add),
         "E1" => (clients::no_keys(), observed_add),
         "E2" => (clients::tracing_disabled(), observed_add),
         "E3" => (clients::unsampled(&exporter), observed_add),
-        other => panic!("unknown row {other:?}: A, E0, E1, E2 or E3"),
+        other => panic!("unknown row {other:?}: A, G, E0, E1, E2 or E3"),
     };
     run(f, &client);
     drain(&client);
-    let expected = if row == "A" { MEASURED_CALLS + 300_000 + 1 } else { 0 };
+    let expected = if matches!(row.as_str(), "A" | "G") { MEASURED_CALLS + 300_000 + 1 } else { 0 };
     assert_eq!(exporter.count(), expected, "row {row} exported what it should not, or lost");
     println!("calls: {MEASURED_CALLS}, exported: {}", exporter.count());
 }

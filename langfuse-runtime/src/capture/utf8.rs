@@ -65,7 +65,9 @@ impl Utf8Buf {
         if !self.on_heap() {
             let len = usize::from(self.inline_len);
             let mut heap = crate::recycle::buffer(len + additional);
-            heap.extend_from_slice(&self.inline[..len]);
+            // The whole array, then cut: a copy of fixed size is a few moves, not a `memcpy`.
+            heap.extend_from_slice(&self.inline);
+            heap.truncate(len);
             self.heap = heap;
         } else {
             self.heap.reserve(additional);
@@ -131,6 +133,15 @@ impl Utf8Buf {
     /// Appends `text` escaped for the inside of a JSON string.
     #[inline]
     pub(crate) fn push_escaped(&mut self, text: &str) {
+        // A short argument (a name, an id) that needs no escape stays inline, if its closing
+        // quote fits too (else the text moves to the heap anyway: no point testing it).
+        if !self.on_heap()
+            && usize::from(self.inline_len) + text.len() < INLINE_CAPACITY
+            && crate::escape::is_plain_short(text.as_bytes())
+        {
+            self.push_str(text);
+            return;
+        }
         crate::escape::escape_into(self.heap(text.len()), text);
     }
 
@@ -401,6 +412,21 @@ mod tests {
         short.truncate(3);
         assert_eq!(short.as_str(), "é", "an inline cut lands on a character boundary too");
         assert_eq!(short.into_string(), "é");
+    }
+
+    #[test]
+    fn short_plain_strings_stay_inline_and_escape_like_the_escaper() {
+        for text in
+            ["", "hi", "é✓", "a\"b", "tab\t", "\\", "\u{1f}", "fourteen bytes", "fifteen bytes!!"]
+        {
+            let mut buf = Utf8Buf::default();
+            buf.push_escaped(text);
+            let mut expected = Vec::new();
+            crate::escape::escape_into(&mut expected, text);
+            assert_eq!(buf.as_bytes(), expected, "{text:?}");
+            let plain = expected.len() == text.len();
+            assert_eq!(buf.on_heap(), !plain || text.len() >= INLINE_CAPACITY, "{text:?}");
+        }
     }
 
     #[test]
