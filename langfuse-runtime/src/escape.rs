@@ -62,8 +62,19 @@ fn write_escape(out: &mut Vec<u8>, byte: u8, code: u8) {
 #[inline]
 pub(crate) fn is_plain_short(bytes: &[u8]) -> bool {
     let len = bytes.len();
-    let word = |at: usize| u64::from_le_bytes(*bytes[at..].first_chunk::<8>().expect("8 bytes"));
-    let half = |at: usize| u32::from_le_bytes(*bytes[at..].first_chunk::<4>().expect("4 bytes"));
+    // Always in range below; a missing word would read as spaces (plain).
+    let word = |at: usize| {
+        bytes
+            .get(at..)
+            .and_then(<[u8]>::first_chunk)
+            .map_or(LOW_BITS * 0x20, |w| u64::from_le_bytes(*w))
+    };
+    let half = |at: usize| {
+        bytes
+            .get(at..)
+            .and_then(<[u8]>::first_chunk)
+            .map_or(0x2020_2020, |w| u32::from_le_bytes(*w))
+    };
     match len {
         0 => true,
         1..=3 => {

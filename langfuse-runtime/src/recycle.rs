@@ -7,6 +7,10 @@
 //!
 //! The pool is bounded in bytes, and a thread keeps at most a small batch of its own, so the
 //! memory held for reuse stays small whatever the load.
+//!
+//! Only values that outgrow the capture buffer's inline start take a buffer here: short ones
+//! are captured and sent inline (`capture/utf8.rs`, `payload/compact.rs`), with no buffer to
+//! take or give back.
 
 use std::cell::RefCell;
 use std::sync::Mutex;
