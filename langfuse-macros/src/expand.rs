@@ -161,12 +161,14 @@ fn capture_closure(observe: &Observe, p: &TokenStream) -> TokenStream {
     if observe.params.is_empty() && observe.metadata.is_empty() {
         return q!(#p::no_input);
     }
-    let params = observe.params.iter().map(|param| {
+    let params = observe.params.iter().enumerate().map(|(i, param)| {
         let ident = &param.ident;
-        // Parameter names are identifiers: the quoted key is built here, never escaped at run time.
-        let member = format!("\"{}\":", param.key);
+        // Parameter names are identifiers: the quoted key is built here, never escaped at run
+        // time, with the comma before every member but the first (all are always written).
+        let comma = if i == 0 { "" } else { "," };
+        let key = format!("{comma}\"{}\":", param.key);
         let span = ident.span();
-        capture_value(p, quote_spanned!(span=> &#ident), q!(__lf_w.member(#member)))
+        capture_value(p, quote_spanned!(span=> &#ident), q!(__lf_w.member_key(#key)))
     });
     let input = (!observe.params.is_empty()).then(|| {
         q! {

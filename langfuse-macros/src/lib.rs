@@ -38,8 +38,8 @@
 //!     let __lf_span = __private::enter(&__LF_SITE, |__lf_s| {
 //!         use __private::traits::*; // Serialize, else Debug, else the type name
 //!         if let Some(__lf_w) = __lf_s.input() {
-//!             (&&&&__private::Wrap(&a)).__lf_capture(__lf_w.member("\"a\":"));
-//!             (&&&&__private::Wrap(&b)).__lf_capture(__lf_w.member("\"b\":"));
+//!             (&&&&__private::Wrap(&a)).__lf_capture(__lf_w.member_key("\"a\":"));
+//!             (&&&&__private::Wrap(&b)).__lf_capture(__lf_w.member_key(",\"b\":"));
 //!         }
 //!     });
 //!     // The body as a closure, so that `return` and `?` come back here.

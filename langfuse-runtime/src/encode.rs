@@ -12,14 +12,14 @@ use crate::record::Metadata;
 /// Input/output encoding: `None` for JSON `null` (omitted on the wire), the raw text for a
 /// string, compact JSON for anything else.
 pub(crate) fn io_text<T: Serialize + ?Sized>(value: &T) -> Option<Payload> {
-    let mut json = Json::output(64);
+    let mut json = Json::output();
     let _ = json.write_serialize(value);
     json.into_io_text()
 }
 
 /// Compact JSON of any value; serialization failures become a JSON string placeholder.
 pub(crate) fn json_text<T: Serialize + ?Sized>(value: &T) -> JsonText {
-    let mut json = Json::with_capacity(16);
+    let mut json = Json::new();
     let _ = json.write_serialize(value);
     json.into_json_text()
 }
@@ -32,14 +32,14 @@ pub(crate) fn json_str_text(value: &str) -> JsonText {
     if value.len().saturating_mul(6).saturating_add(2) > crate::capture::field_budget() {
         return json_text(value);
     }
-    let mut json = Json::with_capacity(value.len() + 2);
+    let mut json = Json::new();
     json.write_str(value);
     json.into_json_text()
 }
 
 /// JSON text of a value that must be an object (usage, cost, model parameters), keys sorted.
 pub(crate) fn json_object_text<T: Serialize + ?Sized>(what: &str, value: &T) -> Option<JsonText> {
-    let mut json = Json::with_capacity(64);
+    let mut json = Json::new();
     if let Err(e) = json.write_serialize(value) {
         diag::warn(format_args!("{what} could not be serialized ({}); ignored", e.0));
         return None;
@@ -137,7 +137,7 @@ pub(crate) fn merge_metadata<T: Serialize + ?Sized>(
     bare: &mut Option<JsonText>,
     value: &T,
 ) {
-    let mut json = Json::with_capacity(64);
+    let mut json = Json::new();
     let written = json.write_serialize(value);
     let text = json.as_str();
     if written.is_ok() && text.starts_with('{') {
@@ -259,7 +259,7 @@ mod tests {
         ] {
             edges.insert(key, value);
         }
-        let mut json = Json::with_capacity(64);
+        let mut json = Json::new();
         json.write_serialize(&edges).unwrap();
         assert!(is_flat_and_sorted(json.as_str()), "{}", json.as_str());
         assert_eq!(json.as_str(), slow(json.as_str()));
@@ -268,16 +268,16 @@ mod tests {
     /// Pins the macro's capture (`capture`) and the manual API to the same bytes for `value`,
     /// as a whole output, as a metadata value and as an argument in the input object.
     fn same_bytes<T: Serialize + ?Sized>(value: &T, capture: impl Fn(&mut Json), expected: &str) {
-        let mut output = Json::output(64);
+        let mut output = Json::output();
         capture(&mut output);
         assert_eq!(output.into_io_text(), io_text(value), "output of {expected}");
-        let mut metadata = Json::with_capacity(16);
+        let mut metadata = Json::new();
         capture(&mut metadata);
         let manual = json_text(value);
         assert_eq!(metadata.into_string(), manual, "value {expected}");
         assert_eq!(manual, expected);
-        let mut input = Json::object(16);
-        capture(input.member("\"a\":"));
+        let mut input = Json::object();
+        capture(input.member_key("\"a\":"));
         let input = input.finish_object();
         assert_eq!(input, format!("{{\"a\":{expected}}}"));
         serde_json::from_str::<serde_json::Value>(&input).expect("valid JSON");

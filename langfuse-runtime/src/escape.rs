@@ -60,6 +60,36 @@ fn write_escape(out: &mut Vec<u8>, byte: u8, code: u8) {
     }
 }
 
+/// Whether `bytes` (a short text) needs no escaping, tested a word at a time: two overlapping
+/// words cover 4 to 16 bytes, and shorter texts are padded with spaces.
+#[inline]
+pub(crate) fn is_plain_short(bytes: &[u8]) -> bool {
+    let len = bytes.len();
+    // Always in range below; a missing word would read as spaces (plain).
+    let word = |at: usize| {
+        bytes
+            .get(at..)
+            .and_then(<[u8]>::first_chunk)
+            .map_or(LOW_BITS * 0x20, |w| u64::from_le_bytes(*w))
+    };
+    let half = |at: usize| {
+        bytes
+            .get(at..)
+            .and_then(<[u8]>::first_chunk)
+            .map_or(0x2020_2020, |w| u32::from_le_bytes(*w))
+    };
+    match len {
+        0 => true,
+        1..=3 => {
+            let padded = [bytes[0], bytes[len / 2], bytes[len - 1], b' ', b' ', b' ', b' ', b' '];
+            !has_escape(u64::from_le_bytes(padded))
+        }
+        4..=7 => !has_escape(u64::from(half(0)) | u64::from(half(len - 4)) << 32),
+        8..=16 => !has_escape(word(0)) && !has_escape(word(len - 8)),
+        _ => bytes.iter().all(|&b| ESCAPE[usize::from(b)] == 0),
+    }
+}
+
 /// Appends `text` escaped for the inside of a JSON string (no surrounding quotes).
 pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
@@ -146,6 +176,21 @@ mod tests {
 
     fn check(text: &str) {
         assert_eq!(escaped(text), serde_json::to_string(text).unwrap(), "{text:?}");
+    }
+
+    #[test]
+    fn short_texts_are_plain_exactly_when_nothing_is_escaped() {
+        for b in (0u8..0x80).chain([0xc3, 0xa9, 0xe2, 0x9c, 0x93]) {
+            for len in 0..=20 {
+                for at in 0..len {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    let plain = bytes.iter().all(|&b| ESCAPE[usize::from(b)] == 0);
+                    assert_eq!(is_plain_short(&bytes), plain, "{b:#x} at {at} of {len}");
+                }
+            }
+        }
+        assert!(is_plain_short(b"") && is_plain_short("é✓".as_bytes()));
     }
 
     #[test]

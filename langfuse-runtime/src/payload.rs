@@ -3,11 +3,15 @@
 //! copies bytes, and both parse on request, so an exporter or the console never needs a JSON
 //! reader of its own.
 
+mod compact;
+
 use std::fmt;
 use std::ops::Deref;
 
 use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde_json::value::RawValue;
+
+pub(crate) use compact::{CompactText, INLINE_CAPACITY};
 
 /// Compact JSON text of one value, exactly as it goes on the wire.
 ///
@@ -23,12 +27,19 @@ use serde_json::value::RawValue;
 /// assert_eq!(value["input"], 12);
 /// assert!("{not json".parse::<JsonText>().is_err());
 /// ```
+// Short texts are inline (`CompactText`): most captured values need no heap buffer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct JsonText(String);
+pub struct JsonText(CompactText);
 
 impl JsonText {
     /// Text the SDK's encoder produced: valid JSON by construction, not re-checked.
     pub(crate) fn from_encoded(text: String) -> Self {
+        Self(CompactText::heap(text))
+    }
+
+    /// [`JsonText::from_encoded`] for text already in its final storage.
+    #[inline(always)]
+    pub(crate) fn from_encoded_compact(text: CompactText) -> Self {
         Self(text)
     }
 
@@ -39,8 +50,9 @@ impl JsonText {
     /// let text: JsonText = r#"{"a":1}"#.parse().unwrap();
     /// assert_eq!(text.as_str(), r#"{"a":1}"#);
     /// ```
+    #[inline(always)]
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     /// The JSON text, owned.
@@ -51,7 +63,14 @@ impl JsonText {
     /// assert_eq!(text.into_string(), "[1,2]");
     /// ```
     pub fn into_string(self) -> String {
-        self.0
+        self.0.into_string()
+    }
+
+    /// The heap buffer of the text, if it has one (short texts have none): what
+    /// [`crate::recycle`] takes back.
+    #[inline]
+    pub(crate) fn into_buffer(self) -> Option<String> {
+        self.0.into_buffer()
     }
 
     /// Deserializes the text into any type, e.g. `serde_json::Value`.
@@ -62,7 +81,7 @@ impl JsonText {
     /// assert_eq!(text.parse_as::<Vec<u8>>().unwrap(), vec![1, 2, 3]);
     /// ```
     pub fn parse_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(&self.0)
+        serde_json::from_str(self.as_str())
     }
 
     /// The members of a JSON object in their order, each value as its own JSON text; `None`
@@ -86,32 +105,33 @@ impl JsonText {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut members = Vec::with_capacity(map.size_hint().unwrap_or(4));
                 while let Some((key, value)) = map.next_entry::<String, Box<RawValue>>()? {
-                    members.push((key, JsonText(value.get().to_owned())));
+                    members.push((key, JsonText(CompactText::copied(value.get()))));
                 }
                 Ok(members)
             }
         }
-        let mut de = serde_json::Deserializer::from_str(&self.0);
+        let mut de = serde_json::Deserializer::from_str(self.as_str());
         serde::Deserializer::deserialize_map(&mut de, Members).ok()
     }
 }
 
 impl Deref for JsonText {
     type Target = str;
+    #[inline(always)]
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl AsRef<str> for JsonText {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl fmt::Display for JsonText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -121,31 +141,31 @@ impl std::str::FromStr for JsonText {
     /// Checks that `text` is one JSON value and keeps it as it is.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         serde_json::from_str::<serde::de::IgnoredAny>(text)?;
-        Ok(Self(text.to_owned()))
+        Ok(Self(CompactText::copied(text)))
     }
 }
 
 impl PartialEq<str> for JsonText {
     fn eq(&self, other: &str) -> bool {
-        self.0 == other
+        self.as_str() == other
     }
 }
 
 impl PartialEq<&str> for JsonText {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
+        self.as_str() == *other
     }
 }
 
 impl PartialEq<String> for JsonText {
     fn eq(&self, other: &String) -> bool {
-        self.0 == *other
+        self.as_str() == other
     }
 }
 
 impl PartialEq<JsonText> for String {
     fn eq(&self, other: &JsonText) -> bool {
-        *self == other.0
+        self == other.as_str()
     }
 }
 
@@ -195,10 +215,11 @@ impl Payload {
     /// assert_eq!(Payload::from("hi").as_str(), "hi");
     /// assert_eq!(Payload::Json(r#"{"q":1}"#.parse().unwrap()).as_str(), r#"{"q":1}"#);
     /// ```
+    #[inline(always)]
     pub fn as_str(&self) -> &str {
         match self {
             Self::Text(text) => text,
-            Self::Json(json) => json,
+            Self::Json(json) => json.as_str(),
         }
     }
 
@@ -237,13 +258,24 @@ impl Payload {
     pub fn into_string(self) -> String {
         match self {
             Self::Text(text) => text,
-            Self::Json(json) => json.0,
+            Self::Json(json) => json.into_string(),
+        }
+    }
+
+    /// The heap buffer of the wire text, if it has one (short JSON has none): what
+    /// [`crate::recycle`] takes back.
+    #[inline]
+    pub(crate) fn into_buffer(self) -> Option<String> {
+        match self {
+            Self::Text(text) => Some(text),
+            Self::Json(json) => json.into_buffer(),
         }
     }
 }
 
 impl Deref for Payload {
     type Target = str;
+    #[inline(always)]
     fn deref(&self) -> &str {
         self.as_str()
     }

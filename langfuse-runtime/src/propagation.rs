@@ -54,11 +54,15 @@ pub fn propagate_attributes() -> Propagate {
 }
 
 fn checked(what: &str, value: String) -> Option<String> {
+    within_limit(what, &value).then_some(value)
+}
+
+fn within_limit(what: &str, value: &str) -> bool {
     if value.chars().count() > MAX_VALUE_LEN {
         diag::warn(format_args!("{what} longer than {MAX_VALUE_LEN} characters dropped"));
-        None
+        false
     } else {
-        Some(value)
+        true
     }
 }
 
@@ -262,10 +266,8 @@ impl Propagate {
 
     /// [`Propagate::metadata`] with the value already encoded (baggage received).
     pub(crate) fn metadata_json(mut self, key: &str, json: JsonText) -> Self {
-        if json != "null"
-            && let Some(json) = checked("trace metadata value", json.into_string())
-        {
-            self.update.metadata.insert(key, JsonText::from_encoded(json));
+        if json != "null" && within_limit("trace metadata value", &json) {
+            self.update.metadata.insert(key, json);
         }
         self
     }

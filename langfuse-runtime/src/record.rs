@@ -352,13 +352,16 @@ impl ObservationRecord {
     /// on the export thread.
     pub(crate) fn take_detail_buffers(&mut self, mut keep: impl FnMut(String)) {
         let Some(details) = self.details.as_mut() else { return };
+        // Short JSON texts are inline: only heap buffers are handed over.
         for (_, value) in &mut details.metadata.0 {
-            keep(std::mem::take(value).into_string());
+            if let Some(buffer) = std::mem::take(value).into_buffer() {
+                keep(buffer);
+            }
         }
         if let Some(g) = details.generation.as_mut() {
             for text in [&mut g.model_parameters, &mut g.usage_details] {
-                if let Some(text) = text.take() {
-                    keep(text.into_string());
+                if let Some(buffer) = text.take().and_then(JsonText::into_buffer) {
+                    keep(buffer);
                 }
             }
             if let Some(model) = g.model.take() {

@@ -7,10 +7,15 @@
 //!
 //! The pool is bounded in bytes, and a thread keeps at most a small batch of its own, so the
 //! memory held for reuse stays small whatever the load.
+//!
+//! Only values that outgrow the capture buffer's inline start take a buffer here: short ones
+//! are captured and sent inline (`capture/utf8.rs`, `payload/compact.rs`), with no buffer to
+//! take or give back.
 
 use std::cell::RefCell;
 use std::sync::Mutex;
 
+use crate::payload::Payload;
 use crate::record::ObservationRecord;
 
 /// Smallest buffer handed out, so recycled buffers rarely need to grow.
@@ -57,6 +62,22 @@ fn take(pool: &Mutex<Pool>, local: &RefCell<Vec<Vec<u8>>>, buf: &mut Vec<u8>) {
     }
 }
 
+/// Keeps a buffer this thread has no use for now among its recycled ones, for its next
+/// captures: as many as a batch, the rest are freed.
+pub(crate) fn keep(mut buf: Vec<u8>) {
+    if !(MIN_CAPACITY..=MAX_KEPT_CAPACITY).contains(&buf.capacity()) {
+        return;
+    }
+    buf.clear();
+    let _ = LOCAL.try_with(|local| {
+        if let Ok(mut local) = local.try_borrow_mut()
+            && local.len() < LOCAL_BATCH
+        {
+            local.push(buf);
+        }
+    });
+}
+
 #[cold]
 fn refill(pool: &Mutex<Pool>, local: &mut Vec<Vec<u8>>) {
     // The export thread holds the lock only to append a batch: waiting is brief and cheaper
@@ -87,8 +108,9 @@ fn reclaim_into(pool: &Mutex<Pool>, records: &mut [ObservationRecord]) {
     };
     for record in records.iter_mut() {
         for slot in [&mut record.input, &mut record.output] {
-            if let Some(text) = slot.take() {
-                keep(text.into_string());
+            // Short JSON is inline: only heap buffers come back.
+            if let Some(buffer) = slot.take().and_then(Payload::into_buffer) {
+                keep(buffer);
             }
         }
         // The JSON texts of a bridged span's details (the `#[observe]` path sets none).
@@ -172,6 +194,23 @@ mod tests {
         r.input = Some(String::with_capacity(256).into());
         reclaim_into(&pool, std::slice::from_mut(&mut r));
         assert!(pool.lock().unwrap().buffers.is_empty());
+    }
+
+    #[test]
+    fn a_kept_buffer_is_handed_out_on_the_same_thread() {
+        std::thread::spawn(|| {
+            let mut buf = Vec::with_capacity(300);
+            buf.push(1);
+            let pointer = buf.as_ptr();
+            keep(buf);
+            let again = buffer(16);
+            assert_eq!((again.as_ptr(), again.len()), (pointer, 0));
+            keep(Vec::with_capacity(MAX_KEPT_CAPACITY + 1)); // too big: freed, not kept
+            keep(Vec::new());
+            assert!(LOCAL.with_borrow(Vec::is_empty));
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Rows A and E for `valgrind --tool=callgrind`: instructions per call, a number that does not
 //! drift with the machine's speed the way timings do. Run it with `benches/instructions.sh`.
 //!
-//! `instructions [A|F|E0|E1|E2|E3]` (default A; F is the async variant of A, H300 the realistic burst's call). Warms up (so that frames, capture buffers and
+//! `instructions [A|F|G|H300|E0|E1|E2|E3]` (default A; F is the async variant of A, G a short
+//! string argument, H300 the realistic burst's call). Warms up (so that frames, capture buffers and
 //! thread buffers are recycled, as in a long run), then calls the row's function in
 //! `measured` 100 × 1,000 times, flushing between the rounds outside `measured`: under
 //! valgrind the threads take turns, so without the flushes the export thread would fall
@@ -31,6 +32,13 @@ fn measured(f: fn(i64, i64) -> i64, n: i64) {
     for i in 0..n {
         black_box(f(black_box(i), 2));
     }
+}
+
+/// Row G with a short argument (input `{"s":"Langfuse"}`, output `8`), in row A's shape: what
+/// a string argument costs beyond row A's integers.
+#[inline(never)]
+fn observed_len_of_name(a: i64, _: i64) -> i64 {
+    langfuse_benches::observed_len(black_box("Langfuse")) as i64 + a
 }
 
 /// Waits until everything submitted is exported. Under valgrind the threads take turns, so
@@ -86,17 +94,21 @@ fn main() {
     let (client, f): (_, fn(i64, i64) -> i64) = match row.as_str() {
         "A" => (clients::counting(&exporter), observed_add),
         "F" => (clients::counting(&exporter), polled_add_async),
+        "G" => (clients::counting(&exporter), observed_len_of_name),
         "H300" => (clients::counting(&exporter), answer_300b),
         "E0" => (clients::no_keys(), bare_add),
         "E1" => (clients::no_keys(), observed_add),
         "E2" => (clients::tracing_disabled(), observed_add),
         "E3" => (clients::unsampled(&exporter), observed_add),
-        other => panic!("unknown row {other:?}: A, F, H300, E0, E1, E2 or E3"),
+        other => panic!("unknown row {other:?}: A, F, G, H300, E0, E1, E2 or E3"),
     };
     run(f, &client);
     drain(&client);
-    let expected =
-        if matches!(row.as_str(), "A" | "F" | "H300") { MEASURED_CALLS + 300_000 + 1 } else { 0 };
+    let expected = if matches!(row.as_str(), "A" | "F" | "G" | "H300") {
+        MEASURED_CALLS + 300_000 + 1
+    } else {
+        0
+    };
     assert_eq!(exporter.count(), expected, "row {row} exported what it should not, or lost");
     println!("calls: {MEASURED_CALLS}, exported: {}", exporter.count());
 }

@@ -7,86 +7,179 @@
 //! `str` fragments, ASCII numbers and punctuation: serde_json's own `to_string` relies on the
 //! same fact), and cuts rounded down to a character boundary. Debug builds re-check the whole
 //! buffer whenever it is read as text, which the unit tests below exercise.
+//!
+//! A capture starts in a small array inside the buffer itself and moves to a heap buffer
+//! (recycled, [`crate::recycle`]) only when it outgrows it. Most calls capture small values
+//! (`{"a":1,"b":2}`, `3`): those never touch a heap buffer or a thread-local, and end as an
+//! inline [`CompactText`]. Writers that need a `Vec` (serde, the escaper, cuts) move the text
+//! to the heap first.
 
 use std::io;
 
 use super::isolate::StackGuard;
+use crate::payload::{CompactText, INLINE_CAPACITY};
 
 /// Bytes of UTF-8 text (see the module docs).
 #[derive(Debug, Default)]
 pub(crate) struct Utf8Buf {
-    bytes: Vec<u8>,
+    /// The text once it is on the heap; until then no buffer (capacity 0), and the text is
+    /// `inline[..inline_len]`. A heap buffer always has capacity ([`crate::recycle::buffer`]).
+    heap: Vec<u8>,
+    inline_len: u8,
+    /// At most `INLINE_CAPACITY` bytes of text, and room past them for a whole small integer
+    /// written at once ([`Utf8Buf::push_small_integer`]).
+    inline: [u8; INLINE_CAPACITY + INTEGER_SLACK],
 }
 
+/// What [`Utf8Buf::push_small_integer`] may write past the text's inline room.
+const INTEGER_SLACK: usize = 3;
+
 impl Utf8Buf {
-    /// An empty buffer taken from [`crate::recycle`].
-    #[inline]
-    pub(crate) fn recycled(capacity: usize) -> Self {
-        Self { bytes: crate::recycle::buffer(capacity) }
+    #[inline(always)]
+    fn on_heap(&self) -> bool {
+        self.heap.capacity() != 0
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn len(&self) -> usize {
-        self.bytes.len()
+        if self.on_heap() { self.heap.len() } else { usize::from(self.inline_len) }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        if self.on_heap() { &self.heap } else { &self.inline[..usize::from(self.inline_len)] }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn as_str(&self) -> &str {
-        debug_assert!(std::str::from_utf8(&self.bytes).is_ok(), "capture buffer is not UTF-8");
+        let bytes = self.as_bytes();
+        debug_assert!(std::str::from_utf8(bytes).is_ok(), "capture buffer is not UTF-8");
         // SAFETY: the module's invariant (see the module docs).
-        unsafe { std::str::from_utf8_unchecked(&self.bytes) }
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
-    #[inline]
+    /// The heap buffer, the text moved into it first if it was inline, with room for
+    /// `additional` more bytes.
+    #[inline(never)]
+    fn heap(&mut self, additional: usize) -> &mut Vec<u8> {
+        if !self.on_heap() {
+            let len = usize::from(self.inline_len);
+            let mut heap = crate::recycle::buffer(len + additional);
+            // The whole array, then cut: a copy of fixed size is a few moves, not a `memcpy`.
+            heap.extend_from_slice(&self.inline);
+            heap.truncate(len);
+            self.heap = heap;
+        } else {
+            self.heap.reserve(additional);
+        }
+        &mut self.heap
+    }
+
+    #[inline(always)]
     pub(crate) fn push(&mut self, c: char) {
         if c.is_ascii() {
-            self.bytes.push(c as u8);
+            self.push_bytes(&[c as u8]);
         } else {
             self.push_str(c.encode_utf8(&mut [0; 4]));
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_str(&mut self, text: &str) {
-        self.bytes.extend_from_slice(text.as_bytes());
+        self.push_bytes(text.as_bytes());
+    }
+
+    /// Whole UTF-8 sequences only (see the module docs).
+    #[inline(always)]
+    fn push_bytes(&mut self, bytes: &[u8]) {
+        if !self.on_heap() {
+            let len = usize::from(self.inline_len);
+            if len + bytes.len() <= INLINE_CAPACITY {
+                self.inline[len..len + bytes.len()].copy_from_slice(bytes);
+                self.inline_len = (len + bytes.len()) as u8;
+                return;
+            }
+        }
+        self.heap(bytes.len()).extend_from_slice(bytes);
+    }
+
+    /// Appends `value` (< 10,000) in decimal, as four bytes stored at once and counted by its
+    /// digits: the bytes past the text in the inline array are not part of it.
+    #[inline(always)]
+    pub(crate) fn push_small_integer(&mut self, value: u16) {
+        debug_assert!(value < 10_000);
+        let n = usize::from(value);
+        let (digits, len) = if n < 10 {
+            ([b'0' + n as u8, 0, 0, 0], 1)
+        } else if n < 100 {
+            ([PAIRS[2 * n], PAIRS[2 * n + 1], 0, 0], 2)
+        } else {
+            let (hi, lo) = (n / 100 % 100, n % 100);
+            let four = [PAIRS[2 * hi], PAIRS[2 * hi + 1], PAIRS[2 * lo], PAIRS[2 * lo + 1]];
+            if hi < 10 { ([four[1], four[2], four[3], 0], 3) } else { (four, 4) }
+        };
+        if !self.on_heap() {
+            let at = usize::from(self.inline_len);
+            if at + len <= INLINE_CAPACITY {
+                // `at + 4 <= INLINE_CAPACITY + INTEGER_SLACK`, as `len >= 1`.
+                self.inline[at..at + 4].copy_from_slice(&digits);
+                self.inline_len = (at + len) as u8;
+                return;
+            }
+        }
+        self.push_bytes(&digits[..len]);
     }
 
     /// Appends `text` escaped for the inside of a JSON string.
     #[inline]
     pub(crate) fn push_escaped(&mut self, text: &str) {
-        crate::escape::escape_into(&mut self.bytes, text);
+        // A short argument (a name, an id) that needs no escape stays inline, if its closing
+        // quote fits too (else the text moves to the heap anyway: no point testing it).
+        if !self.on_heap()
+            && usize::from(self.inline_len) + text.len() < INLINE_CAPACITY
+            && crate::escape::is_plain_short(text.as_bytes())
+        {
+            self.push_str(text);
+            return;
+        }
+        crate::escape::escape_into(self.heap(text.len()), text);
     }
 
     #[inline]
     pub(crate) fn reserve(&mut self, additional: usize) {
-        self.bytes.reserve(additional);
+        if self.on_heap() {
+            self.heap.reserve(additional);
+        } else if usize::from(self.inline_len) + additional > INLINE_CAPACITY {
+            self.heap(additional);
+        }
     }
 
     #[inline]
     pub(crate) fn clear(&mut self) {
-        self.bytes.clear();
+        self.heap.clear();
+        self.inline_len = 0;
     }
 
     /// Shortens the text to at most `len` bytes, rounded down to a character boundary.
     pub(crate) fn truncate(&mut self, len: usize) {
         let len = floor_char_boundary(self.as_str(), len);
-        self.bytes.truncate(len);
+        if self.on_heap() {
+            self.heap.truncate(len);
+        } else {
+            self.inline_len = len as u8;
+        }
     }
 
     /// Cuts the inside of a JSON string that starts at `content_start` to at most `end`
     /// bytes of buffer, never inside a character or an escape sequence, so that closing the
     /// string afterwards yields valid JSON.
     pub(crate) fn cut_string_content(&mut self, content_start: usize, end: usize) {
-        let limit = end.min(self.bytes.len());
+        let bytes = self.as_bytes();
+        let limit = end.min(bytes.len());
         let mut i = content_start;
         while i < limit {
-            let step = match self.bytes[i] {
-                b'\\' if self.bytes.get(i + 1) == Some(&b'u') => 6,
+            let step = match bytes[i] {
+                b'\\' if bytes.get(i + 1) == Some(&b'u') => 6,
                 b'\\' => 2,
                 b if b < 0x80 => 1,
                 b if b < 0xe0 => 2,
@@ -98,7 +191,7 @@ impl Utf8Buf {
             }
             i += step;
         }
-        if i < self.bytes.len() {
+        if i < bytes.len() {
             self.truncate(i);
         }
     }
@@ -113,19 +206,52 @@ impl Utf8Buf {
         guard: &StackGuard,
         cut: &mut bool,
     ) -> serde_json::Result<()> {
-        let start = self.bytes.len();
-        let result = serde_json::to_writer(Sink { bytes: &mut self.bytes, end, guard, cut }, value);
-        debug_assert!(std::str::from_utf8(&self.bytes[start..]).is_ok());
+        let bytes = self.heap(0);
+        let start = bytes.len();
+        let result = serde_json::to_writer(Sink { bytes: &mut *bytes, end, guard, cut }, value);
+        debug_assert!(std::str::from_utf8(&bytes[start..]).is_ok());
         result
     }
 
+    /// The text in a buffer of its own: the heap buffer (recycled, if the text was inline).
     #[inline]
-    pub(crate) fn into_string(self) -> String {
-        debug_assert!(std::str::from_utf8(&self.bytes).is_ok(), "capture buffer is not UTF-8");
+    pub(crate) fn into_string(mut self) -> String {
+        let bytes = std::mem::take(self.heap(0));
+        debug_assert!(std::str::from_utf8(&bytes).is_ok(), "capture buffer is not UTF-8");
         // SAFETY: the module's invariant (see the module docs).
-        unsafe { String::from_utf8_unchecked(self.bytes) }
+        unsafe { String::from_utf8_unchecked(bytes) }
+    }
+
+    /// The text, inline when short, else in the heap buffer.
+    #[inline(always)]
+    pub(crate) fn into_compact(self) -> CompactText {
+        if !self.on_heap() {
+            let mut bytes = [0; INLINE_CAPACITY];
+            bytes.copy_from_slice(&self.inline[..INLINE_CAPACITY]);
+            debug_assert!(std::str::from_utf8(self.as_bytes()).is_ok());
+            // SAFETY: inline, the text is `inline[..inline_len]` with `inline_len <=
+            // INLINE_CAPACITY`, valid UTF-8 by the module's invariant.
+            return unsafe { CompactText::from_inline_unchecked(bytes, self.inline_len) };
+        }
+        match CompactText::inline(self.as_str()) {
+            // Grew on the heap, then was cut or is short anyway: the buffer stays on this
+            // thread for the next capture that outgrows the inline start.
+            Some(text) => {
+                crate::recycle::keep(self.heap);
+                text
+            }
+            None => CompactText::heap(self.into_string()),
+        }
     }
 }
+
+/// The decimal digits of 0 to 99, two bytes each.
+const PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
 
 /// The largest index ≤ `index` that is a character boundary of `text`.
 pub(crate) fn floor_char_boundary(text: &str, index: usize) -> usize {
@@ -193,7 +319,7 @@ mod tests {
     const TEXT: &str = "aé✓🦀\"\\\n\u{1}z";
 
     fn valid(buf: &Utf8Buf) -> &str {
-        std::str::from_utf8(&buf.bytes).expect("buffer holds UTF-8")
+        std::str::from_utf8(buf.as_bytes()).expect("buffer holds UTF-8")
     }
 
     #[test]
@@ -249,11 +375,87 @@ mod tests {
     }
 
     #[test]
+    fn small_integers_match_the_general_formatting_inline_and_on_the_heap() {
+        for n in 0..10_000u16 {
+            let mut inline = Utf8Buf::default();
+            inline.push_small_integer(n);
+            assert_eq!(inline.as_str(), n.to_string());
+            assert!(!inline.on_heap());
+            // Where four bytes no longer fit inline, and after the text moved to the heap.
+            let mut edge = Utf8Buf::default();
+            edge.push_str("0123456789ab");
+            edge.push_small_integer(n);
+            edge.push_small_integer(n);
+            assert_eq!(edge.as_str(), format!("0123456789ab{n}{n}"));
+        }
+    }
+
+    #[test]
+    fn a_text_moves_to_the_heap_exactly_when_it_outgrows_the_inline_array() {
+        let mut buf = Utf8Buf::default();
+        buf.push('{');
+        buf.push_str("\"abcdefghijk\"");
+        assert!(!buf.on_heap() && buf.len() == INLINE_CAPACITY - 1);
+        buf.push('✓'); // three bytes: no longer fit
+        assert!(buf.on_heap());
+        buf.push('}');
+        assert_eq!(buf.as_str(), "{\"abcdefghijk\"✓}");
+        buf.clear();
+        assert_eq!((buf.len(), buf.as_str()), (0, ""));
+        buf.push_str("[1]");
+        assert_eq!(buf.into_compact().as_str(), "[1]");
+        let mut long = Utf8Buf::default();
+        long.push_str("[1234567890,1234567890]");
+        assert_eq!(long.into_compact().into_buffer().as_deref(), Some("[1234567890,1234567890]"));
+        let mut short = Utf8Buf::default();
+        short.push_str("é✓");
+        short.truncate(3);
+        assert_eq!(short.as_str(), "é", "an inline cut lands on a character boundary too");
+        assert_eq!(short.into_string(), "é");
+    }
+
+    #[test]
+    fn short_plain_strings_stay_inline_and_escape_like_the_escaper() {
+        for text in
+            ["", "hi", "é✓", "a\"b", "tab\t", "\\", "\u{1f}", "fourteen bytes", "fifteen bytes!!"]
+        {
+            let mut buf = Utf8Buf::default();
+            buf.push_escaped(text);
+            let mut expected = Vec::new();
+            crate::escape::escape_into(&mut expected, text);
+            assert_eq!(buf.as_bytes(), expected, "{text:?}");
+            let plain = expected.len() == text.len();
+            assert_eq!(buf.on_heap(), !plain || text.len() >= INLINE_CAPACITY, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn every_writer_keeps_utf8_from_an_inline_start() {
+        let mut buf = Utf8Buf::default();
+        buf.push('"');
+        buf.push_escaped("a\n");
+        buf.push('"');
+        assert_eq!(buf.as_str(), "\"a\\n\"");
+        let mut cut = false;
+        let mut ser = Utf8Buf::default();
+        ser.push('[');
+        ser.serialize(&1.5, usize::MAX, &StackGuard::here(), &mut cut).unwrap();
+        ser.push(']');
+        assert_eq!(ser.as_str(), "[1.5]");
+        ser.reserve(100);
+        assert!(ser.on_heap() && ser.as_str() == "[1.5]");
+        let mut reserved = Utf8Buf::default();
+        reserved.reserve(100);
+        reserved.push('x');
+        assert!(reserved.on_heap() && reserved.as_str() == "x");
+    }
+
+    #[test]
     #[cfg(debug_assertions)]
     #[should_panic(expected = "not UTF-8")]
     fn the_debug_check_catches_a_broken_invariant() {
         // Only this module can do this; the check is what would catch such a bug in it.
-        let buf = Utf8Buf { bytes: vec![b'a', 0xe2, 0x9c] };
+        let buf = Utf8Buf { heap: vec![b'a', 0xe2, 0x9c], ..Utf8Buf::default() };
         let _ = buf.into_string();
     }
 }

@@ -116,7 +116,7 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
             let io_default = frame.client().io_capture_enabled;
             let capture_output = site.capture_output.unwrap_or(io_default);
             let mut start = Start {
-                input: site.capture_input.unwrap_or(io_default).then(|| Json::object(128)),
+                input: site.capture_input.unwrap_or(io_default).then(Json::object),
                 metadata: Vec::new(),
             };
             capture(&mut start);

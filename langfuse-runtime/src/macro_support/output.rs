@@ -25,9 +25,11 @@ impl Output {
             return None;
         }
         let whole_output = self.whole_output;
-        Some(self.value.get_or_insert_with(|| {
-            if whole_output { Json::output(64) } else { Json::with_capacity(64) }
-        }))
+        Some(self.value.get_or_insert_with(
+            || {
+                if whole_output { Json::output() } else { Json::new() }
+            },
+        ))
     }
 
     /// Marks the call failed (`Err`): level ERROR with `message` as status, no output.

@@ -65,7 +65,7 @@ impl Start {
 
     /// The value of metadata key `key`.
     pub fn metadata(&mut self, key: &'static str) -> &mut Json {
-        self.metadata.push((key, Json::with_capacity(16)));
+        self.metadata.push((key, Json::new()));
         let last = self.metadata.len() - 1;
         &mut self.metadata[last].1
     }
