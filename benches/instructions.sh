@@ -15,7 +15,7 @@ rows=("$@")
 [ ${#rows[@]} -eq 0 ] && rows=(A)
 for row in "${rows[@]}"; do
   valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out" \
-    --toggle-collect='*instructions::measured*' target/release/instructions "$row" \
+    --toggle-collect='*instructions::measured*' "${CARGO_TARGET_DIR:-target}/release/instructions" "$row" \
     > "$out/stdout" 2> "$out/log"
   total=$(grep -oE 'Collected : [0-9]+' "$out/log" | grep -oE '[0-9]+')
   calls=$(grep -oE '^calls: [0-9]+' "$out/stdout" | grep -oE '[0-9]+')
