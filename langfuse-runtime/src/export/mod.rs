@@ -48,6 +48,7 @@ pub(crate) mod otlp;
 pub(crate) mod pipeline;
 mod report;
 mod stats;
+mod thread_buffer;
 
 pub use console::ConsoleExporter;
 pub(crate) use http::{OtlpHttpExporter, OtlpHttpSettings};

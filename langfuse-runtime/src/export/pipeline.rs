@@ -1,11 +1,12 @@
 //! Moves finished observations from instrumented threads to the exporters without a per-span
 //! cross-thread hand-off.
 //!
-//! Each thread appends to its own buffer (an uncontended lock: no syscall, no allocation) and
-//! hands the whole buffer over when it fills, getting an emptied one back. The export thread is
-//! woken at most once per eight requests' worth of queued observations, so producers almost
-//! never make a syscall. It also sweeps the buffers of idle threads on every tick and on
-//! `flush()`, so nothing waits on a thread that stopped producing. Memory is bounded in count
+//! Each thread appends to its own buffer ([`ThreadBuffer`]: no lock, no atomic
+//! read-modify-write, no allocation) and hands the whole buffer over when it fills, getting an
+//! emptied one back. The export thread is woken at most once per eight requests' worth of
+//! queued observations, so producers almost never make a syscall. It also sweeps the buffers
+//! of idle threads on every tick and on `flush()`, taking what they have published so far, so
+//! nothing waits on a thread that stopped producing. Memory is bounded in count
 //! and in bytes: at most `max_queue_size` observations and `max_queue_bytes` (approximately,
 //! see [`record_bytes`]) wait for export, plus one partial buffer per thread, itself held under
 //! a 64th of the byte bound; beyond that whole hand-offs are dropped and counted by reason.
@@ -18,14 +19,15 @@
 //! and records still in thread buffers are added to both `created` and `pending` by
 //! [`Pipeline::stats`]; that keeps the submit path free of shared counters.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::stats::{DropCounts, ExportStats};
+use super::thread_buffer::{Pushed, ThreadBuffer};
 use super::{FlushReport, SpanExporter};
 use crate::diag;
 use crate::record::ObservationRecord;
@@ -93,30 +95,6 @@ enum Message {
     Shutdown(mpsc::Sender<()>),
 }
 
-/// Moves the record out of `slot` to the end of `records` with one copy of its bytes (a
-/// `take()` then `push` copies the 160-byte record twice: out of the slot, then into the
-/// vector) and returns it where it now lives. Leaves `None` in `slot`.
-#[inline(always)]
-fn push_taken<'a>(
-    records: &'a mut Vec<ObservationRecord>,
-    slot: &mut Option<ObservationRecord>,
-) -> Option<&'a ObservationRecord> {
-    let source: *const ObservationRecord = slot.as_ref()?;
-    records.reserve(1);
-    let len = records.len();
-    // SAFETY: `reserve(1)` left room for one more element at `len`; `source` points to a
-    // valid, initialized record that `slot` owns and that cannot overlap the vector's buffer.
-    // Its bytes are copied once into the vector, and `slot` is then overwritten with `None`
-    // without dropping the old value, so ownership moves exactly once (nothing between the
-    // copy and `set_len` can panic, so no double drop or leak is possible).
-    unsafe {
-        std::ptr::copy_nonoverlapping(source, records.as_mut_ptr().add(len), 1);
-        std::ptr::write(slot, None);
-        records.set_len(len + 1);
-    }
-    records.last()
-}
-
 /// Whole buffers change hands, so a hand-off moves one pointer, not the records; the copy
 /// into export batches happens on the export thread.
 #[derive(Default)]
@@ -131,30 +109,6 @@ const MAX_SPARE_BUFFERS: usize = 64;
 /// After shutdown's deadline, how long it still waits for the export thread to count what it
 /// abandons (it sends nothing more, so this only covers a request already on the wire).
 const ABANDON_GRACE: Duration = Duration::from_millis(250);
-
-/// A thread's records not handed over yet, and their [`record_bytes`].
-#[derive(Default)]
-struct Local {
-    records: Vec<ObservationRecord>,
-    bytes: usize,
-}
-
-impl Local {
-    fn take_into(&mut self, shared: &Shared) {
-        let bytes = std::mem::take(&mut self.bytes);
-        shared.hand_off(&mut self.records, bytes);
-    }
-}
-
-struct ThreadBuffer {
-    local: Mutex<Local>,
-}
-
-impl ThreadBuffer {
-    fn lock(&self) -> MutexGuard<'_, Local> {
-        self.local.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 struct Shared {
     id: u64,
@@ -188,6 +142,9 @@ struct Shared {
     failed: AtomicU64,
     lost_at_shutdown: AtomicU64,
     closed: AtomicBool,
+    /// `id` while open, `CLOSED_ID` once `closed`: the submit path compares it with `FAST`'s
+    /// id, one check for both.
+    open_id: AtomicU64,
     /// Shutdown ran out of time: the export thread sends nothing more and counts the rest lost.
     abandoned: AtomicBool,
     /// The counters at the last flush or shutdown report, which reports count from.
@@ -239,6 +196,20 @@ impl Shared {
         }
     }
 
+    /// Settles `buffer` up, handing its records over once they reach a batch or the byte bound
+    /// (or when `force`); `refill` unless its thread is ending.
+    ///
+    /// # Safety
+    /// As for [`ThreadBuffer::settle`]: on the owning thread, no other owner call meanwhile.
+    unsafe fn settle(&self, buffer: &ThreadBuffer, force: bool, refill: bool) {
+        // SAFETY: passed on to the caller. `hand_off` makes no owner call on any buffer.
+        unsafe {
+            buffer.settle(self.local_batch, self.local_bytes, force, refill, |records, bytes| {
+                self.hand_off(records, bytes)
+            });
+        }
+    }
+
     /// Logs the drops so far, at most once per [`DROP_LOG_INTERVAL`].
     fn log_drop(&self) {
         let now = self.started.elapsed().as_millis() as u64 + 1;
@@ -283,12 +254,12 @@ impl Shared {
         self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
         self.queued.fetch_sub(queued, Ordering::SeqCst);
         self.lost_at_shutdown.fetch_add(queued as u64, Ordering::SeqCst);
+        let mut leftovers = Vec::new();
         for buffer in self.buffers.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let mut local = buffer.lock();
-            let n = local.records.len() as u64;
-            self.created.fetch_add(n, Ordering::SeqCst);
-            self.lost_at_shutdown.fetch_add(n, Ordering::SeqCst);
-            *local = Local::default();
+            buffer.take_published(&mut leftovers, |n, _| {
+                self.created.fetch_add(n as u64, Ordering::SeqCst);
+                self.lost_at_shutdown.fetch_add(n as u64, Ordering::SeqCst);
+            });
         }
     }
 
@@ -300,7 +271,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|b| b.lock().records.len() as u64)
+            .map(|b| b.pending() as u64)
             .sum();
         let dropped_by = DropCounts {
             queue_full_count: self.dropped_queue_full.load(Ordering::SeqCst),
@@ -349,29 +320,48 @@ impl Shared {
     }
 }
 
-/// One registration per (thread, pipeline).
+/// One registration per (thread, pipeline): this thread owns `buffer`.
 struct LocalEntry {
     pipeline: Weak<Shared>,
     id: u64,
     buffer: Arc<ThreadBuffer>,
 }
 
-#[derive(Default)]
-struct LocalBuffers(Vec<LocalEntry>);
+/// This thread's buffers, one per pipeline it submitted to.
+///
+/// Every owner call on a buffer ([`ThreadBuffer::push`], [`ThreadBuffer::settle`]) is made
+/// from here, on the owning thread, and never while another is running on the same buffer:
+/// `push` runs no other code, and `settle` (which can log, so in principle re-enter `submit`)
+/// runs only with `entries` borrowed and [`FAST`] cleared, so a re-entrant `submit` finds
+/// neither and hands its record over directly.
+struct LocalBuffers {
+    entries: RefCell<Vec<LocalEntry>>,
+}
+
+/// Pipeline ids start at 1.
+const NO_FAST: (u64, *const ThreadBuffer) = (0, std::ptr::null());
 
 impl Drop for LocalBuffers {
     fn drop(&mut self) {
+        // `FAST` outlives `LOCAL` (it has no destructor): it must not name these buffers.
+        let _ = FAST.try_with(|fast| fast.set(NO_FAST));
         // The thread is ending: hand over what it collected instead of waiting for a sweep.
-        for entry in self.0.drain(..) {
+        for entry in self.entries.get_mut().drain(..) {
             if let Some(shared) = entry.pipeline.upgrade() {
-                entry.buffer.lock().take_into(&shared);
+                // SAFETY: this thread owns the buffer, and no other owner call can run: `LOCAL`
+                // is being destroyed, so a `submit` from here on cannot reach it.
+                unsafe { shared.settle(&entry.buffer, true, false) };
             }
         }
     }
 }
 
 thread_local! {
-    static LOCAL: RefCell<LocalBuffers> = const { RefCell::new(LocalBuffers(Vec::new())) };
+    static LOCAL: LocalBuffers = const { LocalBuffers { entries: RefCell::new(Vec::new()) } };
+    /// The pipeline this thread submitted to last and its buffer, held by one of `LOCAL`'s
+    /// entries; `NO_FAST` while they change or a buffer settles up. Apart from `LOCAL`, so
+    /// that the common case needs no check of whether `LOCAL` is still alive.
+    static FAST: Cell<(u64, *const ThreadBuffer)> = const { Cell::new(NO_FAST) };
 }
 
 /// The producer side of one client's export pipeline.
@@ -382,11 +372,15 @@ pub(crate) struct Pipeline {
 
 static NEXT_PIPELINE_ID: AtomicU64 = AtomicU64::new(1);
 
+/// `Shared::open_id` of a closed pipeline: no id (they count up from 1) and not `NO_FAST`'s.
+const CLOSED_ID: u64 = u64::MAX;
+
 impl Pipeline {
     pub(crate) fn start(settings: PipelineSettings, exporters: Vec<Box<dyn SpanExporter>>) -> Self {
         let (sender, receiver) = mpsc::channel();
+        let id = NEXT_PIPELINE_ID.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared {
-            id: NEXT_PIPELINE_ID.fetch_add(1, Ordering::Relaxed),
+            id,
             sender: Mutex::new(Some(sender)),
             buffers: Mutex::new(Vec::new()),
             handed: Mutex::new(Handed::default()),
@@ -412,6 +406,7 @@ impl Pipeline {
             failed: AtomicU64::new(0),
             lost_at_shutdown: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            open_id: AtomicU64::new(id),
             abandoned: AtomicBool::new(false),
             reported: Mutex::new(ExportStats::default()),
         });
@@ -431,6 +426,7 @@ impl Pipeline {
             .ok();
         if handle.is_none() {
             shared.closed.store(true, Ordering::Relaxed);
+            shared.open_id.store(CLOSED_ID, Ordering::Relaxed);
             shared.abandoned.store(true, Ordering::Relaxed);
         }
         Self { shared, worker: Mutex::new(handle) }
@@ -440,55 +436,105 @@ impl Pipeline {
     ///
     /// Takes the record out of `slot`: moving it straight from the observation into the thread
     /// buffer saves copies of a few hundred bytes per observation.
+    #[inline]
     pub(crate) fn submit(&self, slot: &mut Option<ObservationRecord>) {
-        if self.shared.closed.load(Ordering::Relaxed) {
-            if slot.take().is_some() {
-                self.shared.created.fetch_add(1, Ordering::SeqCst);
-                self.shared.count_dropped_after_shutdown(1);
+        let shared = &*self.shared;
+        let (id, buffer) = FAST.get();
+        // Records with details take the outlined path: their byte count needs a call, and a
+        // call here would make every submit save and restore registers.
+        if id == shared.open_id.load(Ordering::Relaxed)
+            && slot.as_ref().is_some_and(|r| !r.has_details())
+        {
+            // SAFETY: `FAST` names a buffer that one of this thread's `LOCAL` entries holds
+            // (it is cleared before an entry can go), so it is alive; pipeline ids are never
+            // reused. This thread owns the buffer and no owner call on it is running: `FAST`
+            // is cleared while one that can run other code is (see `LocalBuffers`).
+            match unsafe { (*buffer).push(slot, shared.local_bytes) } {
+                Pushed::Stored => return,
+                Pushed::Settle => return self.submit_cold(slot, true),
+                Pushed::NoRoom => {}
             }
+        }
+        self.submit_cold(slot, false);
+    }
+
+    /// [`Pipeline::submit`] after shutdown, for a record with details, when `FAST` is not this
+    /// pipeline's, or when the buffer must settle up (`settle`, the record already stored) or
+    /// had no room.
+    #[cold]
+    #[inline(never)]
+    fn submit_cold(&self, slot: &mut Option<ObservationRecord>, mut settle: bool) {
+        let shared = &*self.shared;
+        if slot.is_none() && !settle {
             return;
         }
-        let record = slot;
-        let _ = LOCAL.try_with(|local| {
-            let Ok(mut local) = local.try_borrow_mut() else { return };
-            let index = match local.0.iter().position(|e| e.id == self.shared.id) {
-                Some(index) => index,
-                None => {
-                    local.0.retain(|e| e.pipeline.strong_count() > 0);
-                    let buffer = Arc::new(ThreadBuffer {
-                        local: Mutex::new(Local {
-                            records: Vec::with_capacity(self.shared.local_batch),
-                            bytes: 0,
-                        }),
-                    });
-                    self.shared
-                        .buffers
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(buffer.clone());
-                    local.0.push(LocalEntry {
-                        pipeline: Arc::downgrade(&self.shared),
-                        id: self.shared.id,
-                        buffer,
-                    });
-                    local.0.len() - 1
-                }
-            };
-            let mut buffer = local.0[index].buffer.lock();
-            if let Some(pushed) = push_taken(&mut buffer.records, record) {
-                buffer.bytes += record_bytes(pushed);
-            }
-            if buffer.records.len() >= self.shared.local_batch
-                || buffer.bytes >= self.shared.local_bytes
-            {
-                buffer.take_into(&self.shared);
-            }
-        });
-        // Thread-local storage is gone (thread teardown) or re-entered: hand it over directly.
-        if let Some(record) = record.take() {
-            let bytes = record_bytes(&record);
-            self.shared.hand_off(&mut vec![record], bytes);
+        if slot.is_some() && shared.closed.load(Ordering::Relaxed) {
+            slot.take();
+            shared.created.fetch_add(1, Ordering::SeqCst);
+            shared.count_dropped_after_shutdown(1);
+            return;
         }
+        let (id, buffer) = FAST.get();
+        if !settle && id == shared.id {
+            // SAFETY: as in `submit`.
+            match unsafe { (*buffer).push(slot, shared.local_bytes) } {
+                Pushed::Stored => return,
+                Pushed::Settle => settle = true,
+                Pushed::NoRoom => {}
+            }
+        }
+        let _ = LOCAL.try_with(|local| self.submit_local(local, slot, settle));
+        // Thread-local storage is gone (thread teardown) or re-entered: hand it over directly.
+        if let Some(record) = slot.take() {
+            let bytes = record_bytes(&record);
+            shared.hand_off(&mut vec![record], bytes);
+        }
+    }
+
+    /// Finds or registers this thread's buffer, pushes the record if it is still in `slot`,
+    /// and settles up when the buffer is at a bound or had no room.
+    fn submit_local(
+        &self,
+        local: &LocalBuffers,
+        slot: &mut Option<ObservationRecord>,
+        settle: bool,
+    ) {
+        let shared = &*self.shared;
+        // Re-entered from a settle or a registration: the caller hands the record over.
+        let Ok(mut entries) = local.entries.try_borrow_mut() else { return };
+        FAST.set(NO_FAST);
+        let index = match entries.iter().position(|e| e.id == shared.id) {
+            Some(index) => index,
+            None => {
+                entries.retain(|e| e.pipeline.strong_count() > 0);
+                let buffer = Arc::new(ThreadBuffer::new(shared.local_batch));
+                shared.buffers.lock().unwrap_or_else(|e| e.into_inner()).push(buffer.clone());
+                entries.push(LocalEntry {
+                    pipeline: Arc::downgrade(&self.shared),
+                    id: shared.id,
+                    buffer,
+                });
+                entries.len() - 1
+            }
+        };
+        let buffer = &*entries[index].buffer;
+        // SAFETY (all three owner calls): this thread owns the buffer, and no other owner call
+        // on it runs meanwhile: `fast` is cleared and `entries` borrowed, so a re-entrant
+        // `submit` reaches neither (see `LocalBuffers`).
+        unsafe {
+            // A no-op when the fast path already stored the record.
+            let mut pushed = buffer.push(slot, shared.local_bytes);
+            if settle || pushed != Pushed::Stored {
+                shared.settle(buffer, false, true);
+            }
+            if pushed == Pushed::NoRoom {
+                pushed = buffer.push(slot, shared.local_bytes);
+                if pushed == Pushed::Settle {
+                    shared.settle(buffer, false, true);
+                }
+            }
+        }
+        FAST.set((shared.id, buffer));
     }
 
     /// Exports everything finished so far; waits at most `timeout`.
@@ -513,6 +559,7 @@ impl Pipeline {
         if self.shared.closed.swap(true, Ordering::AcqRel) {
             return None;
         }
+        self.shared.open_id.store(CLOSED_ID, Ordering::Relaxed);
         let (ack, done) = mpsc::channel();
         let sent = self.shared.send(Message::Shutdown(ack));
         let mut finished = sent && done.recv_timeout(timeout).is_ok();
@@ -659,12 +706,12 @@ impl Worker {
         let mut buffers = self.shared.buffers.lock().unwrap_or_else(|e| e.into_inner());
         let mut swept = Vec::new();
         for buffer in buffers.iter() {
-            let mut local = buffer.lock();
-            // Under the buffer's lock, so `stats()` sees these either buffered or queued.
-            self.shared.created.fetch_add(local.records.len() as u64, Ordering::SeqCst);
-            self.shared.queued.fetch_add(local.records.len(), Ordering::SeqCst);
-            self.shared.queued_bytes.fetch_add(std::mem::take(&mut local.bytes), Ordering::Relaxed);
-            swept.append(&mut local.records);
+            // Counted under the buffer's gate, so `stats()` sees these either buffered or queued.
+            buffer.take_published(&mut swept, |n, bytes| {
+                self.shared.created.fetch_add(n as u64, Ordering::SeqCst);
+                self.shared.queued.fetch_add(n, Ordering::SeqCst);
+                self.shared.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+            });
         }
         // A buffer only the registry still holds belongs to a thread that has exited.
         buffers.retain(|b| Arc::strong_count(b) > 1);
@@ -698,9 +745,11 @@ impl Worker {
         } else {
             &self.shared.failed
         };
+        // Out of the queue before counted as a result (see `Shared::stats`): the other way
+        // round, a snapshot could count the batch twice and show `created` below the sum.
+        self.shared.queued.fetch_sub(n, Ordering::SeqCst);
         bucket.fetch_add(lost as u64, Ordering::SeqCst);
         self.shared.exported.fetch_add((n - lost) as u64, Ordering::SeqCst);
-        self.shared.queued.fetch_sub(n, Ordering::SeqCst);
     }
 
     fn for_each_exporter(
@@ -712,5 +761,162 @@ impl Worker {
                 diag::error(format_args!("exporter error: {e}"));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::ExportError;
+    use crate::ids::{ObservationId, TraceId};
+    use crate::kind::ObservationType;
+    use std::collections::HashSet;
+
+    /// Collects the exported records' numbers (their start times).
+    #[derive(Clone, Default)]
+    struct Collect(Arc<Mutex<Vec<u64>>>);
+
+    impl SpanExporter for Collect {
+        fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
+            self.0.lock().unwrap().extend(batch.iter().map(|r| r.start_unix_nanos));
+            Ok(())
+        }
+    }
+
+    fn record(n: u64, text_len: usize, details: bool) -> ObservationRecord {
+        let mut r = ObservationRecord::new(
+            TraceId::from_bytes([1; 16]).unwrap(),
+            ObservationId::from_bytes((n + 1).to_be_bytes()).unwrap(),
+            None,
+            "r",
+            ObservationType::Span,
+            n,
+        );
+        if text_len > 0 {
+            r.output = Some("y".repeat(text_len).into());
+        }
+        if details {
+            r.set_status_message(Some("failed".into()));
+        }
+        r
+    }
+
+    fn accounted(s: &ExportStats) -> u64 {
+        s.exported + s.dropped + s.failed + s.lost_at_shutdown + s.queued
+    }
+
+    fn start(collect: &Collect, flush_at: usize, max_queue_bytes: usize) -> Pipeline {
+        let settings = PipelineSettings {
+            flush_at,
+            flush_interval: Duration::from_millis(3),
+            max_queue_size: 1 << 30,
+            max_queue_bytes,
+        };
+        Pipeline::start(settings, vec![Box::new(collect.clone())])
+    }
+
+    /// Producer threads submit records of random sizes (some with details, some to a second
+    /// pipeline) while other threads read the stats and flush, and the export thread sweeps
+    /// every few milliseconds: no record may arrive twice, every one must be exported or
+    /// counted dropped, and the stats may never show less created than accounted for.
+    #[test]
+    fn concurrent_submits_sweeps_flushes_and_thread_exits_account_for_every_record() {
+        const THREADS: u64 = 8;
+        const PER_THREAD: u64 = 4_000;
+        let (first, second) = (Collect::default(), Collect::default());
+        // The first hands over by count (7 records) and has room for everything; the second by
+        // bytes (a 64th of 2 MiB: about 20 records) and drops when the export falls behind.
+        let pipelines = Arc::new([start(&first, 7, 1 << 30), start(&second, 500, 2 << 20)]);
+        let done = Arc::new(AtomicBool::new(false));
+        let watchers: Vec<_> = (0..2)
+            .map(|w| {
+                let (pipelines, done) = (pipelines.clone(), done.clone());
+                std::thread::spawn(move || {
+                    while !done.load(Ordering::Acquire) {
+                        for pipeline in pipelines.iter() {
+                            let s = pipeline.stats();
+                            assert!(s.created >= accounted(&s), "{s:?}");
+                            if w == 1 {
+                                pipeline.flush(Duration::from_millis(20));
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        let producers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let pipelines = pipelines.clone();
+                std::thread::spawn(move || {
+                    let mut state = 0x2545_f491_4f6c_dd1d ^ (t + 1);
+                    for i in 0..PER_THREAD {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        let n = t * PER_THREAD + i;
+                        let mut slot = Some(record(n, (state % 3000) as usize, state % 5 == 0));
+                        pipelines[usize::from(state % 3 == 0)].submit(&mut slot);
+                        assert!(slot.is_none(), "submit takes the record");
+                    }
+                })
+            })
+            .collect();
+        for producer in producers {
+            producer.join().unwrap();
+        }
+        done.store(true, Ordering::Release);
+        for watcher in watchers {
+            watcher.join().unwrap();
+        }
+        let mut seen = HashSet::new();
+        let mut created = 0;
+        for (pipeline, collect) in pipelines.iter().zip([&first, &second]) {
+            assert!(!pipeline.flush(Duration::from_secs(10)).deadline_hit);
+            let s = pipeline.stats();
+            assert_eq!(s.queued, 0, "{s:?}");
+            assert_eq!(s.created, accounted(&s), "{s:?}");
+            assert_eq!(s.failed + s.lost_at_shutdown, 0, "{s:?}");
+            if std::ptr::eq(collect, &first) {
+                assert_eq!(s.dropped, 0, "the first pipeline has room for everything: {s:?}");
+            }
+            let exported = collect.0.lock().unwrap();
+            assert_eq!(exported.len() as u64, s.exported, "{s:?}");
+            for &n in exported.iter() {
+                assert!(seen.insert(n), "record {n} exported twice");
+            }
+            created += s.created;
+            pipeline.shutdown(Duration::from_secs(5), || {});
+        }
+        assert_eq!(created, THREADS * PER_THREAD, "records neither exported nor counted");
+    }
+
+    /// Records a thread leaves in its buffer reach the exporter when the thread ends and when
+    /// it idles (the sweep), without waiting for a batch to fill.
+    #[test]
+    fn partial_buffers_are_handed_over_at_thread_exit_and_swept_when_idle() {
+        let collect = Collect::default();
+        let pipeline = Arc::new(start(&collect, 1000, 1 << 30));
+        let submitter = pipeline.clone();
+        std::thread::spawn(move || {
+            for n in 0..5 {
+                submitter.submit(&mut Some(record(n, 10, false)));
+            }
+        })
+        .join()
+        .unwrap();
+        for n in 5..8 {
+            pipeline.submit(&mut Some(record(n, 10, n == 6)));
+        }
+        let report = pipeline.flush(Duration::from_secs(10));
+        assert_eq!((report.exported, report.pending), (8, 0));
+        let mut exported = collect.0.lock().unwrap().clone();
+        exported.sort_unstable();
+        assert_eq!(exported, (0..8).collect::<Vec<_>>());
+        // Still this thread's buffer, partly swept: the rest follows on the next flush.
+        pipeline.submit(&mut Some(record(8, 0, false)));
+        assert_eq!(pipeline.flush(Duration::from_secs(10)).exported, 1);
+        pipeline.shutdown(Duration::from_secs(5), || {});
+        let s = pipeline.stats();
+        assert_eq!((s.created, s.exported, s.queued), (9, 9, 0), "{s:?}");
     }
 }
