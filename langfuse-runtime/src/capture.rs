@@ -353,11 +353,22 @@ impl Json {
         }
     }
 
-    /// The text of an object started with [`Json::object`].
-    #[inline(always)]
+    /// The text of an object started with [`Json::object`] (tests; calls write it in place
+    /// with [`Json::finish_object_into`]).
+    #[cfg(test)]
     pub(crate) fn finish_object(mut self) -> Payload {
+        let mut text = None;
+        self.finish_object_into(&mut text);
+        text.expect("an object always has text")
+    }
+
+    /// Closes an object started with [`Json::object`] and puts its text into `slot`, the
+    /// record's field, without moving the capture first: a move of a buffer just written byte
+    /// by byte stalls on store forwarding (perf annotate, row A: ~5 ns per call).
+    #[inline(always)]
+    pub(crate) fn finish_object_into(&mut self, slot: &mut Option<Payload>) {
         self.buf.push('}');
-        Payload::Json(self.into_json_text())
+        *slot = Some(Payload::Json(JsonText::from_encoded_compact(self.buf.take_compact())));
     }
 
     /// Input/output wire text: `null` is omitted, a JSON string is sent raw (unquoted).

@@ -229,6 +229,13 @@ impl Utf8Buf {
         unsafe { String::from_utf8_unchecked(bytes) }
     }
 
+    /// [`Utf8Buf::into_compact`] through a reference, leaving the buffer empty: the text is
+    /// read where it was written, not first moved with the buffer.
+    #[inline(always)]
+    pub(crate) fn take_compact(&mut self) -> CompactText {
+        std::mem::take(self).into_compact()
+    }
+
     /// The text, inline when short, else in the heap buffer.
     #[inline(always)]
     pub(crate) fn into_compact(self) -> CompactText {

@@ -120,9 +120,10 @@ fn begin<F: FnOnce(&mut Start)>(site: &'static CallSite, capture: F) -> State {
                 metadata: Vec::new(),
             };
             capture(&mut start);
-            let input = start.input.map(Json::finish_object);
             if let Some(r) = frame.record_mut() {
-                r.input = input;
+                if let Some(input) = &mut start.input {
+                    input.finish_object_into(&mut r.input);
+                }
                 if let Some(version) = site.version {
                     r.set_version(Some(version.to_owned()));
                 }
