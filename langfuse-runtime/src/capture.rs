@@ -371,6 +371,27 @@ impl Json {
         *slot = Some(Payload::Json(JsonText::from_encoded_compact(self.buf.take_compact())));
     }
 
+    /// [`Json::into_io_text`] into `slot` (left as it is for `null`), the common case (a
+    /// JSON value other than a string) read where it was written, without moving the capture
+    /// first (the store-forwarding stall of [`Json::finish_object_into`]).
+    #[inline(always)]
+    pub(crate) fn io_text_into(&mut self, slot: &mut Option<Payload>) {
+        if !self.raw_text && !self.quoted_number {
+            match self.buf.as_bytes() {
+                b"" | b"null" => return,
+                [b'"', ..] => {}
+                _ => {
+                    let text = JsonText::from_encoded_compact(self.buf.take_compact());
+                    *slot = Some(Payload::Json(text));
+                    return;
+                }
+            }
+        }
+        if let Some(text) = std::mem::take(self).into_io_text() {
+            *slot = Some(text);
+        }
+    }
+
     /// Input/output wire text: `null` is omitted, a JSON string is sent raw (unquoted).
     #[inline(always)]
     pub(crate) fn into_io_text(self) -> Option<Payload> {

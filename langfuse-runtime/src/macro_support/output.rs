@@ -77,10 +77,10 @@ impl Output {
     /// that are then reloaded 16 bytes at a time, a store-forwarding stall that cost row A
     /// ~10 ns per call (perf annotate).
     #[inline(always)]
-    pub(super) fn write_into(self, record: &mut crate::record::ObservationRecord) {
+    pub(super) fn write_into(&mut self, record: &mut crate::record::ObservationRecord) {
         debug_assert!(self.is_plain());
-        if let Some(text) = self.value.and_then(Json::into_io_text) {
-            record.output = Some(text);
+        if let Some(value) = &mut self.value {
+            value.io_text_into(&mut record.output);
         }
     }
 }
