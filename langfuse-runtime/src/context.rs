@@ -90,6 +90,18 @@ thread_local! {
 }
 
 impl TraceContext {
+    /// The live frame this context's parent is, taken out (the parent is left empty).
+    #[inline(always)]
+    pub(crate) fn take_live_frame(&mut self) -> Option<Arc<Frame>> {
+        match &mut self.parent {
+            Parent::Ours(handle @ Tracing::Live(_)) => match std::mem::take(handle) {
+                Tracing::Live(frame) => Some(frame),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// No observation, no trace attributes.
     pub(crate) const EMPTY: TraceContext =
         TraceContext { parent: Parent::Ours(Tracing::Off), trace_attributes: None };

@@ -11,6 +11,7 @@ use crate::capture::Json;
 use crate::context::{
     Exchanged, Parent, TraceContext, WithContext, exchange_current, with_current,
 };
+use crate::frame::Frame;
 use crate::observation::fields::Field;
 use crate::observation::{Finish, Observation, ObservationRef, Observed, panic_message};
 use crate::record::ObservationRecord;
@@ -248,23 +249,37 @@ impl Entered {
             return body();
         };
         let result = catch_unwind(AssertUnwindSafe(body));
-        let observation = Observation::from_context(self.detach());
+        if std::mem::take(&mut self.attached) {
+            exchange_current(&mut self.context);
+        }
+        // Only the frame is needed to end the call: taken out of the context where it lies,
+        // instead of the whole context being moved into an `Observation` (a 40-byte value
+        // written and reread in pieces of different widths: a store-forwarding stall that was
+        // a fifth of this function's samples, perf annotate).
+        let frame = self.context.take_live_frame();
+        let context = std::mem::take(&mut self.context);
         std::mem::forget(self);
         match result {
             Ok(value) => {
                 let mut out = Output::new(capture_output);
                 finish(&mut out, &value);
-                if out.is_plain() {
-                    observation.end_with(|r| out.write_into(r));
-                } else {
-                    let field = out.into_field();
-                    observation.end_with(|r| apply_output(field, r));
+                if let Some(frame) = frame {
+                    if out.is_plain() {
+                        Frame::finish(frame, |r| out.write_into(r));
+                    } else {
+                        let field = out.into_field();
+                        Frame::finish(frame, |r| apply_output(field, r));
+                    }
                 }
+                drop(context);
                 value
             }
             Err(payload) => {
-                let field = Field::Error(panic_message(&*payload));
-                observation.end_with(|r| field.apply(r));
+                if let Some(frame) = frame {
+                    let field = Field::Error(panic_message(&*payload));
+                    Frame::finish(frame, |r| field.apply(r));
+                }
+                drop(context);
                 resume_unwind(payload)
             }
         }
