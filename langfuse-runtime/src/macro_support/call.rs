@@ -304,9 +304,15 @@ impl<T, K: FnOnce(&mut Output, &T)> Finish<T> for Finisher<K> {
 
     /// The output is applied in the same step as the end (no separate lock).
     fn finish_and_end(self, observation: Observation, output: &T) {
-        let finish = self.finish;
-        let field = Output::collect(self.capture, |out| finish(out, output));
-        observation.end_with(|r| apply_output(field, r));
+        let mut out = Output::new(self.capture);
+        (self.finish)(&mut out, output);
+        // Written into the record in place, as the sync call does.
+        if out.is_plain() {
+            observation.end_with(|r| out.write_into(r));
+        } else {
+            let field = out.into_field();
+            observation.end_with(|r| apply_output(field, r));
+        }
     }
 }
 

@@ -138,8 +138,16 @@ impl<F: Future, K: Finish<F::Output>> Future for Observed<F, K> {
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => {
-                let observation = this.observation.take().map(Observation::from_context);
-                if let (Some(observation), Some(finish)) = (observation, this.finish.take()) {
+                // The observation is rebuilt from the frame taken out of the context in place,
+                // not from the whole context moved out of the `Option`: a 40-byte value written
+                // and reread in pieces of different widths stalls on store forwarding (the same
+                // fix as the sync call's, `TraceContext::take_live_frame`).
+                let observation = match context.take_live_frame() {
+                    Some(frame) => Observation::from_parts(frame, context.trace_attributes.take()),
+                    None => Observation::from_context(std::mem::take(context)),
+                };
+                *this.observation = None;
+                if let Some(finish) = this.finish.take() {
                     finish.finish_and_end(observation, &output);
                 }
                 Poll::Ready(output)

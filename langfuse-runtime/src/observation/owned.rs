@@ -1,6 +1,8 @@
 //! The owning handle: an observation that ends when dropped, or records a panic that unwinds
 //! through it.
 
+use std::sync::Arc;
+
 use super::{ObservationRef, Observed, panics};
 use crate::context::{Parent, TraceContext};
 use crate::frame::Frame;
@@ -98,6 +100,15 @@ impl Observation {
             parent: Parent::Ours(inner.handle),
             trace_attributes: inner.trace_attributes,
         }
+    }
+
+    /// The recorded observation of `frame`.
+    #[inline(always)]
+    pub(crate) fn from_parts(
+        frame: Arc<Frame>,
+        trace_attributes: Option<Arc<crate::TraceAttributes>>,
+    ) -> Self {
+        Self { inner: ObservationRef { handle: Tracing::Live(frame), trace_attributes } }
     }
 
     /// The observation whose handle [`Observation::into_context`] moved into `context`.
