@@ -383,7 +383,10 @@ impl Pipeline {
             id,
             sender: Mutex::new(Some(sender)),
             buffers: Mutex::new(Vec::new()),
-            handed: Mutex::new(Handed::default()),
+            handed: Mutex::new(Handed {
+                full: Vec::with_capacity(MAX_SPARE_BUFFERS),
+                empty: Vec::new(),
+            }),
             wake_sent: AtomicBool::new(false),
             // A wake-up costs the producer a syscall: batch several requests' worth per wake,
             // but never more than a quarter of the queue, so bursts are not dropped.
@@ -416,6 +419,7 @@ impl Pipeline {
             exporters,
             pending: Vec::new(),
             deferred: Default::default(),
+            spare_full: Vec::with_capacity(MAX_SPARE_BUFFERS),
             flush_at: settings.flush_at.max(1),
             flush_interval: settings.flush_interval.max(Duration::from_millis(1)),
         };
@@ -600,6 +604,8 @@ struct Worker {
     pending: Vec<ObservationRecord>,
     /// A flush or shutdown met while draining the channel, answered next.
     deferred: std::collections::VecDeque<Message>,
+    /// The emptied list of handed-over buffers, swapped with the shared one on each drain.
+    spare_full: Vec<Vec<ObservationRecord>>,
     flush_at: usize,
     flush_interval: Duration,
 }
@@ -646,11 +652,17 @@ impl Worker {
     /// Drains the shared queue: whole requests' worth are exported where they are, remainders go
     /// to `pending`, and the emptied buffers go back for the producers to reuse.
     fn take_handed(&mut self) {
-        let full =
-            std::mem::take(&mut self.shared.handed.lock().unwrap_or_else(|e| e.into_inner()).full);
+        // Swapped with an emptied list that keeps its room, not taken: a producer pushing onto
+        // a list left with no capacity allocated once per wake-up on its own thread (the
+        // calling thread's only allocations in row A, `benches/allocs.rs`).
+        let mut full = std::mem::take(&mut self.spare_full);
+        std::mem::swap(
+            &mut full,
+            &mut self.shared.handed.lock().unwrap_or_else(|e| e.into_inner()).full,
+        );
         self.shared.wake_sent.store(false, Ordering::Release);
         let mut emptied = Vec::with_capacity(full.len());
-        for mut buffer in full {
+        for mut buffer in full.drain(..) {
             if buffer.len() >= self.flush_at {
                 // A whole request's worth: export it where it is, without copying.
                 let whole = buffer.len() / self.flush_at * self.flush_at;
@@ -663,6 +675,7 @@ impl Worker {
             self.pending.append(&mut buffer);
             emptied.push(buffer);
         }
+        self.spare_full = full;
         let mut handed = self.shared.handed.lock().unwrap_or_else(|e| e.into_inner());
         let room = MAX_SPARE_BUFFERS.saturating_sub(handed.empty.len());
         handed.empty.extend(emptied.into_iter().take(room));
