@@ -88,7 +88,7 @@ fn main() {
         (
             "D",
             "D_fastrace_trace",
-            "fastrace `#[trace]` + same data as properties, root per 100 calls",
+            "fastrace `#[trace]` + same data as properties, one root per sample, every span flushed",
             "D",
         ),
         ("E0", "E0_bare_fn", "bare `add` (no attribute)", ""),
