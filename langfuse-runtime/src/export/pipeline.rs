@@ -781,8 +781,6 @@ impl Worker {
 mod tests {
     use super::*;
     use crate::export::ExportError;
-    use crate::ids::{ObservationId, TraceId};
-    use crate::kind::ObservationType;
     use std::collections::HashSet;
 
     /// Collects the exported records' numbers (their start times).
@@ -796,23 +794,7 @@ mod tests {
         }
     }
 
-    fn record(n: u64, text_len: usize, details: bool) -> ObservationRecord {
-        let mut r = ObservationRecord::new(
-            TraceId::from_bytes([1; 16]).unwrap(),
-            ObservationId::from_bytes((n + 1).to_be_bytes()).unwrap(),
-            None,
-            "r",
-            ObservationType::Span,
-            n,
-        );
-        if text_len > 0 {
-            r.output = Some("y".repeat(text_len).into());
-        }
-        if details {
-            r.set_status_message(Some("failed".into()));
-        }
-        r
-    }
+    use super::super::thread_buffer::tests::numbered_record as record;
 
     fn accounted(s: &ExportStats) -> u64 {
         s.exported + s.dropped + s.failed + s.lost_at_shutdown + s.queued

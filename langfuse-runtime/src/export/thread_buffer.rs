@@ -315,7 +315,7 @@ impl Drop for ThreadBuffer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::ids::{ObservationId, TraceId};
     use crate::kind::ObservationType;
@@ -323,7 +323,13 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
 
-    fn record(n: u64, text_len: usize) -> ObservationRecord {
+    /// Record number `n` (its start time) with `text_len` bytes of output and, if `details`,
+    /// a status message (a record with details takes the pipeline's outlined path).
+    pub(in crate::export) fn numbered_record(
+        n: u64,
+        text_len: usize,
+        details: bool,
+    ) -> ObservationRecord {
         let mut r = ObservationRecord::new(
             TraceId::from_bytes([1; 16]).unwrap(),
             ObservationId::from_bytes((n + 1).to_be_bytes()).unwrap(),
@@ -333,9 +339,16 @@ mod tests {
             n,
         );
         if text_len > 0 {
-            r.input = Some("x".repeat(text_len).into());
+            r.output = Some("y".repeat(text_len).into());
+        }
+        if details {
+            r.set_status_message(Some("failed".into()));
         }
         r
+    }
+
+    fn record(n: u64, text_len: usize) -> ObservationRecord {
+        numbered_record(n, text_len, false)
     }
 
     /// A tiny xorshift: the tests need varied sizes and timings, not good randomness.
