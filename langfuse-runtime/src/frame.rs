@@ -136,7 +136,7 @@ impl Frame {
         let slot = unique.record.get_mut().unwrap_or_else(|e| e.into_inner());
         if let Some(record) = slot.as_mut() {
             f(record);
-            record.end_unix_nanos = end_unix_nanos.max(record.start_unix_nanos);
+            record.end_unix_nanos = end_time(record, end_unix_nanos);
             unique.client.submit(slot);
         }
         pool(fresh);
@@ -158,7 +158,7 @@ impl Frame {
         let mut slot = self.lock();
         if let Some(record) = slot.as_mut() {
             f(record);
-            record.end_unix_nanos = end_unix_nanos.max(record.start_unix_nanos);
+            record.end_unix_nanos = end_time(record, end_unix_nanos);
             // Lock order: frame, then thread buffer, then the shared queue; nothing takes them
             // the other way round.
             self.client.submit(&mut slot);
@@ -167,6 +167,18 @@ impl Frame {
 
     pub(crate) fn end(&self) {
         self.end_at(clock::now_unix_nanos(), |_| {});
+    }
+}
+
+/// The end time of `record`, read as `end_unix_nanos` before the last update was applied: never
+/// before the start, nor before the exception event that update may have stamped (a panic
+/// recorded while unwinding), so the event stays inside the span.
+#[inline(always)]
+fn end_time(record: &ObservationRecord, end_unix_nanos: u64) -> u64 {
+    let end = end_unix_nanos.max(record.start_unix_nanos);
+    match record.has_details().then(|| record.exception()).flatten() {
+        Some(exception) => end.max(exception.time_unix_nanos),
+        None => end,
     }
 }
 
