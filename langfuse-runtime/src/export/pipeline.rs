@@ -141,9 +141,8 @@ struct Shared {
     dropped_after_shutdown: AtomicU64,
     failed: AtomicU64,
     lost_at_shutdown: AtomicU64,
-    closed: AtomicBool,
-    /// `id` while open, `CLOSED_ID` once `closed`: the submit path compares it with `FAST`'s
-    /// id, one check for both.
+    /// `id` while open, `CLOSED_ID` once shut down (or never started): the submit path
+    /// compares it with `FAST`'s id, one check for "this pipeline's buffer" and "still open".
     open_id: AtomicU64,
     /// Shutdown ran out of time: the export thread sends nothing more and counts the rest lost.
     abandoned: AtomicBool,
@@ -152,6 +151,10 @@ struct Shared {
 }
 
 impl Shared {
+    fn is_closed(&self) -> bool {
+        self.open_id.load(Ordering::Relaxed) == CLOSED_ID
+    }
+
     fn send(&self, message: Message) -> bool {
         match &*self.sender.lock().unwrap_or_else(|e| e.into_inner()) {
             Some(sender) => sender.send(message).is_ok(),
@@ -408,7 +411,6 @@ impl Pipeline {
             dropped_after_shutdown: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             lost_at_shutdown: AtomicU64::new(0),
-            closed: AtomicBool::new(false),
             open_id: AtomicU64::new(id),
             abandoned: AtomicBool::new(false),
             reported: Mutex::new(ExportStats::default()),
@@ -429,7 +431,6 @@ impl Pipeline {
             .map_err(|e| diag::error(format_args!("could not start the export thread: {e}")))
             .ok();
         if handle.is_none() {
-            shared.closed.store(true, Ordering::Relaxed);
             shared.open_id.store(CLOSED_ID, Ordering::Relaxed);
             shared.abandoned.store(true, Ordering::Relaxed);
         }
@@ -472,7 +473,7 @@ impl Pipeline {
         if slot.is_none() && !settle {
             return;
         }
-        if slot.is_some() && shared.closed.load(Ordering::Relaxed) {
+        if slot.is_some() && shared.is_closed() {
             slot.take();
             shared.created.fetch_add(1, Ordering::SeqCst);
             shared.count_dropped_after_shutdown(1);
@@ -560,10 +561,9 @@ impl Pipeline {
         timeout: Duration,
         on_deadline: impl FnOnce(),
     ) -> Option<FlushReport> {
-        if self.shared.closed.swap(true, Ordering::AcqRel) {
+        if self.shared.open_id.swap(CLOSED_ID, Ordering::AcqRel) == CLOSED_ID {
             return None;
         }
-        self.shared.open_id.store(CLOSED_ID, Ordering::Relaxed);
         let (ack, done) = mpsc::channel();
         let sent = self.shared.send(Message::Shutdown(ack));
         let mut finished = sent && done.recv_timeout(timeout).is_ok();
@@ -580,7 +580,7 @@ impl Pipeline {
             if let Some(worker) = worker {
                 let _ = worker.join();
             }
-            // Raced past `closed` into a buffer after the final sweep: nobody exports it now.
+            // Raced past the close into a buffer after the final sweep: nobody exports it now.
             self.shared.abandoned.store(true, Ordering::Release);
             self.shared.abandon_leftovers();
         }
@@ -592,7 +592,7 @@ impl Pipeline {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::Relaxed)
+        self.shared.is_closed()
     }
 }
 
