@@ -33,6 +33,9 @@ use langfuse_benches::{IMPLEMENTATION, observed_add, observed_answer};
 use serde_json::{Value, json};
 
 const PER_TRACE: usize = 100; // 1 root + 99 children
+/// Producer rates of the paced H_300B rows, observations per second: issue 13's target (0.65 M/s)
+/// with a margin, and one beyond it.
+const PACED_RATES: [u64; 2] = [700_000, 1_000_000];
 const RUNS: usize = 3;
 
 /// Traces per burst: 2,000 (200,000 observations) unless `LANGFUSE_BENCH_TRACES` says otherwise.
@@ -139,20 +142,34 @@ fn main() {
     eprintln!("observed functions: {IMPLEMENTATION}");
     eprintln!("receiver on {}", receiver.base_url);
 
+    // `H_ROWS=H_300B` (any of H, H_300B, H_300B_paced, H_ref, comma-separated) runs only those rows, for
+    // profiling one of them.
+    let rows = std::env::var("H_ROWS").unwrap_or_else(|_| "H,H_300B,H_300B_paced,H_ref".into());
+    let runs = |row: &str| if rows.split(',').any(|r| r.trim() == row) { RUNS } else { 0 };
     let mut langfuse_runs = Vec::new();
-    for run in 1..=RUNS {
-        let result = langfuse_burst(&mut receiver, Payload::Tiny);
+    for run in 1..=runs("H") {
+        let result = langfuse_burst(&mut receiver, Payload::Tiny, None);
         eprintln!("H run {run}: {}", summary(&result));
         langfuse_runs.push(result);
     }
     let mut realistic_runs = Vec::new();
-    for run in 1..=RUNS {
-        let result = langfuse_burst(&mut receiver, Payload::Realistic);
+    for run in 1..=runs("H_300B") {
+        let result = langfuse_burst(&mut receiver, Payload::Realistic, None);
         eprintln!("H_300B run {run}: {}", summary(&result));
         realistic_runs.push(result);
     }
+    // The same burst with the producer held to a steady rate: what the export sustains with
+    // nothing dropped, where the unpaced producer (1.3-2 M/s) outruns any export on two cores.
+    let mut paced_runs = Vec::new();
+    for rate in PACED_RATES {
+        for run in 1..=runs("H_300B_paced") {
+            let result = langfuse_burst(&mut receiver, Payload::Realistic, Some(rate));
+            eprintln!("H_300B paced at {rate}/s run {run}: {}", summary(&result));
+            paced_runs.push(json!({ "rate": rate, "result": result }));
+        }
+    }
     let mut otel_runs = Vec::new();
-    for run in 1..=RUNS {
+    for run in 1..=runs("H_ref") {
         let result = otel::burst(&mut receiver);
         eprintln!("H_ref run {run}: {}", summary(&result));
         otel_runs.push(result);
@@ -167,6 +184,7 @@ fn main() {
             "shape": format!("{} traces x (1 root + {} children)", traces(), PER_TRACE - 1),
             "langfuse": langfuse_runs,
             "langfuse_300b": realistic_runs,
+            "langfuse_300b_paced": paced_runs,
             "payload_300b": "children: observed_answer(prompt) with a 300-byte prompt (input) and a 300-byte answer (output)",
             "otel_bsp_reference": otel_runs,
         }),
@@ -191,8 +209,9 @@ fn summary(r: &Value) -> String {
     )
 }
 
-/// One burst through the Langfuse client at its defaults (only keys and base URL set).
-fn langfuse_burst(receiver: &mut Receiver, payload: Payload) -> Value {
+/// One burst through the Langfuse client at its defaults (only keys and base URL set), as fast
+/// as the producer goes or at `pace` observations per second.
+fn langfuse_burst(receiver: &mut Receiver, payload: Payload, pace: Option<u64>) -> Value {
     let prompts = prompts();
     let mut prompt = prompts.iter().cycle();
     let before = receiver.stats();
@@ -207,7 +226,14 @@ fn langfuse_burst(receiver: &mut Receiver, payload: Payload) -> Value {
         .expect("valid configuration");
 
     let start = Instant::now();
-    for _ in 0..traces() {
+    for trace in 0..traces() {
+        if let Some(rate) = pace {
+            // Sleeps only when a trace or more ahead, so the rate holds on average.
+            let due = Duration::from_secs_f64((trace * PER_TRACE) as f64 / rate as f64);
+            if let Some(ahead) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(ahead);
+            }
+        }
         let root = langfuse_runtime::span("burst").start();
         root.run(|| {
             for _ in 1..PER_TRACE {

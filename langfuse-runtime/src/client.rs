@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::attributes::SpanDefaults;
 use crate::config::{Config, ConfigBuilder, ConfigError};
 use crate::diag;
+use crate::export::backlog::Backlog;
 use crate::export::destination::{DestinationSetup, Destinations};
 use crate::export::pipeline::{Pipeline, PipelineSettings};
 use crate::export::{
@@ -276,6 +277,8 @@ impl Langfuse {
             attribute_count_limit: config.attribute_count_limit(),
         };
         let mut exporters: Vec<Box<dyn SpanExporter>> = Vec::new();
+        // The pipeline reports the queue's fill through it, the Langfuse exporter reads it.
+        let backlog = Backlog::default();
         // Keys authenticate to Langfuse; in collector mode (an explicit endpoint) they are
         // optional, and without them no `Authorization` header is sent.
         let keys = match (config.public_key(), config.secret_key()) {
@@ -296,6 +299,7 @@ impl Langfuse {
             settings.compression = config.compression();
             settings.max_request_bytes = config.max_request_bytes();
             settings.headers = config.headers().to_vec();
+            settings.backlog = backlog.clone();
             let exporter = OtlpHttpExporter::new(settings, resource.clone());
             abort_export = Some(exporter.abort_handle());
             exporters.push(Box::new(exporter));
@@ -327,6 +331,7 @@ impl Langfuse {
                 flush_interval: config.flush_interval(),
                 max_queue_size: config.max_queue_size(),
                 max_queue_bytes: config.max_queue_bytes(),
+                backlog,
             },
             exporters,
         );

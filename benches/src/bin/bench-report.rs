@@ -191,28 +191,49 @@ fn main() {
             "| H | run | delivered obs/s | exported/s | producer obs/s | received | dropped | failed | requests | wire B/span | peak RSS (growth) |"
         );
         let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+        let mut rows: Vec<(String, &Value)> = Vec::new();
         for (label, key) in [
             ("Langfuse (defaults)", "langfuse"),
             ("Langfuse, 300 B in + out (H_300B)", "langfuse_300b"),
-            ("OTel default BSP (ref)", "otel_bsp_reference"),
         ] {
-            for (i, r) in h[key].as_array().into_iter().flatten().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "| {label} | {} | {:.0} | {} | {:.0} | {} | {} | {} | {} | {} | {:.1} MiB (+{:.1} MiB) |",
-                    i + 1,
-                    r["obs_per_sec"].as_f64().unwrap_or(0.0),
-                    r["exported_per_sec"].as_f64().map_or("–".to_owned(), |v| format!("{v:.0}")),
-                    r["producer_obs_per_sec"].as_f64().unwrap_or(0.0),
-                    r["received_spans"],
-                    r["dropped"],
-                    r["failed"],
-                    r["requests"],
-                    r["wire_bytes_per_span"],
-                    r["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0,
-                    r["peak_rss_growth_kib"].as_f64().unwrap_or(0.0) / 1024.0,
-                );
-            }
+            rows.extend(h[key].as_array().into_iter().flatten().map(|r| (label.to_owned(), r)));
+        }
+        for paced in h["langfuse_300b_paced"].as_array().into_iter().flatten() {
+            let label = format!(
+                "H_300B, producer paced at {:.2} M/s",
+                paced["rate"].as_f64().unwrap_or(0.0) / 1e6
+            );
+            rows.push((label, &paced["result"]));
+        }
+        for r in h["otel_bsp_reference"].as_array().into_iter().flatten() {
+            rows.push(("OTel default BSP (ref)".to_owned(), r));
+        }
+        let mut run_of_label: Vec<(String, usize)> = Vec::new();
+        for (label, r) in rows {
+            let run = match run_of_label.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    run_of_label.push((label.clone(), 1));
+                    1
+                }
+            };
+            let _ = writeln!(
+                out,
+                "| {label} | {run} | {:.0} | {} | {:.0} | {} | {} | {} | {} | {} | {:.1} MiB (+{:.1} MiB) |",
+                r["obs_per_sec"].as_f64().unwrap_or(0.0),
+                r["exported_per_sec"].as_f64().map_or("–".to_owned(), |v| format!("{v:.0}")),
+                r["producer_obs_per_sec"].as_f64().unwrap_or(0.0),
+                r["received_spans"],
+                r["dropped"],
+                r["failed"],
+                r["requests"],
+                r["wire_bytes_per_span"],
+                r["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0,
+                r["peak_rss_growth_kib"].as_f64().unwrap_or(0.0) / 1024.0,
+            );
         }
     }
 

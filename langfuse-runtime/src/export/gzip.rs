@@ -16,6 +16,10 @@
 //! export thread, done with its own part, takes the others back rather than wait for a helper
 //! the scheduler has not run. A helper that fails or is gone never loses a part either: the
 //! export thread compresses it itself.
+//!
+//! The caller may ask for only a prefix of the body to be deflated; the rest is then written as
+//! deflate's stored (uncompressed) blocks in the same member, which costs little more than a
+//! copy. [`effort`](super::effort) decides how long that prefix is.
 
 use std::io;
 use std::ops::Range;
@@ -23,6 +27,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::{Duration, Instant};
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
@@ -40,7 +45,22 @@ const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255];
 pub(crate) struct Gzip {
     out: Vec<u8>,
     deflate: Compress,
+    /// Level 0: the stored blocks after the deflated prefix.
+    store: Compress,
     helpers: Helpers,
+    /// The last body's deflated prefix.
+    last_deflate: Deflated,
+}
+
+/// What deflating a body's prefix took and gave.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Deflated {
+    /// Bytes of the body deflated.
+    pub(crate) input: usize,
+    /// Bytes they became in the member.
+    pub(crate) output: usize,
+    /// Wall time, helper threads included.
+    pub(crate) took: Duration,
 }
 
 /// The helper threads, started on first need.
@@ -72,28 +92,65 @@ impl Gzip {
         Self {
             out: Vec::new(),
             deflate: Compress::new(Compression::fast(), false),
+            store: Compress::new(Compression::none(), false),
             helpers: Helpers::Idle(helpers),
+            last_deflate: Deflated::default(),
         }
     }
 
-    /// `body` as one gzip member, valid until the next call.
-    pub(crate) fn compress(&mut self, body: &[u8]) -> io::Result<&[u8]> {
+    /// `body` as one gzip member, valid until the next call: its first `deflate_len` bytes
+    /// deflated (on several threads when large), the rest stored.
+    pub(crate) fn compress(&mut self, body: &[u8], deflate_len: usize) -> io::Result<&[u8]> {
+        let (deflated, stored) = body.split_at(deflate_len.min(body.len()));
         self.out.clear();
-        self.out.reserve(body.len() / 2 + 64);
+        self.out.reserve(deflated.len() / 2 + stored.len() + stored.len() / 8192 + 64);
         self.out.extend_from_slice(&HEADER);
         let mut crc = Crc::new();
-        let helpers = helpers_for(&mut self.helpers, body.len());
-        let (first, rest) = parts(body.len(), helpers.len() + 1);
+        let started = Instant::now();
+        // An empty body is still one (finished, empty) deflate stream.
+        if !deflated.is_empty() || stored.is_empty() {
+            self.deflate_parts(deflated, stored.is_empty(), &mut crc)?;
+        }
+        self.last_deflate = Deflated {
+            input: deflated.len(),
+            output: self.out.len() - HEADER.len(),
+            took: started.elapsed(),
+        };
+        if !stored.is_empty() {
+            deflate(&mut self.store, stored, &mut self.out, true)?;
+            crc.update(stored);
+        }
+        self.out.extend_from_slice(&crc.sum().to_le_bytes());
+        self.out.extend_from_slice(&crc.amount().to_le_bytes());
+        Ok(&self.out)
+    }
+
+    /// The last member, as [`compress`](Self::compress) returned it.
+    pub(crate) fn output(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// How the last body's deflated prefix went (the rest of the member is stored blocks, the
+    /// header and the trailer).
+    pub(crate) fn last_deflate(&self) -> Deflated {
+        self.last_deflate
+    }
+
+    /// Deflates `input` into `out` in parts, the later ones by the helpers; `finish` ends the
+    /// deflate stream, else it ends on a byte boundary for stored blocks to follow.
+    fn deflate_parts(&mut self, input: &[u8], finish: bool, crc: &mut Crc) -> io::Result<()> {
+        let helpers = helpers_for(&mut self.helpers, input.len());
+        let (first, rest) = parts(input.len(), helpers.len() + 1);
         let rest = rest.as_slice();
+        let last = |range: &Range<usize>| finish && range.end == input.len();
         // Hand the later parts out first, so the helpers work while this thread does the first.
         for (helper, range) in helpers.iter_mut().zip(rest) {
-            helper.start(&body[range.clone()], range.end == body.len());
+            helper.start(&input[range.clone()], last(range));
         }
-        deflate(&mut self.deflate, &body[first.clone()], &mut self.out, rest.is_empty())?;
-        crc.update(&body[first.clone()]);
+        deflate(&mut self.deflate, &input[first.clone()], &mut self.out, last(&first))?;
+        crc.update(&input[first]);
         for (i, range) in rest.iter().enumerate() {
-            let part = &body[range.clone()];
-            let last = range.end == body.len();
+            let part = &input[range.clone()];
             // Every part is written, with or without a helper (`parts` makes no more of them
             // than there are helpers, but a part without one must never be skipped).
             match helpers.get_mut(i).and_then(Helper::finish) {
@@ -103,14 +160,12 @@ impl Gzip {
                 }
                 // The helper is gone or failed: this part is done here, nothing is lost.
                 None => {
-                    deflate(&mut self.deflate, part, &mut self.out, last)?;
+                    deflate(&mut self.deflate, part, &mut self.out, last(range))?;
                     crc.update(part);
                 }
             }
         }
-        self.out.extend_from_slice(&crc.sum().to_le_bytes());
-        self.out.extend_from_slice(&crc.amount().to_le_bytes());
-        Ok(&self.out)
+        Ok(())
     }
 }
 
@@ -338,8 +393,36 @@ mod tests {
                 let input = body(len);
                 // Twice: the second time through reused compressors and buffers.
                 for _ in 0..2 {
-                    let gz = gzip.compress(&input).expect("compresses").to_vec();
+                    let gz = gzip.compress(&input, usize::MAX).expect("compresses").to_vec();
                     assert_eq!(gunzip_one_member(&gz), input, "{len} bytes, {helpers} helpers");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_deflated_prefix_and_a_stored_rest_make_one_member_of_the_body() {
+        for helpers in [0, 2] {
+            let mut gzip = Gzip::with_helpers(helpers);
+            for len in [1, 70_000, 600_000] {
+                let input = body(len);
+                let whole = gzip.compress(&input, len).unwrap().len();
+                for prefix in [0, 1, len / 3, len - 1] {
+                    let gz = gzip.compress(&input, prefix).unwrap().to_vec();
+                    assert_eq!(gunzip_one_member(&gz), input, "{len} bytes, {prefix} deflated");
+                    let deflated = gzip.last_deflate().output;
+                    assert_eq!(gzip.last_deflate().input, prefix);
+                    // The stored rest is its bytes plus 5 per 64 KiB block; header and trailer 18.
+                    let stored = len - prefix;
+                    assert!(gz.len() <= deflated + stored + 5 * (stored / 65_535 + 1) + 18);
+                    assert!(prefix > 0 || deflated == 0);
+                    if prefix == len / 3 && len > 1 {
+                        assert!(
+                            whole < gz.len() && gz.len() < len,
+                            "{whole} < {} < {len}",
+                            gz.len()
+                        );
+                    }
                 }
             }
         }
@@ -348,9 +431,9 @@ mod tests {
     #[test]
     fn large_bodies_are_shared_and_lose_almost_nothing_on_the_wire() {
         let input = body(600_000);
-        let alone = Gzip::with_helpers(0).compress(&input).unwrap().len();
+        let alone = Gzip::with_helpers(0).compress(&input, usize::MAX).unwrap().len();
         let mut shared = Gzip::with_helpers(3);
-        let split = shared.compress(&input).unwrap().len();
+        let split = shared.compress(&input, usize::MAX).unwrap().len();
         assert!(matches!(&shared.helpers, Helpers::Running(h) if h.len() == 3));
         // Three part boundaries: three 32 KiB windows without history and three sync markers.
         assert!(split < alone + alone / 50, "{split} vs {alone} bytes");
@@ -366,17 +449,17 @@ mod tests {
     fn a_part_its_helper_has_not_started_is_taken_back() {
         let mut gzip = Gzip::with_helpers(1);
         let input = body(300_000);
-        gzip.compress(&input).unwrap();
+        gzip.compress(&input, usize::MAX).unwrap();
         // The next job waits in a channel nobody reads: a helper the scheduler does not run.
         let (stalled, waiting) = mpsc::channel();
         let Helpers::Running(helpers) = &mut gzip.helpers else { panic!("helpers started") };
         helpers[0].jobs = stalled;
-        let gz = gzip.compress(&input).unwrap().to_vec();
+        let gz = gzip.compress(&input, usize::MAX).unwrap().to_vec();
         assert_eq!(gunzip_one_member(&gz), input);
         let Helpers::Running(helpers) = &gzip.helpers else { unreachable!() };
         assert_eq!(helpers[0].claim.load(Ordering::Acquire), TAKEN_BACK);
         // Still busy (its buffers not back): skipped, the body is compressed here alone.
-        let gz = gzip.compress(&input).unwrap().to_vec();
+        let gz = gzip.compress(&input, usize::MAX).unwrap().to_vec();
         assert_eq!(gunzip_one_member(&gz), input);
         assert_eq!(waiting.try_iter().count(), 1, "one job handed out, none since");
     }
@@ -385,7 +468,7 @@ mod tests {
     fn a_helper_that_is_gone_loses_no_part() {
         let mut gzip = Gzip::with_helpers(2);
         let input = body(400_000);
-        gzip.compress(&input).unwrap();
+        gzip.compress(&input, usize::MAX).unwrap();
         // Both threads end (their inboxes close); the next body is compressed here alone.
         if let Helpers::Running(helpers) = &mut gzip.helpers {
             for helper in helpers.iter_mut() {
@@ -393,7 +476,7 @@ mod tests {
                 helper.jobs = closed;
             }
         }
-        let gz = gzip.compress(&input).unwrap().to_vec();
+        let gz = gzip.compress(&input, usize::MAX).unwrap().to_vec();
         assert_eq!(gunzip_one_member(&gz), input);
     }
 }

@@ -10,10 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::gzip::Gzip;
+use super::backlog::Backlog;
 use super::otlp::OtlpEncoder;
 use super::{Compression, ExportError, ExportResource, SpanExporter};
 use crate::record::ObservationRecord;
+
+mod compressor;
+use compressor::Compressor;
 
 /// Attempts per request, the first one included.
 pub(crate) const MAX_ATTEMPTS: u32 = 6;
@@ -73,6 +76,9 @@ pub(crate) struct OtlpHttpSettings {
     /// Longest time one request may take, all attempts and waits included; 60 s. A batch split
     /// into several requests gives each its own budget.
     pub(crate) retry_budget: Duration,
+    /// How full the export queue is (the pipeline keeps it up to date): gzip eases off when it
+    /// fills because compressing cannot keep up (see [`effort`](super::effort)).
+    pub(crate) backlog: Backlog,
 }
 
 impl OtlpHttpSettings {
@@ -94,6 +100,7 @@ impl OtlpHttpSettings {
             retry_base_delay: Duration::from_secs(1),
             max_retry_wait: Duration::from_secs(60),
             retry_budget: Duration::from_secs(60),
+            backlog: Backlog::default(),
         }
     }
 }
@@ -232,7 +239,7 @@ pub(crate) struct OtlpHttpExporter {
     max_request_bytes: usize,
     encoder: OtlpEncoder,
     body: Vec<u8>,
-    gzip: Gzip,
+    compressor: Compressor,
 }
 
 impl fmt::Debug for OtlpHttpExporter {
@@ -257,7 +264,7 @@ impl OtlpHttpExporter {
             max_request_bytes: settings.max_request_bytes,
             encoder: OtlpEncoder::new(),
             body: Vec::new(),
-            gzip: Gzip::new(),
+            compressor: Compressor::new(settings.compression, settings.backlog),
         }
     }
 
@@ -275,8 +282,7 @@ impl OtlpHttpExporter {
 
 impl SpanExporter for OtlpHttpExporter {
     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
-        let Self { transport, resource, compression, max_request_bytes, encoder, body, gzip } =
-            self;
+        let Self { transport, resource, max_request_bytes, encoder, body, compressor, .. } = self;
         let counters = transport.counters.clone();
         let sent_before = counters.spans_sent.load(Ordering::Relaxed);
         let mut first_error = None;
@@ -286,8 +292,7 @@ impl SpanExporter for OtlpHttpExporter {
         let mut outcome =
             encoder.encode_split(batch, resource, *max_request_bytes, body, |body, spans| {
                 chunk_spans.push(spans);
-                let payload = compress(*compression, body, gzip)?;
-                match transport.send(payload) {
+                match compress_and_send(transport, compressor, body) {
                     Err(ExportError::Status { code: TOO_LARGE, .. }) if spans > 1 => {
                         refused.push(chunk_spans.len() - 1);
                         Ok(())
@@ -299,10 +304,9 @@ impl SpanExporter for OtlpHttpExporter {
             let mut splitter = Splitter {
                 transport,
                 resource,
-                compression: *compression,
                 encoder,
                 body,
-                gzip,
+                compressor,
                 first_error: &mut first_error,
             };
             let runs = chunk_runs(batch, resource, *max_request_bytes, &chunk_spans, &refused);
@@ -343,18 +347,20 @@ impl SpanExporter for OtlpHttpExporter {
     }
 }
 
-/// The body to send: `body` itself or its gzip.
-fn compress<'a>(
-    compression: Compression,
-    body: &'a [u8],
-    gzip: &'a mut Gzip,
-) -> Result<&'a [u8], ExportError> {
-    match compression {
-        Compression::Gzip => {
-            gzip.compress(body).map_err(|e| ExportError::Other(format!("gzip: {e}")))
-        }
-        Compression::None => Ok(body),
+/// Compresses and sends `body`, telling the compressor what delivering it took.
+fn compress_and_send(
+    transport: &Transport,
+    compressor: &mut Compressor,
+    body: &[u8],
+) -> Result<(), ExportError> {
+    let payload = compressor.compress(body)?;
+    let bytes = payload.len();
+    let started = Instant::now();
+    let result = transport.send(payload);
+    if result.is_ok() {
+        compressor.sent(bytes, started.elapsed());
     }
+    result
 }
 
 /// For each refused request (by index), the record ranges it held: the spans `encode_split`
@@ -393,10 +399,9 @@ fn chunk_runs(
 struct Splitter<'a> {
     transport: &'a Transport,
     resource: &'a ExportResource,
-    compression: Compression,
     encoder: &'a mut OtlpEncoder,
     body: &'a mut Vec<u8>,
-    gzip: &'a mut Gzip,
+    compressor: &'a mut Compressor,
     first_error: &'a mut Option<ExportError>,
 }
 
@@ -427,8 +432,7 @@ impl Splitter<'_> {
         }
         self.body.clear();
         self.encoder.encode(records, self.resource, self.body);
-        let payload = compress(self.compression, self.body, self.gzip)?;
-        match self.transport.send(payload) {
+        match compress_and_send(self.transport, self.compressor, self.body) {
             Err(ExportError::Status { code: TOO_LARGE, .. }) if records.len() > 1 => {
                 Counters::add(&self.transport.counters.requests_split, 1);
                 self.send_halves(records)
@@ -969,22 +973,27 @@ mod tests {
             })
             .collect();
         let mut encoder = OtlpEncoder::new();
-        for helpers in [0, 1, super::super::gzip::MAX_HELPERS] {
-            let (mut body, mut gzip) = (Vec::new(), super::Gzip::with_helpers(helpers));
+        // Deflated whole on 0, 1 and all helpers, then half and nothing deflated (the export
+        // thread's cost when the queue is filling up, `effort`).
+        let max = super::super::gzip::MAX_HELPERS;
+        for (helpers, share) in [(0, 1.0), (1, 1.0), (max, 1.0), (0, 0.5), (0, 0.0)] {
+            let mut body = Vec::new();
+            let mut gzip = super::super::gzip::Gzip::with_helpers(helpers);
             let rounds = 200;
             let started = Instant::now();
             let (mut raw, mut packed) = (0, 0);
             for _ in 0..rounds {
                 body.clear();
                 encoder.encode(&batch, &resource, &mut body);
-                let gz = gzip.compress(&body).unwrap();
+                let deflate_len = (body.len() as f64 * share) as usize;
+                let gz = gzip.compress(&body, deflate_len).unwrap();
                 raw += body.len();
                 packed += gz.len();
             }
             let elapsed = started.elapsed();
             let spans = (rounds * batch.len()) as f64;
             println!(
-                "encode+gzip, {helpers} helpers: {:.0} spans/s ({:.2} us/span), {} B/request, ratio {:.2}",
+                "encode+gzip, {helpers} helpers, {share} deflated: {:.0} spans/s ({:.2} us/span), {} B/request, ratio {:.2}",
                 spans / elapsed.as_secs_f64(),
                 elapsed.as_secs_f64() * 1e6 / spans,
                 raw / rounds,

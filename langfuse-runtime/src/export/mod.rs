@@ -38,8 +38,10 @@ use std::fmt;
 use crate::attributes::SpanDefaults;
 use crate::record::ObservationRecord;
 
+pub(crate) mod backlog;
 pub(crate) mod console;
 pub(crate) mod destination;
+mod effort;
 mod gzip;
 pub(crate) mod http;
 #[cfg(feature = "opentelemetry")]
@@ -278,6 +280,14 @@ impl fmt::Display for ExportError {
 impl std::error::Error for ExportError {}
 
 /// OTLP compression of export requests.
+///
+/// With [`Gzip`](Self::Gzip), every request is one valid gzip member, but how much of it is
+/// deflated depends on load: while the export queue is less than a tenth full, all of it; as
+/// the queue fills, and only when the exporter has measured that sending a byte costs less
+/// than deflating it (a fast link to a nearby collector), a growing tail of each request is
+/// sent as stored (uncompressed) gzip blocks, down to none deflated at half full. A full queue
+/// drops observations, so trading wire bytes for export-thread time under pressure keeps them;
+/// against a slow link nothing changes, and at rest requests are as small as ever.
 ///
 /// ```
 /// use langfuse_runtime::{Compression, Config};

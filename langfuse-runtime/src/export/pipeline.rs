@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::backlog::Backlog;
 use super::stats::{DropCounts, ExportStats};
 use super::thread_buffer::{Pushed, ThreadBuffer};
 use super::{FlushReport, SpanExporter};
@@ -44,6 +45,8 @@ pub(crate) struct PipelineSettings {
     pub(crate) flush_interval: Duration,
     pub(crate) max_queue_size: usize,
     pub(crate) max_queue_bytes: usize,
+    /// Set to the queue's fill before each export, for the exporters that ease off as it fills.
+    pub(crate) backlog: Backlog,
 }
 
 /// What a record is taken to cost in the queue besides its text: the record itself, its
@@ -424,6 +427,7 @@ impl Pipeline {
             spare_full: Vec::with_capacity(MAX_SPARE_BUFFERS),
             flush_at: settings.flush_at.max(1),
             flush_interval: settings.flush_interval.max(Duration::from_millis(1)),
+            backlog: settings.backlog,
         };
         let handle = std::thread::Builder::new()
             .name("langfuse-export".into())
@@ -608,6 +612,7 @@ struct Worker {
     spare_full: Vec<Vec<ObservationRecord>>,
     flush_at: usize,
     flush_interval: Duration,
+    backlog: Backlog,
 }
 
 impl Worker {
@@ -736,7 +741,16 @@ impl Worker {
             return;
         }
         let n = chunk.len();
-        self.shared.queued_bytes.fetch_sub(batch_bytes(chunk), Ordering::Relaxed);
+        let shared = &*self.shared;
+        let bytes = batch_bytes(chunk);
+        let bytes_left = shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed) - bytes;
+        // What is still waiting besides this chunk: how far behind the export is.
+        self.backlog.set(
+            shared.queued.load(Ordering::Relaxed).saturating_sub(n),
+            shared.max_queue_size,
+            bytes_left,
+            shared.max_queue_bytes,
+        );
         if self.shared.abandoned.load(Ordering::Acquire) {
             // Shutdown gave up waiting: count the rest instead of sending it.
             self.shared.queued.fetch_sub(n, Ordering::SeqCst);
@@ -806,6 +820,7 @@ mod tests {
             flush_interval: Duration::from_millis(3),
             max_queue_size: 1 << 30,
             max_queue_bytes,
+            backlog: Backlog::default(),
         };
         Pipeline::start(settings, vec![Box::new(collect.clone())])
     }
@@ -913,5 +928,36 @@ mod tests {
         pipeline.shutdown(Duration::from_secs(5), || {});
         let s = pipeline.stats();
         assert_eq!((s.created, s.exported, s.queued), (9, 9, 0), "{s:?}");
+    }
+
+    /// Before each batch the exporters' gauge shows what still waits behind it: most of the
+    /// queue for the first of a flush's batches, nothing for the last.
+    #[test]
+    fn the_backlog_gauge_shows_what_waits_behind_each_batch() {
+        #[derive(Clone)]
+        struct Fills(Backlog, Arc<Mutex<Vec<f64>>>);
+        impl SpanExporter for Fills {
+            fn export(&mut self, _batch: &[ObservationRecord]) -> Result<(), ExportError> {
+                self.1.lock().unwrap().push(self.0.fill());
+                Ok(())
+            }
+        }
+        let backlog = Backlog::default();
+        let fills = Fills(backlog.clone(), Arc::default());
+        let settings = PipelineSettings {
+            flush_at: 100,
+            flush_interval: Duration::from_secs(3600),
+            max_queue_size: 1000,
+            max_queue_bytes: 1 << 30,
+            backlog,
+        };
+        let pipeline = Pipeline::start(settings, vec![Box::new(fills.clone())]);
+        for n in 0..400 {
+            pipeline.submit(&mut Some(record(n, 10, false)));
+        }
+        assert_eq!(pipeline.flush(Duration::from_secs(10)).exported, 400);
+        // 400 of at most 1,000 queued: 300, 200, 100 and none behind the four batches.
+        assert_eq!(*fills.1.lock().unwrap(), [0.3, 0.2, 0.1, 0.0]);
+        pipeline.shutdown(Duration::from_secs(5), || {});
     }
 }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::support::{OtlpReceiver, Reply, TRACES_PATH, expected_basic_auth};
+use crate::export::backlog::Backlog;
+use crate::export::gzip::{Gzip, MAX_HELPERS};
 use crate::export::http::OtlpHttpStats;
 use crate::export::{
     Compression, ExportError, ExportResource, OtlpHttpExporter, OtlpHttpSettings, SpanExporter,
@@ -94,7 +96,11 @@ fn sends_langfuse_headers_and_gzipped_protobuf() {
 fn a_large_request_compressed_in_parts_arrives_whole() {
     let receiver = OtlpReceiver::start();
     let mut exporter = OtlpHttpExporter {
-        gzip: crate::export::gzip::Gzip::with_helpers(crate::export::gzip::MAX_HELPERS),
+        compressor: super::super::Compressor::with_gzip(
+            Compression::Gzip,
+            Backlog::default(),
+            Gzip::with_helpers(MAX_HELPERS),
+        ),
         ..exporter(settings(&receiver))
     };
     let input =
@@ -117,6 +123,49 @@ fn a_large_request_compressed_in_parts_arrives_whole() {
         assert_eq!(span.span_id_hex(), format!("{i:016x}"));
         assert_eq!(span.str_attr("langfuse.observation.input"), Some(input(i).as_str()));
     }
+}
+
+/// With the export queue filling up and nothing yet known about the link, a body is stored
+/// rather than deflated (`export::effort`'s probe) and still arrives as one valid gzip member
+/// with every span; once the queue is empty again bodies are deflated whole.
+#[test]
+fn a_filling_queue_eases_deflate_and_loses_nothing() {
+    let receiver = OtlpReceiver::start();
+    let mut settings = settings(&receiver);
+    let backlog = Backlog::default();
+    settings.backlog = backlog.clone();
+    let mut exporter = exporter(settings);
+    let input = |i: u64| format!("{{\"prompt\":\"{i}: {}\"}}", "the weather in Paris ".repeat(15));
+    let batch = |from: u64| -> Vec<ObservationRecord> {
+        (from..from + 200)
+            .map(|i| {
+                let mut record = span(i, None, "answer");
+                record.input = Some(input(i).into());
+                record
+            })
+            .collect()
+    };
+    // Empty queue: deflated whole, and deflate gets timed. 90 % full: the probe. Empty again.
+    for (from, fill) in [(1, 0), (201, 9), (401, 0)] {
+        backlog.set(fill, 10, 0, 1);
+        exporter.export(&batch(from)).expect("export");
+    }
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 3);
+    for (request, from) in requests.iter().zip([1, 201, 401]) {
+        assert_eq!(request.header_values("content-encoding"), ["gzip"]);
+        assert_eq!(request.decode_error, None);
+        let spans = request.spans();
+        assert_eq!(spans.len(), 200);
+        for (i, span) in (from..).zip(&spans) {
+            assert_eq!(span.span_id_hex(), format!("{i:016x}"));
+            assert_eq!(span.str_attr("langfuse.observation.input"), Some(input(i).as_str()));
+        }
+    }
+    let (deflated, stored, again) = (&requests[0], &requests[1], &requests[2]);
+    assert!(deflated.raw_body.len() * 3 < deflated.body.len(), "deflated whole");
+    assert!(stored.raw_body.len() > stored.body.len(), "stored whole");
+    assert!(again.raw_body.len() * 3 < again.body.len(), "deflated whole again");
 }
 
 #[test]
