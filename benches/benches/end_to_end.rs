@@ -194,7 +194,8 @@ fn main() {
 fn summary(r: &Value) -> String {
     format!(
         "{:.0} obs/s end to end ({:.0} obs/s producer), exported {} ({:.0}/s) dropped {} failed {}, \
-         receiver got {} spans in {} requests ({} B/span on the wire), peak RSS {} KiB (+{} KiB)",
+         receiver got {} spans in {} requests ({} B/span on the wire), peak RSS {} KiB (+{} KiB); \
+         CPU {}",
         r["obs_per_sec"].as_f64().unwrap_or(0.0),
         r["producer_obs_per_sec"].as_f64().unwrap_or(0.0),
         r["exported"],
@@ -206,6 +207,7 @@ fn summary(r: &Value) -> String {
         r["wire_bytes_per_span"],
         r["peak_rss_kib"],
         r["peak_rss_growth_kib"],
+        r["cpu"],
     )
 }
 
@@ -225,6 +227,7 @@ fn langfuse_burst(receiver: &mut Receiver, payload: Payload, pace: Option<u64>) 
         .init()
         .expect("valid configuration");
 
+    let cpu = CpuMeter::start(receiver);
     let start = Instant::now();
     for trace in 0..traces() {
         if let Some(rate) = pace {
@@ -251,11 +254,12 @@ fn langfuse_burst(receiver: &mut Receiver, payload: Payload, pace: Option<u64>) 
     let produced = start.elapsed();
     let flushed = !langfuse.flush().deadline_hit;
     let exported_at = start.elapsed();
+    let cpu = cpu.stop(receiver, exported_at);
     let stats = langfuse.stats();
     drop(langfuse);
     let peak = langfuse_benches::peak_rss_kib().unwrap_or(0);
     let after = receiver.stats();
-    result(
+    let mut result = result(
         produced,
         exported_at,
         flushed,
@@ -266,7 +270,66 @@ fn langfuse_burst(receiver: &mut Receiver, payload: Payload, pace: Option<u64>) 
         &after,
         rss_before,
         peak,
-    )
+    );
+    result["cpu"] = cpu;
+    result
+}
+
+/// CPU time of the burst's parts, from the scheduler's per-thread counters: the producer (this
+/// process's main thread), the export thread (the SDK's or the BSP's), gzip helpers, anything
+/// else in this process, and the receiver process. Says where the two cores went.
+struct CpuMeter {
+    own: Vec<(u32, String, u64)>,
+    own_waits: Vec<(u32, String, u64)>,
+    receiver: Vec<(u32, String, u64)>,
+    stolen_ms: Option<u64>,
+}
+
+impl CpuMeter {
+    fn start(receiver: &Receiver) -> Self {
+        Self {
+            own: langfuse_benches::thread_cpu_ns(std::process::id()),
+            own_waits: langfuse_benches::thread_runqueue_ns(std::process::id()),
+            receiver: langfuse_benches::thread_cpu_ns(receiver.child.id()),
+            stolen_ms: langfuse_benches::stolen_ms(),
+        }
+    }
+
+    /// Read before the client is dropped: its threads end with it and take their counters along.
+    fn stop(self, receiver: &Receiver, wall: Duration) -> Value {
+        let own = langfuse_benches::thread_cpu_ns(std::process::id());
+        let receiver_now = langfuse_benches::thread_cpu_ns(receiver.child.id());
+        let main = std::process::id();
+        let is_export = |name: &str| name == "langfuse-export" || name.starts_with("OpenTelemetry");
+        let ms = |ns: u64| ns as f64 / 1e6;
+        let producer = langfuse_benches::cpu_ns_between(&self.own, &own, |tid, _| tid == main);
+        let export = langfuse_benches::cpu_ns_between(&self.own, &own, |_, n| is_export(n));
+        let gzip = langfuse_benches::cpu_ns_between(&self.own, &own, |_, n| n == "langfuse-gzip");
+        let all = langfuse_benches::cpu_ns_between(&self.own, &own, |_, _| true);
+        let waits = langfuse_benches::thread_runqueue_ns(main);
+        let export_waited =
+            langfuse_benches::cpu_ns_between(&self.own_waits, &waits, |_, n| is_export(n));
+        let producer_waited =
+            langfuse_benches::cpu_ns_between(&self.own_waits, &waits, |tid, _| tid == main);
+        let receiving =
+            langfuse_benches::cpu_ns_between(&self.receiver, &receiver_now, |_, _| true);
+        json!({
+            "wall_ms": ms(wall.as_nanos() as u64),
+            "producer_ms": ms(producer),
+            "export_ms": ms(export),
+            "gzip_helpers_ms": ms(gzip),
+            // Runnable but not running: the thread wanted a core that was busy.
+            "export_waited_for_a_core_ms": ms(export_waited),
+            "producer_waited_for_a_core_ms": ms(producer_waited),
+            "other_ms": ms(all - producer - export - gzip),
+            "receiver_ms": ms(receiving),
+            "cores_busy": (all + receiving) as f64 / wall.as_nanos() as f64,
+            // The hypervisor's share: a noisy neighbour shows here, not in the rows' own times.
+            "stolen_ms": langfuse_benches::stolen_ms()
+                .zip(self.stolen_ms)
+                .map(|(now, then)| now.saturating_sub(then)),
+        })
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -596,6 +659,7 @@ mod otel {
             .build();
         let tracer = provider.tracer("bench");
 
+        let cpu = CpuMeter::start(receiver);
         let start = Instant::now();
         for _ in 0..traces() {
             let root = tracer.start("burst");
@@ -608,13 +672,14 @@ mod otel {
         let produced = start.elapsed();
         let flushed = provider.force_flush().is_ok();
         let exported_at = start.elapsed();
+        let cpu = cpu.stop(receiver, exported_at);
         let _ = provider.shutdown();
         let peak = langfuse_benches::peak_rss_kib().unwrap_or(0);
         let after = receiver.stats();
         let received = after["spans"].as_u64().unwrap_or(0) - before["spans"].as_u64().unwrap_or(0);
         // The BSP reports its drop count only in its internal log; what did not arrive was dropped.
         let dropped = total() as u64 - received.min(total() as u64);
-        result(
+        let mut result = result(
             produced,
             exported_at,
             flushed,
@@ -625,6 +690,8 @@ mod otel {
             &after,
             rss_before,
             peak,
-        )
+        );
+        result["cpu"] = cpu;
+        result
     }
 }

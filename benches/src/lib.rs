@@ -179,3 +179,59 @@ fn proc_status_kib(field: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with(field))?;
     line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()
 }
+
+/// CPU time each live thread of process `pid` has run so far, from
+/// `/proc/<pid>/task/<tid>/schedstat` (nanoseconds, scheduler-exact): `(tid, name, ns)`.
+/// Empty where `/proc` is missing.
+pub fn thread_cpu_ns(pid: u32) -> Vec<(u32, String, u64)> {
+    thread_schedstat_ns(pid, 0)
+}
+
+/// Time each live thread of process `pid` has spent runnable but waiting for a core, so far:
+/// like [`thread_cpu_ns`], from the second field of `schedstat`.
+pub fn thread_runqueue_ns(pid: u32) -> Vec<(u32, String, u64)> {
+    thread_schedstat_ns(pid, 1)
+}
+
+fn thread_schedstat_ns(pid: u32, field: usize) -> Vec<(u32, String, u64)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| {
+            let task = task.ok()?.path();
+            let tid = task.file_name()?.to_str()?.parse().ok()?;
+            let name = std::fs::read_to_string(task.join("comm")).ok()?.trim_end().to_owned();
+            let schedstat = std::fs::read_to_string(task.join("schedstat")).ok()?;
+            let ns = schedstat.split_whitespace().nth(field)?.parse().ok()?;
+            Some((tid, name, ns))
+        })
+        .collect()
+}
+
+/// CPU nanoseconds run between two [`thread_cpu_ns`] snapshots by the threads `which` picks
+/// (by tid and name); threads born in between count from zero.
+pub fn cpu_ns_between(
+    before: &[(u32, String, u64)],
+    after: &[(u32, String, u64)],
+    which: impl Fn(u32, &str) -> bool,
+) -> u64 {
+    after
+        .iter()
+        .filter(|(tid, name, _)| which(*tid, name))
+        .map(|(tid, _, ns)| {
+            let earlier = before.iter().find(|(t, _, _)| t == tid).map_or(0, |(_, _, ns)| *ns);
+            ns.saturating_sub(earlier)
+        })
+        .sum()
+}
+
+/// Time the hypervisor ran something else while this VM's cores wanted to run (`steal` in
+/// `/proc/stat`, all cores), in milliseconds at the kernel's 10 ms tick; `None` without `/proc`.
+pub fn stolen_ms() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().next()?;
+    // cpu user nice system idle iowait irq softirq steal
+    let ticks: u64 = cpu.split_whitespace().nth(8)?.parse().ok()?;
+    Some(ticks * 10)
+}

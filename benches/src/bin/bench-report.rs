@@ -209,6 +209,7 @@ fn main() {
             rows.push(("OTel default BSP (ref)".to_owned(), r));
         }
         let mut run_of_label: Vec<(String, usize)> = Vec::new();
+        let mut cpu_rows = String::new();
         for (label, r) in rows {
             let run = match run_of_label.iter_mut().find(|(l, _)| *l == label) {
                 Some((_, n)) => {
@@ -234,7 +235,37 @@ fn main() {
                 r["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0,
                 r["peak_rss_growth_kib"].as_f64().unwrap_or(0.0) / 1024.0,
             );
+            let cpu = &r["cpu"];
+            let ms = |key: &str| cpu[key].as_f64().map_or("–".to_owned(), |v| format!("{v:.0}"));
+            let exported = r["exported"].as_f64().unwrap_or(0.0).max(1.0);
+            let _ = writeln!(
+                cpu_rows,
+                "| {label} | {run} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} |",
+                ms("wall_ms"),
+                ms("producer_ms"),
+                ms("producer_waited_for_a_core_ms"),
+                ms("export_ms"),
+                ms("export_waited_for_a_core_ms"),
+                cpu["export_ms"]
+                    .as_f64()
+                    .map_or("–".to_owned(), |v| format!("{:.2}", v * 1e3 / exported)),
+                ms("gzip_helpers_ms"),
+                ms("receiver_ms"),
+                cpu["cores_busy"].as_f64().unwrap_or(f64::NAN),
+                ms("stolen_ms"),
+            );
         }
+        let _ = writeln!(
+            out,
+            "\nWhere the two cores went during each H run (ms of CPU from the scheduler's \
+             per-thread counters, from the first observation to the end of the flush):\n"
+        );
+        let _ = writeln!(
+            out,
+            "| H | run | wall | producer | producer runnable, no core | export thread | export runnable, no core | export µs/span | gzip helpers | receiver | cores busy | stolen |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+        out.push_str(&cpu_rows);
     }
 
     if let Some(a) = &allocs {
