@@ -125,47 +125,80 @@ fn a_large_request_compressed_in_parts_arrives_whole() {
     }
 }
 
-/// With the export queue filling up and nothing yet known about the link, a body is stored
-/// rather than deflated (`export::effort`'s probe) and still arrives as one valid gzip member
-/// with every span; once the queue is empty again bodies are deflated whole.
-#[test]
-fn a_filling_queue_eases_deflate_and_loses_nothing() {
-    let receiver = OtlpReceiver::start();
-    let mut settings = settings(&receiver);
+/// A prompt of ~330 bytes, numbered.
+fn prompt_input(i: u64) -> String {
+    format!("{{\"prompt\":\"{i}: {}\"}}", "the weather in Paris ".repeat(15))
+}
+
+/// 200 spans with a prompt each, numbered from `from`: a body of ~80 KB, so deflate is timed.
+fn prompt_batch(from: u64) -> Vec<ObservationRecord> {
+    (from..from + 200)
+        .map(|i| {
+            let mut record = span(i, None, "answer");
+            record.input = Some(prompt_input(i).into());
+            record
+        })
+        .collect()
+}
+
+/// Exports a [`prompt_batch`] per `(from, fill in tenths)`, with the queue that full, and
+/// checks that each arrived whole as a gzip member; returns the requests.
+fn export_prompt_batches(
+    receiver: &OtlpReceiver,
+    batches: &[(u64, usize)],
+) -> Vec<super::support::RecordedRequest> {
+    let mut settings = settings(receiver);
     let backlog = Backlog::default();
     settings.backlog = backlog.clone();
     let mut exporter = exporter(settings);
-    let input = |i: u64| format!("{{\"prompt\":\"{i}: {}\"}}", "the weather in Paris ".repeat(15));
-    let batch = |from: u64| -> Vec<ObservationRecord> {
-        (from..from + 200)
-            .map(|i| {
-                let mut record = span(i, None, "answer");
-                record.input = Some(input(i).into());
-                record
-            })
-            .collect()
-    };
-    // Empty queue: deflated whole, and deflate gets timed. 90 % full: the probe. Empty again.
-    for (from, fill) in [(1, 0), (201, 9), (401, 0)] {
-        backlog.set(fill, 10, 0, 1);
-        exporter.export(&batch(from)).expect("export");
+    for &(from, tenths) in batches {
+        backlog.set(tenths, 10, 0, 1);
+        exporter.export(&prompt_batch(from)).expect("export");
     }
     let requests = receiver.requests();
-    assert_eq!(requests.len(), 3);
-    for (request, from) in requests.iter().zip([1, 201, 401]) {
+    assert_eq!(requests.len(), batches.len());
+    for (request, &(from, _)) in requests.iter().zip(batches) {
         assert_eq!(request.header_values("content-encoding"), ["gzip"]);
         assert_eq!(request.decode_error, None);
         let spans = request.spans();
         assert_eq!(spans.len(), 200);
         for (i, span) in (from..).zip(&spans) {
             assert_eq!(span.span_id_hex(), format!("{i:016x}"));
-            assert_eq!(span.str_attr("langfuse.observation.input"), Some(input(i).as_str()));
+            let input = prompt_input(i);
+            assert_eq!(span.str_attr("langfuse.observation.input"), Some(input.as_str()));
         }
     }
+    requests
+}
+
+/// With the export queue filling up and nothing yet known about the link, a body is stored
+/// rather than deflated (`export::effort`'s probe) and still arrives as one valid gzip member
+/// with every span; once the queue is empty again bodies are deflated whole.
+#[test]
+fn a_filling_queue_eases_deflate_and_loses_nothing() {
+    let receiver = OtlpReceiver::start();
+    // Empty queue: deflated whole, and deflate gets timed. 90 % full: the probe. Empty again.
+    let requests = export_prompt_batches(&receiver, &[(1, 0), (201, 9), (401, 0)]);
     let (deflated, stored, again) = (&requests[0], &requests[1], &requests[2]);
     assert!(deflated.raw_body.len() * 3 < deflated.body.len(), "deflated whole");
     assert!(stored.raw_body.len() > stored.body.len(), "stored whole");
     assert!(again.raw_body.len() * 3 < again.body.len(), "deflated whole again");
+}
+
+/// Against a link where bytes cost time (the probe's larger body is answered 200 ms later:
+/// thousands of nanoseconds per extra byte, against a few of deflate), a filling queue keeps
+/// deflate: sending more bytes would only slow the export further.
+#[test]
+fn a_slow_link_keeps_deflate_while_the_queue_fills() {
+    let receiver = OtlpReceiver::start_with_script(vec![
+        Reply::ok(),
+        Reply::ok().delay(Duration::from_millis(200)),
+    ]);
+    let requests = export_prompt_batches(&receiver, &[(1, 0), (201, 9), (401, 9), (601, 9)]);
+    assert!(requests[1].raw_body.len() > requests[1].body.len(), "the probe, stored whole");
+    for request in &requests[2..] {
+        assert!(request.raw_body.len() * 3 < request.body.len(), "deflated whole at 90 % full");
+    }
 }
 
 #[test]
