@@ -931,19 +931,29 @@ mod tests {
     }
 
     /// Before each batch the exporters' gauge shows what still waits behind it: most of the
-    /// queue for the first of a flush's batches, nothing for the last.
+    /// queue while the export is behind, nothing for the last batch.
     #[test]
     fn the_backlog_gauge_shows_what_waits_behind_each_batch() {
-        #[derive(Clone)]
-        struct Fills(Backlog, Arc<Mutex<Vec<f64>>>);
+        /// Records the gauge at each batch; the first batch waits for the test's go-ahead, so
+        /// the rest of the burst is queued behind it however the threads are scheduled.
+        struct Fills {
+            backlog: Backlog,
+            seen: Arc<Mutex<Vec<f64>>>,
+            go: Option<mpsc::Receiver<()>>,
+        }
         impl SpanExporter for Fills {
             fn export(&mut self, _batch: &[ObservationRecord]) -> Result<(), ExportError> {
-                self.1.lock().unwrap().push(self.0.fill());
+                self.seen.lock().unwrap().push(self.backlog.fill());
+                if let Some(go) = self.go.take() {
+                    let _ = go.recv();
+                }
                 Ok(())
             }
         }
         let backlog = Backlog::default();
-        let fills = Fills(backlog.clone(), Arc::default());
+        let seen = Arc::<Mutex<Vec<f64>>>::default();
+        let (go, wait) = mpsc::channel();
+        let fills = Fills { backlog: backlog.clone(), seen: seen.clone(), go: Some(wait) };
         let settings = PipelineSettings {
             flush_at: 100,
             flush_interval: Duration::from_secs(3600),
@@ -951,13 +961,24 @@ mod tests {
             max_queue_bytes: 1 << 30,
             backlog,
         };
-        let pipeline = Pipeline::start(settings, vec![Box::new(fills.clone())]);
+        let pipeline = Pipeline::start(settings, vec![Box::new(fills)]);
         for n in 0..400 {
             pipeline.submit(&mut Some(record(n, 10, false)));
         }
+        // Every record handed over (queued) while the first batch is held: 400 of 1,000.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pipeline.stats().queued < 400 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(pipeline.stats().queued, 400);
+        go.send(()).unwrap();
         assert_eq!(pipeline.flush(Duration::from_secs(10)).exported, 400);
-        // 400 of at most 1,000 queued: 300, 200, 100 and none behind the four batches.
-        assert_eq!(*fills.1.lock().unwrap(), [0.3, 0.2, 0.1, 0.0]);
+        let seen = seen.lock().unwrap().clone();
+        // The first batch was taken while the burst was still arriving: at most 300 behind it.
+        // Then 200, 100 and none behind the other three.
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(seen[0] <= 0.3, "{seen:?}");
+        assert_eq!(seen[1..], [0.2, 0.1, 0.0]);
         pipeline.shutdown(Duration::from_secs(5), || {});
     }
 }
