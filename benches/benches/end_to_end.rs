@@ -15,7 +15,13 @@
 //! child (`observed_answer`), where the tiny `add` spans of H are ~20 bytes of payload: what
 //! the export costs per span when the payload is the size of a short chat turn.
 //!
-//! `LANGFUSE_BENCH_TRACES` (default 2,000) shortens the burst for a quick check.
+//! Paced `H_300B` rows hold the producer to 0.7 and 1.0 M observations/s ([`PACED_RATES`]):
+//! unpaced, the producer outruns any export on two cores, and the question is what rate the
+//! export sustains with nothing dropped. Every row also reports where the CPU went (producer,
+//! export thread, gzip helpers, receiver; time runnable without a core; the hypervisor's steal).
+//!
+//! `LANGFUSE_BENCH_TRACES` (default 2,000) shortens the burst for a quick check, and `H_ROWS`
+//! (any of `H`, `H_300B`, `H_300B_paced`, `H_ref`, comma-separated) runs only those rows.
 //!
 //! Reference row `H_ref`: the same burst through `opentelemetry_sdk`'s default
 //! `BatchSpanProcessor` (queue 2,048, batch 512) into a minimal OTLP/HTTP protobuf exporter
