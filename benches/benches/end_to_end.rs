@@ -308,17 +308,16 @@ impl CpuMeter {
         let main = std::process::id();
         let is_export = |name: &str| name == "langfuse-export" || name.starts_with("OpenTelemetry");
         let ms = |ns: u64| ns as f64 / 1e6;
-        let producer = langfuse_benches::cpu_ns_between(&self.own, &own, |tid, _| tid == main);
-        let export = langfuse_benches::cpu_ns_between(&self.own, &own, |_, n| is_export(n));
-        let gzip = langfuse_benches::cpu_ns_between(&self.own, &own, |_, n| n == "langfuse-gzip");
-        let all = langfuse_benches::cpu_ns_between(&self.own, &own, |_, _| true);
+        let producer = langfuse_benches::ns_between(&self.own, &own, |tid, _| tid == main);
+        let export = langfuse_benches::ns_between(&self.own, &own, |_, n| is_export(n));
+        let gzip = langfuse_benches::ns_between(&self.own, &own, |_, n| n == "langfuse-gzip");
+        let all = langfuse_benches::ns_between(&self.own, &own, |_, _| true);
         let waits = langfuse_benches::thread_runqueue_ns(main);
         let export_waited =
-            langfuse_benches::cpu_ns_between(&self.own_waits, &waits, |_, n| is_export(n));
+            langfuse_benches::ns_between(&self.own_waits, &waits, |_, n| is_export(n));
         let producer_waited =
-            langfuse_benches::cpu_ns_between(&self.own_waits, &waits, |tid, _| tid == main);
-        let receiving =
-            langfuse_benches::cpu_ns_between(&self.receiver, &receiver_now, |_, _| true);
+            langfuse_benches::ns_between(&self.own_waits, &waits, |tid, _| tid == main);
+        let receiving = langfuse_benches::ns_between(&self.receiver, &receiver_now, |_, _| true);
         json!({
             "wall_ms": ms(wall.as_nanos() as u64),
             "producer_ms": ms(producer),

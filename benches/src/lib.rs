@@ -209,9 +209,9 @@ fn thread_schedstat_ns(pid: u32, field: usize) -> Vec<(u32, String, u64)> {
         .collect()
 }
 
-/// CPU nanoseconds run between two [`thread_cpu_ns`] snapshots by the threads `which` picks
-/// (by tid and name); threads born in between count from zero.
-pub fn cpu_ns_between(
+/// Nanoseconds added between two snapshots of [`thread_cpu_ns`] or [`thread_runqueue_ns`] by
+/// the threads `which` picks (by tid and name); threads born in between count from zero.
+pub fn ns_between(
     before: &[(u32, String, u64)],
     after: &[(u32, String, u64)],
     which: impl Fn(u32, &str) -> bool,

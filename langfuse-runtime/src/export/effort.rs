@@ -72,19 +72,22 @@ impl Effort {
         let (Some(deflate), Some(ratio)) = (self.deflate_ns_per_byte, self.deflated_ratio) else {
             return 1.0;
         };
-        let link_is_the_bound = self
-            .send_ns_per_extra_byte
-            .is_some_and(|extra_byte| extra_byte * (1.0 - ratio) >= deflate);
-        if self.send_ns_per_extra_byte.is_none() || link_is_the_bound {
-            if self.send_ns_per_extra_byte.is_some() && self.since_probe + 1 < PROBE_EVERY {
+        match self.send_ns_per_extra_byte {
+            // Deflate is the bound: ease off with the fill.
+            Some(extra_byte) if extra_byte * (1.0 - ratio) < deflate => {
+                (1.0 - (fill - EASE_FROM) / (STORE_ALL_AT - EASE_FROM)).clamp(0.0, 1.0)
+            }
+            // The link is the bound and the last probe is recent: deflate stays.
+            Some(_) if self.since_probe + 1 < PROBE_EVERY => {
                 self.since_probe += 1;
-                return 1.0;
+                1.0
             }
             // Nothing known, or the last probe is old: store this one whole to measure.
-            self.since_probe = 0;
-            return 0.0;
+            _ => {
+                self.since_probe = 0;
+                0.0
+            }
         }
-        (1.0 - (fill - EASE_FROM) / (STORE_ALL_AT - EASE_FROM)).clamp(0.0, 1.0)
     }
 
     /// `input` bytes were deflated into `output` in `took`.

@@ -235,7 +235,6 @@ impl OtlpHttpStatsHandle {
 pub(crate) struct OtlpHttpExporter {
     transport: Transport,
     resource: ExportResource,
-    compression: Compression,
     max_request_bytes: usize,
     encoder: OtlpEncoder,
     body: Vec<u8>,
@@ -246,7 +245,7 @@ impl fmt::Debug for OtlpHttpExporter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtlpHttpExporter")
             .field("endpoint", &self.transport.endpoint)
-            .field("compression", &self.compression)
+            .field("compression", &self.compressor.compression())
             .field("max_request_bytes", &self.max_request_bytes)
             .finish_non_exhaustive()
     }
@@ -260,7 +259,6 @@ impl OtlpHttpExporter {
         Self {
             transport,
             resource,
-            compression: settings.compression,
             max_request_bytes: settings.max_request_bytes,
             encoder: OtlpEncoder::new(),
             body: Vec::new(),
@@ -282,7 +280,7 @@ impl OtlpHttpExporter {
 
 impl SpanExporter for OtlpHttpExporter {
     fn export(&mut self, batch: &[ObservationRecord]) -> Result<(), ExportError> {
-        let Self { transport, resource, max_request_bytes, encoder, body, compressor, .. } = self;
+        let Self { transport, resource, max_request_bytes, encoder, body, compressor } = self;
         let counters = transport.counters.clone();
         let sent_before = counters.spans_sent.load(Ordering::Relaxed);
         let mut first_error = None;

@@ -28,6 +28,11 @@ impl Compressor {
         Self { compression, gzip, effort: Effort::default(), backlog }
     }
 
+    /// The compression requests are sent with.
+    pub(super) fn compression(&self) -> Compression {
+        self.compression
+    }
+
     /// The body to send: `body` itself or its gzip.
     pub(super) fn compress<'a>(&'a mut self, body: &'a [u8]) -> Result<&'a [u8], ExportError> {
         if self.compression == Compression::None {
