@@ -265,7 +265,7 @@ fn langfuse_burst(receiver: &mut Receiver, payload: Payload, pace: Option<u64>) 
     drop(langfuse);
     let peak = langfuse_benches::peak_rss_kib().unwrap_or(0);
     let after = receiver.stats();
-    let mut result = result(
+    result(
         produced,
         exported_at,
         flushed,
@@ -276,9 +276,8 @@ fn langfuse_burst(receiver: &mut Receiver, payload: Payload, pace: Option<u64>) 
         &after,
         rss_before,
         peak,
-    );
-    result["cpu"] = cpu;
-    result
+        cpu,
+    )
 }
 
 /// CPU time of the burst's parts, from the scheduler's per-thread counters: the producer (this
@@ -349,6 +348,7 @@ fn result(
     after: &Value,
     rss_before: u64,
     peak: u64,
+    cpu: Value,
 ) -> Value {
     let diff = |k: &str| after[k].as_u64().unwrap_or(0) - before[k].as_u64().unwrap_or(0);
     let received = diff("spans");
@@ -375,6 +375,7 @@ fn result(
         "rss_before_kib": rss_before,
         "peak_rss_kib": peak,
         "peak_rss_growth_kib": peak.saturating_sub(rss_before),
+        "cpu": cpu,
     })
 }
 
@@ -684,7 +685,7 @@ mod otel {
         let received = after["spans"].as_u64().unwrap_or(0) - before["spans"].as_u64().unwrap_or(0);
         // The BSP reports its drop count only in its internal log; what did not arrive was dropped.
         let dropped = total() as u64 - received.min(total() as u64);
-        let mut result = result(
+        result(
             produced,
             exported_at,
             flushed,
@@ -695,8 +696,7 @@ mod otel {
             &after,
             rss_before,
             peak,
-        );
-        result["cpu"] = cpu;
-        result
+            cpu,
+        )
     }
 }
